@@ -1,0 +1,62 @@
+// DataBlob: the container of every chunk and small file (SPEC section 2).
+//
+//   plain:     magic[8] | crc32[4] | payload
+//   encrypted: magic[8] | crc32[4] | iv[16] | tag[16] | ciphertext
+//
+// The CRC is over everything after the 12-byte header. Errors are kCorrupt
+// with a message saying what is wrong ("CRC mismatch: stored ..., computed
+// ..."); callers add which file or chunk. Encrypted kinds are recognised and
+// refused with kEncrypted until encryption support lands.
+//
+// Thread-safety: all functions are thread-safe.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+enum class BlobKind { kUncompressed, kCompressed, kEncrypted, kEncryptedCompressed };
+
+using Magic = std::array<uint8_t, 8>;
+// First 8 bytes of sha256("Proxmox Backup uncompressed blob v1.0") and so on.
+inline constexpr Magic kUncompressedBlobMagic = {0x42, 0xab, 0x38, 0x07, 0xbe, 0x83, 0x70, 0xa1};
+inline constexpr Magic kCompressedBlobMagic = {0x31, 0xb9, 0x58, 0x42, 0x6f, 0xb6, 0xa3, 0x7f};
+inline constexpr Magic kEncryptedBlobMagic = {0x7b, 0x67, 0x85, 0xbe, 0x22, 0x2d, 0x4c, 0xf0};
+inline constexpr Magic kEncrCompBlobMagic = {0xe6, 0x59, 0x1b, 0xbf, 0x0b, 0xbf, 0xd8, 0x0b};
+
+inline constexpr size_t kBlobHeaderSize = 12;
+inline constexpr size_t kEncryptedBlobHeaderSize = 12 + 16 + 16;
+inline constexpr size_t kMaxChunkSize = 16u << 20;  // a chunk's data
+inline constexpr size_t kMaxBlobSize = 128u << 20;  // any blob's data
+
+const char* BlobKindName(BlobKind kind);
+
+struct BlobInfo {
+  BlobKind kind;
+  uint32_t stored_crc;
+  size_t header_size;  // 12, or 44 for encrypted kinds
+};
+
+// Reads the header: the magic and a length that can hold it.
+Result<BlobInfo> InspectBlob(ByteView raw);
+
+// Recomputes the CRC and compares it with the stored one.
+Status CheckBlobCrc(ByteView raw);
+
+// Builds a blob of `data`. With `compress`, zstd level 1 is tried and kept
+// unless it is larger than `data`. `data` must be at most kMaxBlobSize.
+Bytes EncodeBlob(ByteView data, bool compress);
+
+// Checks the CRC and returns the payload, decompressed; output larger than
+// `max_size` is kCorrupt.
+Result<Bytes> DecodeBlob(ByteView raw, size_t max_size = kMaxBlobSize);
+
+// DecodeBlob for a chunk, plus the check that sha256(data) == `digest`.
+Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest);
+
+}  // namespace chunkvault

@@ -1,0 +1,290 @@
+// Datastore: a PBS-layout backup datastore (SPEC sections 1-5).
+//
+//   auto ds = Datastore::Open(Env::Default(), "/backups/store1", {});
+//   auto session = (*ds)->StartBackup({.type = BackupType::kHost, .id = "elsa"});
+//   (*session)->AddTar("root.tar", "/etc", nullptr);
+//   auto summary = (*session)->Finish();
+//
+// Crash consistency: chunks and index files appear under their final names
+// only complete (temporary name, then rename); the manifest is written last,
+// after everything it lists is durable. A snapshot without a manifest is
+// incomplete: a backup is running or was killed. Listings and verify skip
+// incomplete snapshots; forget removes them.
+//
+// Locks, always taken in this order (a later one is never held while an
+// earlier one is acquired):
+//   1. <store>/.lock          shared by backups (GC will take it exclusive)
+//   2. group directory        shared by backups; exclusive to remove a group
+//   3. snapshot directory     exclusive while a backup writes it, shared by
+//                             readers (restore, verify); exclusive to forget
+//   4. <store>/.locks/<...>   exclusive around a manifest read-modify-write
+// Directory locks are flock()s on the directories themselves, so nothing is
+// added to the PBS layout.
+//
+// Thread-safety: a Datastore may be used from several threads; a
+// BackupSession or ArchiveReader by one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chunkvault/backup_ref.h"
+#include "chunkvault/env.h"
+#include "chunkvault/manifest.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+class ChunkStore;
+class SnapshotStore;
+class ChunkAccess;
+class TarObserver;
+struct TarStats;
+class FileLock;
+
+enum class SyncLevel;
+
+struct InitOptions {
+  std::string name;  // the datastore's name (bucket prefix); default: basename
+  std::string sync_level = "filesystem";  // none | file | filesystem
+};
+
+struct OpenOptions {
+  size_t jobs = 0;  // worker threads for chunk work; 0: one per core
+};
+
+struct BackupOptions {
+  BackupNamespace ns;
+  BackupType type = BackupType::kHost;
+  std::string id;
+  std::optional<int64_t> time;  // default: now (bumped past a clash)
+  std::string owner;            // default: "<user>@pam" of the caller
+  bool compress = true;
+};
+
+// One file of a finished backup.
+struct ArchiveSummary {
+  std::string file_name;  // root.tar.didx, disk.img.fidx, notes.blob
+  uint64_t size = 0;      // data bytes (blob: encoded bytes)
+  uint64_t chunks = 0;
+  uint64_t new_chunks = 0;    // chunks this backup stored
+  uint64_t new_bytes = 0;     // their data bytes
+  uint64_t stored_bytes = 0;  // their encoded bytes
+};
+
+struct BackupSummary {
+  SnapshotRef snapshot;
+  std::vector<ArchiveSummary> archives;
+  uint64_t bytes = 0, chunks = 0, new_chunks = 0, new_bytes = 0, stored_bytes = 0;
+};
+
+// Live counters of a running backup (for progress lines).
+struct BackupProgress {
+  std::atomic<uint64_t> bytes{0};      // data bytes cut into chunks so far
+  std::atomic<uint64_t> new_bytes{0};  // of which were new to the store
+  std::atomic<uint64_t> stored_bytes{0};
+};
+
+class BackupSession {
+ public:
+  virtual ~BackupSession() = default;  // not finished: the snapshot is removed
+
+  virtual const SnapshotRef& snapshot() const = 0;
+
+  // A directory tree as a pax tar stream in "<archive>.didx" (archive ends
+  // with ".tar"), cut by the buzhash chunker with average `chunk_size`.
+  virtual Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
+                                        uint64_t chunk_size, TarObserver* observer,
+                                        TarStats* stats) = 0;
+  // A regular file or block device in "<archive>.fidx" (archive ends with
+  // ".img"), cut every `chunk_size` bytes.
+  virtual Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
+                                          uint64_t chunk_size) = 0;
+  // A small file as "<name>" (ending with ".blob").
+  virtual Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) = 0;
+
+  // Called on the backup's thread after every chunk; read progress() there.
+  virtual void SetProgressCallback(std::function<void()> fn) = 0;
+  virtual const BackupProgress& progress() const = 0;
+
+  // Waits for all chunks, makes them durable, writes the manifest.
+  virtual Result<BackupSummary> Finish() = 0;
+};
+
+struct SnapshotInfo {
+  SnapshotRef ref;
+  std::vector<ManifestFile> files;
+  uint64_t size = 0;  // sum of the files' sizes
+  bool is_protected = false;
+  std::string owner;
+  std::string notes;
+  std::string verify_state;  // "ok", "failed" or "" (never verified)
+  std::string error;         // set if the manifest could not be read
+};
+
+struct StoreUsage {
+  uint64_t logical_bytes = 0;  // sum of snapshot sizes
+  uint64_t unique_chunks = 0;  // distinct chunks they reference
+  uint64_t unique_bytes = 0;   // data bytes of those chunks
+  uint64_t stored_bytes = 0;   // encoded (compressed) bytes of them on disk
+  uint64_t missing_chunks = 0;
+};
+
+// A stored archive's bytes, in order.
+class ArchiveReader {
+ public:
+  enum class Kind { kDynamic, kFixed, kBlob };
+  virtual ~ArchiveReader() = default;
+  virtual Kind kind() const = 0;
+  virtual const std::string& file_name() const = 0;
+  virtual uint64_t size() const = 0;
+  // The next piece (valid until the next call); empty at the end. Every
+  // chunk's CRC and digest are checked; errors name chunk and archive.
+  virtual Result<ByteView> Next() = 0;
+  virtual uint64_t bytes_read() const = 0;
+};
+
+struct RestoreOptions {
+  bool overwrite = false;  // restore into a non-empty directory / over a file
+};
+
+struct RestoreSummary {
+  std::string file_name;
+  uint64_t bytes = 0;
+  uint64_t files = 0;
+  uint64_t warnings = 0;
+};
+
+struct VerifyOptions {
+  bool rename_bad = true;       // move corrupt chunks to <digest>.<n>.bad
+  bool update_manifest = true;  // record verify_state in each manifest
+};
+
+struct BadChunk {
+  Digest digest;
+  std::string error;
+  std::string renamed_to;  // empty if it was missing or could not be moved
+};
+
+struct VerifyReport {
+  uint64_t snapshots_ok = 0;
+  uint64_t snapshots_failed = 0;
+  std::vector<std::string> skipped;  // incomplete or busy snapshots, why
+  uint64_t chunks = 0;               // distinct chunks checked
+  uint64_t chunk_bytes = 0;          // their data bytes
+  std::vector<BadChunk> bad_chunks;
+  std::vector<std::string> errors;   // each names snapshot and file
+  bool ok() const { return snapshots_failed == 0 && errors.empty() && bad_chunks.empty(); }
+};
+
+class VerifyObserver {
+ public:
+  virtual ~VerifyObserver() = default;
+  virtual void OnSnapshot(const SnapshotRef& snap, bool ok) { (void)snap, (void)ok; }
+  virtual void OnProgress(uint64_t chunks_done, uint64_t bytes_done) {
+    (void)chunks_done, (void)bytes_done;
+  }
+  virtual void OnError(const std::string& message) { (void)message; }
+};
+
+class Datastore {
+ public:
+  // Creates a datastore in `path` (which must be missing or empty).
+  static Result<std::unique_ptr<Datastore>> Init(Env* env, const std::string& path,
+                                                 const InitOptions& options);
+  static Result<std::unique_ptr<Datastore>> Open(Env* env, const std::string& path,
+                                                 const OpenOptions& options);
+  ~Datastore();
+
+  const std::string& path() const { return path_; }
+  const std::string& name() const { return name_; }
+  size_t jobs() const { return jobs_; }
+
+  Result<std::unique_ptr<BackupSession>> StartBackup(const BackupOptions& options);
+
+  // Complete snapshots in `ns` (and below it, if `recursive`), oldest first
+  // within each group. A snapshot whose manifest cannot be read is listed
+  // with `error` set rather than hiding the others.
+  Result<std::vector<SnapshotInfo>> ListSnapshots(const BackupNamespace& ns, bool recursive);
+  Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap);
+  // Unique chunks behind a set of snapshots, and their size on disk.
+  Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots);
+
+  // Opens "root.tar", "root.tar.didx", "disk.img", "x.blob"...
+  Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,
+                                                     const std::string& archive);
+  // A .tar archive into a directory, an image into a file (or "-"), a blob
+  // into a file.
+  Result<RestoreSummary> Restore(const SnapshotRef& snap, const std::string& archive,
+                                 const std::string& target, const RestoreOptions& options,
+                                 TarObserver* observer);
+
+  // Every archive of a snapshot into directory `target` (missing or empty
+  // unless overwriting): "root.tar" into target/root/, images and blobs as
+  // files named like the archive ("disk.img", "config" for config.blob).
+  // Archives that are not tar streams are skipped with a warning.
+  Result<std::vector<RestoreSummary>> RestoreSnapshot(const SnapshotRef& snap,
+                                                      const std::string& target,
+                                                      const RestoreOptions& options,
+                                                      TarObserver* observer);
+
+  // Removes a snapshot (kProtected if protected, kBusy if in use).
+  Status Forget(const SnapshotRef& snap);
+  Status SetProtected(const SnapshotRef& snap, bool on);
+  Result<std::string> GetNotes(const SnapshotRef& snap);
+  Status SetNotes(const SnapshotRef& snap, const std::string& notes);
+  Result<std::string> GetGroupNotes(const BackupGroup& group);
+  Status SetGroupNotes(const BackupGroup& group, const std::string& notes);
+
+  // Verifies the given snapshots (every complete snapshot of every
+  // namespace if `snapshots` is empty).
+  Result<VerifyReport> Verify(const std::vector<SnapshotRef>& snapshots,
+                              const VerifyOptions& options, VerifyObserver* observer);
+
+  // For tools that look inside (inspect) and for tests.
+  ChunkStore& chunk_store() { return *chunks_; }
+  SnapshotStore& snapshot_store() { return *snapshots_; }
+  ChunkAccess& chunk_access() { return *access_; }
+  Env* env() const { return env_; }
+
+  // Reads a snapshot's index or blob file and checks it against the
+  // manifest entry (size, checksum, whole-file digest).
+  Result<Bytes> ReadCheckedFile(const SnapshotRef& snap, const Manifest& manifest,
+                                const std::string& file_name);
+
+  // Runs `fn` on the manifest under the manifest lock and writes it back.
+  Status UpdateManifest(const SnapshotRef& snap, const std::function<Status(Manifest&)>& fn);
+
+  // Locks a snapshot directory; kBusy names what holds it.
+  Result<std::unique_ptr<FileLock>> LockSnapshot(const SnapshotRef& snap, bool exclusive);
+
+ private:
+  Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs);
+
+  Env* const env_;
+  const std::string path_;
+  const std::string name_;
+  const SyncLevel sync_;
+  const size_t jobs_;
+  std::unique_ptr<ChunkStore> chunks_;
+  std::unique_ptr<SnapshotStore> snapshots_;
+  std::unique_ptr<ChunkAccess> access_;
+
+  friend class BackupSessionImpl;
+};
+
+// The owner recorded for backups by this process: "<user>@pam", the form
+// PBS gives local users.
+std::string CurrentAuthId();
+
+// Manifest extension: the sha256 of each index file, so that a flipped bit
+// anywhere in one is noticed (PBS's index checksum skips the header's uuid
+// and ctime). Stored under "unprotected", which PBS keeps untouched.
+inline constexpr char kManifestExtKey[] = "chunkvault";
+
+}  // namespace chunkvault

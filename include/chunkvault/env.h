@@ -1,0 +1,103 @@
+// Env: the seam between chunkvault and the operating system.
+//
+// Everything the store and datastore layers do to the datastore directory
+// (and every reading of the clock) goes through an Env, so tests can fake the
+// clock and inject faults at any filesystem operation. Env::Default() is the
+// POSIX implementation. Source trees being backed up and restore targets are
+// not datastore state; the archive layer touches those directly.
+//
+// Crash consistency rests on one rule: a name appears only complete.
+// WriteFileAtomic writes a temporary file in the same directory and renames
+// it into place, so after a crash at any point the final name holds either
+// the old content, the new content, or nothing.
+//
+// Thread-safety: every method may be called from any thread at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+enum class FileType { kRegular, kDirectory, kSymlink, kOther };
+
+struct FileStat {
+  FileType type = FileType::kOther;
+  uint64_t size = 0;
+  int64_t atime = 0;  // seconds since the epoch
+  int64_t mtime = 0;
+};
+
+// A held lock; released when destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+enum class LockMode { kShared, kExclusive };
+
+struct WriteOptions {
+  // fsync the file before the rename and its directory after it.
+  bool sync = false;
+  // Name of the temporary file. Empty: "<path>.tmp_XXXXXX" (unique).
+  std::string tmp_path;
+  // Names the crash points inside the write for tests ("chunk" gives
+  // "chunk-tmp-partial" and "chunk-tmp-written"); see util/crash_point.h.
+  const char* crash_label = "file";
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX Env. Never destroyed.
+  static Env* Default();
+
+  // Wall-clock time in seconds since the epoch.
+  virtual int64_t NowUnix() = 0;
+
+  // Whole-file read. kNotFound if the file does not exist.
+  virtual Result<Bytes> ReadFile(const std::string& path) = 0;
+  // lstat(). kNotFound if the path does not exist.
+  virtual Result<FileStat> Stat(const std::string& path) = 0;
+  // Names in a directory, without "." and "..", in no particular order.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+
+  // Writes `data` to a temporary file and renames it to `path`, replacing
+  // what was there. On failure the temporary file is removed.
+  virtual Status WriteFileAtomic(const std::string& path, ByteView data,
+                                 const WriteOptions& options) = 0;
+  // mkdir(); kAlreadyExists if the path exists.
+  virtual Status CreateDir(const std::string& path, unsigned mode = 0755) = 0;
+  // mkdir -p; succeeds if the directory already exists.
+  virtual Status CreateDirs(const std::string& path, unsigned mode = 0755) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Renames only if `to` does not exist (kAlreadyExists otherwise).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Removes a directory and everything below it.
+  virtual Status RemoveTree(const std::string& path) = 0;
+  // Sets the access time to now and leaves the modification time alone
+  // (explicitly, so relatime mounts cannot skip it).
+  virtual Status TouchAtime(const std::string& path) = 0;
+  // fsync() of a directory, making renames in it durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+  // syncfs() of the filesystem holding `path`.
+  virtual Status SyncFilesystem(const std::string& path) = 0;
+
+  // Locks a file (created if missing) or a directory. With wait=false a lock
+  // held elsewhere gives kBusy at once. Locks taken through different
+  // FileLock objects conflict even inside one process.
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
+                                                 LockMode mode, bool wait) = 0;
+};
+
+// Joins path components with '/'.
+std::string JoinPath(const std::string& a, const std::string& b);
+
+}  // namespace chunkvault

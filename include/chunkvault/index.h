@@ -1,0 +1,76 @@
+// Fixed (.fidx) and dynamic (.didx) index files (SPEC section 3).
+//
+// Both start with a 4096-byte header: magic[8] uuid[16] ctime[8]
+// index_csum[32], then (fixed only) size[8] chunk_size[8], the rest zero.
+// A fixed index lists one digest per chunk_size bytes of an image; a
+// dynamic index lists (end offset, digest) pairs of a stream.
+//
+// Parse() checks everything it can: magic, lengths, offsets and, unless
+// told not to (inspect wants to show a bad file), the index checksum.
+// Errors are kCorrupt naming what is wrong; callers add the file name.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "chunkvault/blob.h"
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+inline constexpr Magic kFixedIndexMagic = {0x2f, 0x7f, 0x41, 0xed, 0x91, 0xfd, 0x0f, 0xcd};
+inline constexpr Magic kDynamicIndexMagic = {0x1c, 0x91, 0x4e, 0xa5, 0x19, 0xba, 0xb3, 0xcd};
+inline constexpr size_t kIndexHeaderSize = 4096;
+inline constexpr size_t kDynamicEntrySize = 40;
+
+using Uuid = std::array<uint8_t, 16>;
+// A random (version 4) UUID.
+Uuid NewUuid();
+
+// One chunk of an archive: where its data sits in the stream or image.
+struct ChunkRef {
+  uint64_t offset;
+  uint64_t size;
+  Digest digest;
+};
+
+struct FixedIndex {
+  Uuid uuid{};
+  int64_t ctime = 0;
+  uint64_t size = 0;        // total data bytes
+  uint64_t chunk_size = 0;  // a power of two
+  std::vector<Digest> digests;
+  Digest stored_csum{};     // as read from the header by Parse
+
+  // sha256(d1 || d2 || ...)
+  Digest ComputeChecksum() const;
+  // The file bytes, with a freshly computed checksum.
+  Bytes Encode() const;
+  static Result<FixedIndex> Parse(ByteView raw, bool verify_checksum = true);
+  std::vector<ChunkRef> Chunks() const;
+};
+
+struct DynamicEntry {
+  uint64_t end;  // cumulative end offset of the chunk
+  Digest digest;
+};
+
+struct DynamicIndex {
+  Uuid uuid{};
+  int64_t ctime = 0;
+  std::vector<DynamicEntry> entries;
+  Digest stored_csum{};
+
+  uint64_t size() const { return entries.empty() ? 0 : entries.back().end; }
+  // sha256(end1 || d1 || end2 || d2 || ...), ends as 8 little-endian bytes
+  Digest ComputeChecksum() const;
+  Bytes Encode() const;
+  static Result<DynamicIndex> Parse(ByteView raw, bool verify_checksum = true);
+  std::vector<ChunkRef> Chunks() const;
+};
+
+}  // namespace chunkvault

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every benchmark: the single-core primitives and whole backups.
+# usage: scripts/bench.sh [BUILD_DIR]
+set -euo pipefail
+BUILD=${1:-build/release}
+"$BUILD/bench/micro_bench" --benchmark_min_time=1
+bench/backup_restore.sh "$BUILD"

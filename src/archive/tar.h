@@ -1,0 +1,67 @@
+// POSIX pax tar streams of directory trees, written and extracted with
+// libarchive.
+//
+// The writer walks the tree itself, in byte-sorted order, so an unchanged
+// tree yields a byte-identical stream (and so deduplicates completely). Each
+// entry's metadata comes from libarchive's disk reader: mode, owner (ids and
+// names), mtime with nanoseconds, symlink target, xattrs, ACLs, file flags.
+// atime and ctime are left out of the headers: they change on every run and
+// would defeat deduplication. Hard links are stored once, as tar does.
+// Entries are named "." and "./<relative path>".
+//
+// Thread-safety: each call is independent; sinks and sources are called on
+// the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+struct TarStats {
+  uint64_t files = 0;      // regular files, hard links included
+  uint64_t dirs = 0;
+  uint64_t symlinks = 0;
+  uint64_t hardlinks = 0;  // entries stored as links to an earlier one
+  uint64_t others = 0;     // fifos, device nodes
+  uint64_t bytes = 0;      // file data bytes
+  uint64_t warnings = 0;   // entries skipped or stored imperfectly
+};
+
+// Receives progress and problems that do not stop the work (a file that
+// vanished, a socket that tar cannot hold).
+class TarObserver {
+ public:
+  virtual ~TarObserver() = default;
+  virtual void OnEntry(const std::string& path, uint64_t size) { (void)path, (void)size; }
+  virtual void OnWarning(const std::string& message) { (void)message; }
+};
+
+// Writes the tree under `root` (a directory) as a tar stream into `sink`.
+// An error from the sink, or an unreadable root, stops the work and is
+// returned; unreadable entries below the root are warnings.
+Result<TarStats> WriteTar(const std::string& root, const std::function<Status(ByteView)>& sink,
+                          TarObserver* observer);
+
+struct ExtractOptions {
+  // Restore into a non-empty target, replacing files of the same name.
+  // Without it a non-empty target is refused before anything is written.
+  bool overwrite = false;
+  // Restore owners (as root) instead of leaving files to the current user.
+  bool restore_owner = false;
+};
+
+// Extracts a tar stream into `target` (created if missing; an existing one
+// must be an empty directory unless overwriting). `next` returns
+// the next piece of the stream, or an empty view at its end; its errors
+// stop the extraction and are returned unchanged. Entries that would land
+// outside `target` (absolute paths, "..", through symlinks) are refused.
+Result<TarStats> ExtractTar(const std::function<Result<ByteView>()>& next,
+                            const std::string& target, const ExtractOptions& options,
+                            TarObserver* observer);
+
+}  // namespace chunkvault

@@ -1,0 +1,61 @@
+// Chunkers cut a byte stream into chunks (SPEC section 5).
+//
+// Both are stateful across calls: Scan() may be fed the stream in pieces of
+// any size, down to single bytes, and finds the same cuts as when fed at
+// once. Scan(data) returns the number of bytes of `data` up to and including
+// the next cut, or 0 when `data` holds no cut (all of it belongs to the
+// current chunk). After a cut, the caller passes the rest of `data` again.
+//
+// Thread-safety: one chunker per stream, used by one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+// Chunk sizes a user may ask for: powers of two from 64 KiB to 4 MiB.
+inline constexpr uint64_t kMinUserChunkSize = 64u << 10;
+inline constexpr uint64_t kMaxUserChunkSize = 4u << 20;
+inline constexpr uint64_t kDefaultChunkSize = 4u << 20;
+Status CheckUserChunkSize(uint64_t size);
+
+// The PBS buzhash content-defined chunker, from casync: 64-byte window,
+// chunks between avg/4 and avg*4 bytes.
+class BuzhashChunker {
+ public:
+  explicit BuzhashChunker(size_t avg);  // avg: a power of two >= 64
+
+  size_t Scan(ByteView data);
+
+  size_t min_size() const { return min_; }
+  size_t max_size() const { return max_; }
+
+ private:
+  static constexpr size_t kWindow = 64;
+
+  uint32_t h_ = 0;
+  size_t window_fill_ = 0;
+  size_t chunk_size_ = 0;
+  const size_t min_;
+  const size_t max_;
+  const uint32_t mask_;
+  const uint32_t threshold_;
+  uint8_t window_[kWindow] = {};
+};
+
+// Cuts every `size` bytes.
+class FixedChunker {
+ public:
+  explicit FixedChunker(size_t size) : size_(size) {}
+  size_t Scan(ByteView data);
+
+ private:
+  const size_t size_;
+  size_t fill_ = 0;
+};
+
+}  // namespace chunkvault

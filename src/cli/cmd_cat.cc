@@ -1,0 +1,71 @@
+// chunkvault cat SNAPSHOT ARCHIVE: the raw archive stream on stdout.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "chunkvault/manifest.h"
+#include "cli/common.h"
+#include "store/snapshot_store.h"
+
+namespace chunkvault::cli {
+namespace {
+
+struct CatArgs {
+  StoreOptions store;
+  std::string snapshot, archive;
+};
+
+Status WriteStdout(ByteView data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno(errno, "write to standard output");
+    }
+    done += size_t(n);
+  }
+  return {};
+}
+
+int RunCat(const CatArgs& args) {
+  auto snap = ParseSnapshot(args.store, args.snapshot);
+  if (!snap) return ReportError(snap.error());
+  auto ds = OpenStore(args.store);
+  if (!ds) return ReportError(ds.error());
+  // The manifest itself, decoded: for humans looking around.
+  if (args.archive == kManifestBlobName || args.archive == "index.json") {
+    auto m = (*ds)->snapshot_store().ReadManifest(*snap);
+    if (!m) return ReportError(m.error());
+    std::printf("%s\n", m->ToJson().c_str());
+    return kExitOk;
+  }
+  auto reader = (*ds)->OpenArchive(*snap, args.archive);
+  if (!reader) return ReportError(reader.error());
+  if ((*reader)->kind() != ArchiveReader::Kind::kBlob && StdoutIsTerminal())
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "refusing to write archive data to a terminal; redirect stdout"));
+  for (;;) {
+    auto piece = (*reader)->Next();
+    if (!piece) return ReportError(piece.error());
+    if (piece->empty()) break;
+    if (auto st = WriteStdout(*piece); !st) return ReportError(st.error());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterCat(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<CatArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "cat", "Write an archive's raw stream (tar, image, blob) or the manifest to stdout");
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/false);
+  cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME")->required();
+  cmd->add_option("archive", args->archive, "root.tar, disk.img, x.blob or index.json.blob")
+      ->required();
+  cmd->callback([args, &exit_code] { exit_code = RunCat(*args); });
+}
+
+}  // namespace chunkvault::cli

@@ -1,0 +1,123 @@
+// chunkvault restore SNAPSHOT [ARCHIVE] TARGET [--overwrite]
+// Without ARCHIVE, every archive of the snapshot goes into directory TARGET.
+#include <cstdio>
+
+#include "archive/tar.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "util/size.h"
+
+namespace chunkvault::cli {
+namespace {
+
+struct RestoreArgs {
+  StoreOptions store;
+  std::string snapshot;
+  std::vector<std::string> rest;  // [ARCHIVE] TARGET
+  bool overwrite = false;
+};
+
+class RestoreObserver final : public TarObserver {
+ public:
+  explicit RestoreObserver(ProgressLine& line) : line_(line) {}
+  void OnEntry(const std::string&, uint64_t size) override {
+    ++files_;
+    bytes_ += size;
+    line_.Update([&] {
+      return "restore: " + FormatSize(bytes_) + ", " + std::to_string(files_) + " files, " +
+             line_.Rate(bytes_);
+    });
+  }
+  void OnWarning(const std::string& message) override {
+    line_.Clear();
+    std::fprintf(stderr, "warning: %s\n", message.c_str());
+  }
+
+ private:
+  ProgressLine& line_;
+  uint64_t files_ = 0, bytes_ = 0;
+};
+
+nlohmann::json SummaryJson(const RestoreSummary& s, const std::string& target) {
+  return {{"archive", s.file_name}, {"target", target}, {"bytes", s.bytes},
+          {"files", s.files}, {"warnings", s.warnings}};
+}
+
+int RunRestore(const RestoreArgs& args) {
+  auto snap = ParseSnapshot(args.store, args.snapshot);
+  if (!snap) return ReportError(snap.error());
+  if (args.rest.empty() || args.rest.size() > 2)
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "restore takes SNAPSHOT [ARCHIVE] TARGET"));
+  const bool whole = args.rest.size() == 1;
+  const std::string archive = whole ? "" : args.rest[0];
+  const std::string target = args.rest.back();
+  auto ds = OpenStore(args.store);
+  if (!ds) return ReportError(ds.error());
+  ProgressLine line;
+  RestoreObserver observer(line);
+  RestoreOptions ro;
+  ro.overwrite = args.overwrite;
+  std::vector<RestoreSummary> done;
+  Status st;
+  if (whole) {
+    auto all = (*ds)->RestoreSnapshot(*snap, target, ro, &observer);
+    if (all) done = std::move(*all);
+    else st = std::unexpected(std::move(all).error());
+  } else {
+    auto one = (*ds)->Restore(*snap, archive, target, ro, &observer);
+    if (one) done.push_back(std::move(*one));
+    else st = std::unexpected(std::move(one).error());
+  }
+  line.Clear();
+  if (!st) {
+    Error e = std::move(st).error();
+    if (e.code() == ErrorCode::kAlreadyExists) e.Context("use --overwrite to restore anyway");
+    return ReportError(e.Context("restore " + snap->ToString() + (whole ? "" : " " + archive)));
+  }
+  uint64_t bytes = 0, files = 0, warnings = 0;
+  for (const RestoreSummary& s : done) {
+    bytes += s.bytes;
+    files += s.files;
+    warnings += s.warnings;
+  }
+  if (args.store.json) {
+    nlohmann::json archives = nlohmann::json::array();
+    for (const RestoreSummary& s : done) archives.push_back(SummaryJson(s, target));
+    PrintJson({{"snapshot", snap->ToString()},
+               {"target", target},
+               {"archives", archives},
+               {"bytes", bytes},
+               {"files", files},
+               {"warnings", warnings},
+               {"duration", line.seconds()}});
+  } else if (target != "-") {
+    std::fprintf(stderr, "restored %zu archive%s of %s to %s: %s in %llu files, %.1f s (%s)\n",
+                 done.size(), done.size() == 1 ? "" : "s", snap->ToString().c_str(),
+                 target.c_str(), FormatSize(bytes).c_str(), (unsigned long long)files,
+                 line.seconds(), line.Rate(bytes).c_str());
+  }
+  return warnings > 0 ? kExitPartial : kExitOk;
+}
+
+}  // namespace
+
+void RegisterRestore(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RestoreArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "restore",
+      "Restore an archive (a .tar into directory TARGET, an image or blob into file TARGET, "
+      "'-' for standard output), or without ARCHIVE the whole snapshot into directory TARGET");
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME as printed by backup")->required();
+  cmd->add_option("archive_and_target", args->rest,
+                  "[ARCHIVE] TARGET: root.tar, disk.img, ... and a directory (tar, whole "
+                  "snapshot) or a file (image, blob)")
+      ->required()
+      ->expected(1, 2);
+  cmd->add_flag("--overwrite", args->overwrite,
+                "Restore into a non-empty directory or over an existing file");
+  cmd->callback([args, &exit_code] { exit_code = RunRestore(*args); });
+}
+
+}  // namespace chunkvault::cli

@@ -1,0 +1,78 @@
+// chunkvault snapshots [--ns NS] [--json]
+#include <cstdio>
+
+#include "cli/common.h"
+#include "util/size.h"
+
+namespace chunkvault::cli {
+namespace {
+
+int RunSnapshots(const StoreOptions& opts) {
+  auto ns = ParseNamespace(opts);
+  if (!ns) return ReportError(ns.error());
+  auto ds = OpenStore(opts);
+  if (!ds) return ReportError(ds.error());
+  auto list = (*ds)->ListSnapshots(*ns, /*recursive=*/false);
+  if (!list) return ReportError(list.error());
+
+  if (opts.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const SnapshotInfo& s : *list) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const ManifestFile& f : s.files)
+        files.push_back({{"filename", f.filename}, {"crypt-mode", f.crypt_mode}, {"size", f.size}});
+      nlohmann::json item = {{"backup-type", BackupTypeName(s.ref.group.type)},
+                             {"backup-id", s.ref.group.id},
+                             {"backup-time", s.ref.time},
+                             {"snapshot", s.ref.ToString()},
+                             {"files", files},
+                             {"size", s.size},
+                             {"protected", s.is_protected},
+                             {"owner", s.owner}};
+      if (!s.ref.group.ns.is_root()) item["ns"] = s.ref.group.ns.ToString();
+      if (!s.notes.empty()) item["comment"] = s.notes;
+      if (!s.verify_state.empty()) item["verification"] = s.verify_state;
+      if (!s.error.empty()) item["error"] = s.error;
+      out.push_back(std::move(item));
+    }
+    PrintJson(out);
+    return kExitOk;
+  }
+
+  std::printf("%-44s %10s  %s\n", "SNAPSHOT", "SIZE", "FILES");
+  for (const SnapshotInfo& s : *list) {
+    std::string files;
+    for (const ManifestFile& f : s.files) files += (files.empty() ? "" : " ") + f.filename;
+    std::string flags;
+    if (s.is_protected) flags += " [protected]";
+    if (!s.verify_state.empty()) flags += " [verify " + s.verify_state + "]";
+    if (!s.error.empty()) flags += " [unreadable: " + s.error + "]";
+    std::printf("%-44s %10s  %s%s\n", s.ref.ToString().c_str(), FormatSize(s.size).c_str(),
+                files.c_str(), flags.c_str());
+  }
+  auto usage = (*ds)->Usage(*list);
+  if (!usage) return ReportError(usage.error());
+  std::printf(
+      "%zu snapshot%s: %s of data, %llu unique chunks holding %s (dedup %s), "
+      "%s on disk (compression %s)\n",
+      list->size(), list->size() == 1 ? "" : "s", FormatSize(usage->logical_bytes).c_str(),
+      (unsigned long long)usage->unique_chunks, FormatSize(usage->unique_bytes).c_str(),
+      DedupRatio(usage->logical_bytes, usage->unique_bytes).c_str(),
+      FormatSize(usage->stored_bytes).c_str(),
+      DedupRatio(usage->unique_bytes, usage->stored_bytes).c_str());
+  if (usage->missing_chunks > 0)
+    std::printf("warning: %llu referenced chunks are missing; run 'chunkvault verify'\n",
+                (unsigned long long)usage->missing_chunks);
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterSnapshots(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<StoreOptions>();
+  CLI::App* cmd = app.add_subcommand("snapshots", "List snapshots with sizes and the dedup ratio");
+  AddStoreOptions(cmd, *opts, /*with_ns=*/true, /*with_json=*/true);
+  cmd->callback([opts, &exit_code] { exit_code = RunSnapshots(*opts); });
+}
+
+}  // namespace chunkvault::cli

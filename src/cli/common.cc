@@ -1,0 +1,52 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace chunkvault::cli {
+
+void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json) {
+  cmd->add_option("--store", opts.store, "Datastore directory")
+      ->envname("CHUNKVAULT_STORE")
+      ->required();
+  cmd->add_option("--jobs", opts.jobs, "Worker threads for chunk work (default: one per core)");
+  if (with_ns) cmd->add_option("--ns", opts.ns, "Namespace, e.g. 'site/prod' (default: root)");
+  if (with_json) cmd->add_flag("--json", opts.json, "Print JSON for scripts");
+}
+
+Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts) {
+  OpenOptions o;
+  o.jobs = opts.jobs;
+  return Datastore::Open(Env::Default(), opts.store, o);
+}
+
+Result<BackupNamespace> ParseNamespace(const StoreOptions& opts) {
+  return BackupNamespace::Parse(opts.ns);
+}
+
+Result<SnapshotRef> ParseSnapshot(const StoreOptions& opts, const std::string& text) {
+  CV_ASSIGN_OR_RETURN(BackupNamespace ns, ParseNamespace(opts));
+  return SnapshotRef::Parse(ns, text);
+}
+
+int ReportError(const Error& error) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "chunkvault: error: %s\n", error.message().c_str());
+  return error.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool StdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+std::string DedupRatio(uint64_t total, uint64_t new_bytes) {
+  if (new_bytes == 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fx", double(total) / double(new_bytes));
+  return buf;
+}
+
+}  // namespace chunkvault::cli

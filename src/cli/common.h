@@ -1,0 +1,67 @@
+// Shared pieces of the command line: options every command takes, opening
+// the store, and turning errors into messages and exit codes.
+//
+// Exit codes:
+//   0  success
+//   1  the operation failed (the message on stderr says what and where)
+//   2  the command line is wrong
+//   3  backup written, but some source entries could not be read
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+#include "chunkvault/backup_ref.h"
+#include "chunkvault/datastore.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitPartial = 3;
+
+struct StoreOptions {
+  std::string store;  // --store or CHUNKVAULT_STORE
+  std::string ns;     // --ns
+  size_t jobs = 0;    // --jobs
+  bool json = false;  // --json
+};
+
+// Adds --store (with CHUNKVAULT_STORE), --jobs, and (if asked) --ns and --json.
+void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json);
+
+Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts);
+Result<BackupNamespace> ParseNamespace(const StoreOptions& opts);
+Result<SnapshotRef> ParseSnapshot(const StoreOptions& opts, const std::string& text);
+
+// Prints "chunkvault: error: <message>" and returns the exit code for it.
+int ReportError(const Error& error);
+
+// Prints JSON to stdout (one document, pretty, newline-terminated).
+void PrintJson(const nlohmann::json& j);
+
+bool StderrIsTerminal();
+bool StdoutIsTerminal();
+
+// "3.2x" or "-" when nothing new was stored.
+std::string DedupRatio(uint64_t total, uint64_t new_bytes);
+
+// Every command: registered by a function in its own file.
+using CommandResult = int;
+void RegisterInit(CLI::App& app, int& exit_code);
+void RegisterBackup(CLI::App& app, int& exit_code);
+void RegisterSnapshots(CLI::App& app, int& exit_code);
+void RegisterRestore(CLI::App& app, int& exit_code);
+void RegisterCat(CLI::App& app, int& exit_code);
+void RegisterVerify(CLI::App& app, int& exit_code);
+void RegisterForget(CLI::App& app, int& exit_code);
+void RegisterProtect(CLI::App& app, int& exit_code);
+void RegisterNotes(CLI::App& app, int& exit_code);
+void RegisterInspect(CLI::App& app, int& exit_code);
+
+}  // namespace chunkvault::cli

@@ -1,0 +1,35 @@
+// chunkvault: deduplicating backups in the Proxmox Backup Server datastore
+// format. Each command lives in its own cmd_<name>.cc.
+#include <clocale>
+#include <cstdio>
+
+#include "cli/common.h"
+
+int main(int argc, char** argv) {
+  using namespace chunkvault::cli;
+  // Names and messages in the user's locale (libarchive converts with it).
+  std::setlocale(LC_ALL, "");
+  CLI::App app{
+      "chunkvault: deduplicating backups in the Proxmox Backup Server datastore format.\n"
+      "The store comes from --store or CHUNKVAULT_STORE.",
+      "chunkvault"};
+  app.require_subcommand(1);
+  int exit_code = kExitOk;
+  RegisterInit(app, exit_code);
+  RegisterBackup(app, exit_code);
+  RegisterSnapshots(app, exit_code);
+  RegisterRestore(app, exit_code);
+  RegisterCat(app, exit_code);
+  RegisterVerify(app, exit_code);
+  RegisterForget(app, exit_code);
+  RegisterProtect(app, exit_code);
+  RegisterNotes(app, exit_code);
+  RegisterInspect(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return exit_code;
+}

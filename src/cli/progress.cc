@@ -1,0 +1,52 @@
+#include "cli/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "util/size.h"
+
+namespace chunkvault::cli {
+
+namespace {
+constexpr auto kInterval = std::chrono::milliseconds(250);
+}
+
+ProgressLine::ProgressLine()
+    : enabled_(::isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_ - kInterval) {}  // the first update draws at once
+
+ProgressLine::~ProgressLine() { Clear(); }
+
+bool ProgressLine::Due(bool force) {
+  auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_ < kInterval) return false;
+  last_ = now;
+  return true;
+}
+
+void ProgressLine::Draw(const std::string& text) {
+  std::fprintf(stderr, "\r\033[K%s", text.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressLine::Clear() {
+  if (!drawn_) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  drawn_ = false;
+}
+
+double ProgressLine::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+std::string ProgressLine::Rate(uint64_t bytes) const {
+  double s = seconds();
+  if (s <= 0) return "-";
+  return FormatSize(uint64_t(double(bytes) / s)) + "/s";
+}
+
+}  // namespace chunkvault::cli

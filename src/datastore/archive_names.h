@@ -1,0 +1,32 @@
+// Archive and file names inside a snapshot.
+//
+// Users name archives "root.tar" or "disk.img"; the snapshot holds
+// "root.tar.didx" and "disk.img.fidx". Small files end in ".blob". Names
+// follow the backup id rules, so they cannot leave the snapshot directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "chunkvault/backup_ref.h"
+#include "chunkvault/index.h"
+#include "chunkvault/datastore.h"
+#include "chunkvault/manifest.h"
+
+namespace chunkvault {
+
+// The kind of a stored file, from its extension (.didx, .fidx, .blob).
+Result<ArchiveReader::Kind> ArchiveKindOf(const std::string& file_name);
+
+// The chunks listed by an index file (.didx or .fidx) held in `raw`.
+Result<std::vector<ChunkRef>> IndexChunks(const std::string& file_name, ByteView raw);
+
+// Checks a name given to backup: valid characters, ending in `suffix`.
+Status CheckArchiveName(const std::string& name, const std::string& suffix);
+
+// Finds the manifest's file for a user's archive name: the name itself or
+// with .didx, .fidx or .blob appended. kNotFound lists what there is.
+Result<std::string> ResolveArchiveName(const Manifest& manifest, const std::string& archive,
+                                       const SnapshotRef& snap);
+
+}  // namespace chunkvault

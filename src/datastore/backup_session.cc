@@ -1,0 +1,289 @@
+// BackupSession: writes one snapshot.
+//
+// Order of work, which is what makes a crash at any point harmless:
+//   1. take the locks, create the snapshot directory (exclusive mkdir);
+//   2. per archive: cut chunks, store new ones (tmp + rename each), wait
+//      for all of them, then write the index (tmp + rename);
+//   3. Finish: make everything durable (per the sync level), then write
+//      the manifest, which is what makes the snapshot complete.
+// Killed before 3 finishes, the snapshot has no manifest and counts as
+// incomplete; nothing under a final name is partial. An error or a session
+// dropped unfinished removes the snapshot directory (as PBS does).
+#include <set>
+
+#include "archive/image.h"
+#include "archive/tar.h"
+#include "chunker/chunker.h"
+#include "chunkvault/blob.h"
+#include "chunkvault/datastore.h"
+#include "chunkvault/hash.h"
+#include "chunkvault/index.h"
+#include "datastore/archive_names.h"
+#include "datastore/chunk_uploader.h"
+#include "store/chunk_store.h"
+#include "store/snapshot_store.h"
+#include "util/crash_point.h"
+
+namespace chunkvault {
+
+namespace {
+
+// How many later seconds to try when a snapshot of the same group already
+// has the requested time (two backups started in the same second).
+constexpr int kTimeBumps = 60;
+
+// Index files are written as "<name>.tmp_didx" / ".tmp_fidx" (SPEC 3).
+std::string TmpIndexName(const std::string& file_name) {
+  auto dot = file_name.rfind('.');
+  return file_name.substr(0, dot) + ".tmp_" + file_name.substr(dot + 1);
+}
+
+}  // namespace
+
+class BackupSessionImpl final : public BackupSession {
+ public:
+  BackupSessionImpl(Datastore* ds, const BackupOptions& options)
+      : ds_(ds), options_(options), uploader_(ds->access_.get(), ds->jobs_, options.compress) {}
+
+  ~BackupSessionImpl() override {
+    if (finished_ || !created_) return;
+    // Best effort: the snapshot is incomplete and would only confuse. A
+    // crash instead of this leaves an incomplete snapshot, which is safe.
+    (void)uploader_.Flush();
+    (void)ds_->env_->RemoveTree(ds_->snapshots_->Path(snap_));
+  }
+
+  Status Begin() {
+    Env* env = ds_->env_;
+    SnapshotStore& ss = *ds_->snapshots_;
+    CV_RETURN_IF_ERROR(CheckBackupId(options_.id));
+    CV_ASSIGN_OR_RETURN(store_lock_, env->Lock(JoinPath(ds_->path_, ".lock"), LockMode::kShared,
+                                               /*wait=*/false));
+    snap_.group = BackupGroup{options_.ns, options_.type, options_.id};
+    CV_RETURN_IF_ERROR(ss.CreateNamespace(options_.ns));
+    const std::string group_dir = ss.Path(snap_.group);
+    CV_RETURN_IF_ERROR(env->CreateDirs(group_dir));
+    CV_ASSIGN_OR_RETURN(group_lock_, env->Lock(group_dir, LockMode::kShared, /*wait=*/false));
+    CV_RETURN_IF_ERROR(CheckOwner());
+
+    snap_.time = options_.time.value_or(env->NowUnix());
+    for (int i = 0;; ++i) {
+      auto made = env->CreateDir(ss.Path(snap_));
+      if (made) break;
+      if (made.error().code() != ErrorCode::kAlreadyExists || options_.time || i == kTimeBumps)
+        return Fail(made.error().code(),
+                    "cannot create snapshot " + snap_.ToString() + ": " + made.error().message());
+      ++snap_.time;
+    }
+    created_ = true;
+    CV_ASSIGN_OR_RETURN(snap_lock_, env->Lock(ss.Path(snap_), LockMode::kExclusive, false));
+    return {};
+  }
+
+  const SnapshotRef& snapshot() const override { return snap_; }
+  const BackupProgress& progress() const override { return progress_; }
+  void SetProgressCallback(std::function<void()> fn) override { on_chunk_ = std::move(fn); }
+
+  Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
+                                uint64_t chunk_size, TarObserver* observer,
+                                TarStats* stats) override {
+    CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".tar"));
+    CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
+    const std::string file_name = archive + ".didx";
+    CV_RETURN_IF_ERROR(Claim(file_name));
+    BuzhashChunker chunker(chunk_size);
+    DynamicIndex index;
+    Bytes pending;  // the chunk being cut
+    uint64_t offset = 0;  // stream bytes so far: the end of `pending`
+    auto emit = [&]() -> Status {
+      CV_ASSIGN_OR_RETURN(Digest d, AddChunk(std::move(pending)));
+      index.entries.push_back({offset, d});
+      pending = Bytes();
+      return {};
+    };
+    auto sink = [&](ByteView data) -> Status {
+      while (!data.empty()) {
+        size_t cut = chunker.Scan(data);
+        size_t take = cut == 0 ? data.size() : cut;
+        pending.insert(pending.end(), data.begin(), data.begin() + long(take));
+        offset += take;
+        data = data.subspan(take);
+        if (cut != 0) CV_RETURN_IF_ERROR(emit());
+      }
+      return {};
+    };
+    const UploadSnapshot before = Snap();
+    CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
+    if (!pending.empty()) CV_RETURN_IF_ERROR(emit());
+    if (stats != nullptr) *stats = tar_stats;
+    CV_RETURN_IF_ERROR(uploader_.Flush());
+    index.uuid = NewUuid();
+    index.ctime = ds_->env_->NowUnix();
+    return WriteIndex(file_name, index.Encode(), index.size(), index.ComputeChecksum(),
+                      index.entries.size(), before);
+  }
+
+  Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
+                                  uint64_t chunk_size) override {
+    CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".img"));
+    CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
+    const std::string file_name = archive + ".fidx";
+    CV_RETURN_IF_ERROR(Claim(file_name));
+    CV_ASSIGN_OR_RETURN(ImageSource source, ImageSource::Open(path));
+    FixedIndex index;
+    index.chunk_size = chunk_size;
+    const UploadSnapshot before = Snap();
+    for (;;) {
+      Bytes chunk(chunk_size);
+      CV_ASSIGN_OR_RETURN(size_t n, source.Read(chunk.data(), chunk.size()));
+      if (n == 0) break;
+      chunk.resize(n);
+      index.size += n;
+      CV_ASSIGN_OR_RETURN(Digest d, AddChunk(std::move(chunk)));
+      index.digests.push_back(d);
+      if (n < chunk_size) break;
+    }
+    if (index.size != source.size())
+      return Fail(ErrorCode::kIo, path + " changed size during the backup (" +
+                                      std::to_string(source.size()) + " bytes at start, " +
+                                      std::to_string(index.size) + " read)");
+    CV_RETURN_IF_ERROR(uploader_.Flush());
+    index.uuid = NewUuid();
+    index.ctime = ds_->env_->NowUnix();
+    return WriteIndex(file_name, index.Encode(), index.size, index.ComputeChecksum(),
+                      index.digests.size(), before);
+  }
+
+  Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) override {
+    CV_RETURN_IF_ERROR(CheckArchiveName(name, ".blob"));
+    if (data.size() > kMaxBlobSize)
+      return Fail(ErrorCode::kInvalidArgument, name + " is larger than the blob limit of 128 MiB");
+    CV_RETURN_IF_ERROR(Claim(name));
+    Bytes blob = EncodeBlob(data, options_.compress);
+    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteFile(snap_, name, blob, "", "blob"));
+    files_.push_back(ManifestFile{name, "none", blob.size(), Sha256Of(blob)});
+    ArchiveSummary s;
+    s.file_name = name;
+    s.size = blob.size();
+    summaries_.push_back(s);
+    return s;
+  }
+
+  Result<BackupSummary> Finish() override {
+    if (files_.empty())
+      return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
+    CV_RETURN_IF_ERROR(uploader_.Flush());
+    // Everything the manifest will list must be durable before it is.
+    switch (ds_->sync_) {
+      case SyncLevel::kFilesystem:
+        CV_RETURN_IF_ERROR(ds_->env_->SyncFilesystem(ds_->path_));
+        break;
+      case SyncLevel::kFile:
+        CV_RETURN_IF_ERROR(ds_->env_->SyncDir(ds_->snapshots_->Path(snap_)));
+        break;
+      case SyncLevel::kNone:
+        break;
+    }
+    Manifest m;
+    m.backup_type = BackupTypeName(snap_.group.type);
+    m.backup_id = snap_.group.id;
+    m.backup_time = snap_.time;
+    m.files = files_;
+    if (!file_digests_.empty()) m.unprotected[kManifestExtKey]["file-sha256"] = file_digests_;
+    CrashPoint("before-manifest");
+    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteManifest(snap_, m));
+    finished_ = true;
+
+    BackupSummary summary;
+    summary.snapshot = snap_;
+    summary.archives = summaries_;
+    const UploadStats& u = uploader_.stats();
+    summary.bytes = u.bytes;
+    summary.chunks = u.chunks;
+    summary.new_chunks = u.new_chunks;
+    summary.new_bytes = u.new_bytes;
+    summary.stored_bytes = u.stored_bytes;
+    return summary;
+  }
+
+ private:
+  struct UploadSnapshot {
+    uint64_t new_chunks, new_bytes, stored_bytes;
+  };
+  UploadSnapshot Snap() const {
+    const UploadStats& u = uploader_.stats();
+    return {u.new_chunks, u.new_bytes, u.stored_bytes};
+  }
+
+  Status CheckOwner() {
+    const std::string owner = options_.owner.empty() ? CurrentAuthId() : options_.owner;
+    auto current = ds_->snapshots_->ReadOwner(snap_.group);
+    if (current) {
+      if (*current != owner)
+        return Fail(ErrorCode::kInvalidArgument, "backup group " + snap_.group.ToString() +
+                                                     " belongs to " + *current + ", not " + owner);
+      return {};
+    }
+    if (current.error().code() != ErrorCode::kNotFound) return std::unexpected(current.error());
+    return ds_->snapshots_->WriteOwner(snap_.group, owner);
+  }
+
+  Status Claim(const std::string& file_name) {
+    if (finished_) return Fail(ErrorCode::kInvalidArgument, "the backup is already finished");
+    if (!names_.insert(file_name).second)
+      return Fail(ErrorCode::kInvalidArgument, "archive " + file_name + " is given twice");
+    return {};
+  }
+
+  Result<Digest> AddChunk(Bytes chunk) {
+    const size_t n = chunk.size();
+    CV_ASSIGN_OR_RETURN(Digest d, uploader_.Add(std::move(chunk)));
+    progress_.bytes.fetch_add(n, std::memory_order_relaxed);
+    const UploadStats& u = uploader_.stats();
+    progress_.new_bytes.store(u.new_bytes, std::memory_order_relaxed);
+    progress_.stored_bytes.store(u.stored_bytes, std::memory_order_relaxed);
+    if (on_chunk_) on_chunk_();
+    return d;
+  }
+
+  Result<ArchiveSummary> WriteIndex(const std::string& file_name, const Bytes& raw, uint64_t size,
+                                    const Digest& csum, uint64_t chunks,
+                                    const UploadSnapshot& before) {
+    CV_RETURN_IF_ERROR(
+        ds_->snapshots_->WriteFile(snap_, file_name, raw, TmpIndexName(file_name), "index"));
+    files_.push_back(ManifestFile{file_name, "none", size, csum});
+    file_digests_[file_name] = ToHex(Sha256Of(raw));
+    const UploadSnapshot after = Snap();
+    ArchiveSummary s;
+    s.file_name = file_name;
+    s.size = size;
+    s.chunks = chunks;
+    s.new_chunks = after.new_chunks - before.new_chunks;
+    s.new_bytes = after.new_bytes - before.new_bytes;
+    s.stored_bytes = after.stored_bytes - before.stored_bytes;
+    summaries_.push_back(s);
+    return s;
+  }
+
+  Datastore* const ds_;
+  const BackupOptions options_;
+  SnapshotRef snap_;
+  bool created_ = false;
+  bool finished_ = false;
+  std::unique_ptr<FileLock> store_lock_, group_lock_, snap_lock_;
+  std::vector<ManifestFile> files_;
+  nlohmann::json file_digests_ = nlohmann::json::object();
+  std::vector<ArchiveSummary> summaries_;
+  std::set<std::string> names_;
+  BackupProgress progress_;
+  std::function<void()> on_chunk_;
+  ChunkUploader uploader_;
+};
+
+Result<std::unique_ptr<BackupSession>> Datastore::StartBackup(const BackupOptions& options) {
+  auto session = std::make_unique<BackupSessionImpl>(this, options);
+  CV_RETURN_IF_ERROR(session->Begin());
+  return std::unique_ptr<BackupSession>(std::move(session));
+}
+
+}  // namespace chunkvault

@@ -1,0 +1,424 @@
+#include "chunkvault/datastore.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "archive/image.h"
+#include "archive/tar.h"
+#include "chunkvault/blob.h"
+#include "chunkvault/hash.h"
+#include "chunkvault/index.h"
+#include "datastore/archive_names.h"
+#include "datastore/chunk_access.h"
+#include "datastore/chunk_stream.h"
+#include "store/chunk_store.h"
+#include "store/snapshot_store.h"
+#include "util/thread_pool.h"
+
+namespace chunkvault {
+
+namespace {
+
+// The datastore's own settings, beside the PBS layout (PBS keeps these in
+// /etc; a file here lets the store travel with its directory). Written last
+// by Init, so its presence means the store is complete.
+constexpr char kConfigFile[] = ".chunkvault.json";
+constexpr char kLockFile[] = ".lock";
+constexpr char kLocksDir[] = ".locks";
+constexpr int kConfigVersion = 1;
+
+std::string Basename(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+std::string VerifyStateOf(const Manifest& m) {
+  auto it = m.unprotected.find("verify_state");
+  if (it == m.unprotected.end() || !it->is_object()) return "";
+  auto st = it->find("state");
+  return st != it->end() && st->is_string() ? st->get<std::string>() : "";
+}
+
+// Reads an archive chunk by chunk through a ChunkStream, holding a shared
+// lock on the snapshot so it cannot be removed meanwhile.
+class IndexArchiveReader final : public ArchiveReader {
+ public:
+  IndexArchiveReader(Kind kind, std::string file_name, std::string snapshot,
+                     std::unique_ptr<FileLock> lock, ChunkAccess* access,
+                     std::vector<ChunkRef> chunks, size_t jobs)
+      : kind_(kind),
+        file_name_(std::move(file_name)),
+        context_("archive " + file_name_ + " of " + snapshot),
+        lock_(std::move(lock)),
+        stream_(access, std::move(chunks), jobs) {}
+
+  Kind kind() const override { return kind_; }
+  const std::string& file_name() const override { return file_name_; }
+  uint64_t size() const override { return stream_.total_bytes(); }
+  uint64_t bytes_read() const override { return stream_.bytes_delivered(); }
+  Result<ByteView> Next() override { return WithContext(stream_.Next(), context_); }
+
+ private:
+  const Kind kind_;
+  const std::string file_name_;
+  const std::string context_;
+  std::unique_ptr<FileLock> lock_;
+  ChunkStream stream_;
+};
+
+class BlobArchiveReader final : public ArchiveReader {
+ public:
+  BlobArchiveReader(std::string file_name, Bytes data)
+      : file_name_(std::move(file_name)), data_(std::move(data)) {}
+  Kind kind() const override { return Kind::kBlob; }
+  const std::string& file_name() const override { return file_name_; }
+  uint64_t size() const override { return data_.size(); }
+  uint64_t bytes_read() const override { return done_ ? data_.size() : 0; }
+  Result<ByteView> Next() override {
+    if (done_) return ByteView();
+    done_ = true;
+    return ByteView(data_);
+  }
+
+ private:
+  const std::string file_name_;
+  const Bytes data_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+std::string CurrentAuthId() {
+  struct passwd* pw = ::getpwuid(::geteuid());
+  std::string user = pw != nullptr ? pw->pw_name : std::to_string(::geteuid());
+  return user + "@pam";
+}
+
+Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs)
+    : env_(env),
+      path_(std::move(path)),
+      name_(std::move(name)),
+      sync_(sync),
+      jobs_(jobs),
+      chunks_(std::make_unique<ChunkStore>(env, path_, sync)),
+      snapshots_(std::make_unique<SnapshotStore>(env, path_, sync)),
+      access_(NewLocalChunkAccess(chunks_.get())) {}
+
+Datastore::~Datastore() = default;
+
+Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& path,
+                                                   const InitOptions& options) {
+  std::string name = options.name.empty() ? Basename(path) : options.name;
+  CV_RETURN_IF_ERROR(WithContext(CheckBackupId(name), "datastore name"));
+  CV_ASSIGN_OR_RETURN(SyncLevel sync, ParseSyncLevel(options.sync_level));
+  CV_RETURN_IF_ERROR(env->CreateDirs(path));
+  CV_ASSIGN_OR_RETURN(auto existing, env->ListDir(path));
+  if (!existing.empty())
+    return Fail(ErrorCode::kAlreadyExists, "cannot create a datastore in " + path +
+                                               ": the directory is not empty");
+  CV_RETURN_IF_ERROR(ChunkStore::Create(env, path));
+  CV_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(path, kLockFile), {}, {}));
+  CV_RETURN_IF_ERROR(env->CreateDir(JoinPath(path, kLocksDir), 0750));
+  nlohmann::json config = {{"chunkvault-datastore", kConfigVersion},
+                           {"name", name},
+                           {"sync-level", SyncLevelName(sync)},
+                           {"created", env->NowUnix()}};
+  WriteOptions opts;
+  opts.sync = sync != SyncLevel::kNone;
+  CV_RETURN_IF_ERROR(
+      env->WriteFileAtomic(JoinPath(path, kConfigFile), AsBytes(config.dump(2) + "\n"), opts));
+  return Open(env, path, {});
+}
+
+Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& path,
+                                                   const OpenOptions& options) {
+  std::string name = Basename(path);
+  SyncLevel sync = SyncLevel::kFilesystem;
+  auto raw = env->ReadFile(JoinPath(path, kConfigFile));
+  if (raw) {
+    auto config = nlohmann::json::parse(AsString(*raw), nullptr, false);
+    if (config.is_discarded() || !config.is_object() || !config.contains("chunkvault-datastore"))
+      return Fail(ErrorCode::kCorrupt, JoinPath(path, kConfigFile) + " is not a datastore config");
+    if (config["chunkvault-datastore"] != kConfigVersion)
+      return Fail(ErrorCode::kUnsupported,
+                  JoinPath(path, kConfigFile) + ": unknown config version " +
+                      config["chunkvault-datastore"].dump());
+    name = config.value("name", name);
+    CV_ASSIGN_OR_RETURN(sync, ParseSyncLevel(config.value("sync-level", "filesystem")));
+  } else if (raw.error().code() != ErrorCode::kNotFound) {
+    return std::unexpected(std::move(raw).error());
+  }
+  // Without our config a directory with .chunks is a datastore PBS made:
+  // open it with the defaults.
+  auto chunks = env->Stat(JoinPath(path, ".chunks"));
+  if (!chunks || chunks->type != FileType::kDirectory)
+    return Fail(ErrorCode::kNotFound, path + " is not a datastore (no .chunks directory; "
+                                             "create one with 'chunkvault init')");
+  size_t jobs = options.jobs != 0 ? options.jobs : ThreadPool::DefaultThreads();
+  return std::unique_ptr<Datastore>(new Datastore(env, path, name, sync, jobs));
+}
+
+Result<std::unique_ptr<FileLock>> Datastore::LockSnapshot(const SnapshotRef& snap,
+                                                          bool exclusive) {
+  const std::string dir = snapshots_->Path(snap);
+  auto st = env_->Stat(dir);
+  if (!st || st->type != FileType::kDirectory)
+    return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " does not exist");
+  auto lock = env_->Lock(dir, exclusive ? LockMode::kExclusive : LockMode::kShared, false);
+  if (!lock && lock.error().code() == ErrorCode::kBusy)
+    return Fail(ErrorCode::kBusy,
+                "snapshot " + snap.ToString() +
+                    (exclusive ? " is in use (a backup, restore or verify holds it)"
+                               : " is being written by a backup"));
+  return lock;
+}
+
+Result<Bytes> Datastore::ReadCheckedFile(const SnapshotRef& snap, const Manifest& manifest,
+                                         const std::string& file_name) {
+  const std::string path = snapshots_->FilePath(snap, file_name);
+  const ManifestFile* entry = manifest.Find(file_name);
+  if (entry == nullptr)
+    return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " has no file " + file_name);
+  CV_ASSIGN_OR_RETURN(Bytes raw, snapshots_->ReadFile(snap, file_name));
+  auto corrupt = [&](const std::string& what) {
+    return Fail(ErrorCode::kCorrupt, path + ": " + what);
+  };
+  const Digest file_digest = Sha256Of(raw);
+  auto ext = manifest.unprotected.find(kManifestExtKey);
+  if (ext != manifest.unprotected.end() && ext->is_object() && ext->contains("file-sha256") &&
+      (*ext)["file-sha256"].contains(file_name)) {
+    auto recorded = DigestFromHex((*ext)["file-sha256"][file_name].get<std::string>());
+    if (recorded && *recorded != file_digest)
+      return corrupt("file digest mismatch: the manifest records " + ToHex(*recorded) +
+                     ", the file hashes to " + ToHex(file_digest));
+  }
+  auto kind = ArchiveKindOf(file_name);
+  if (!kind) return corrupt(kind.error().message());
+  uint64_t size = 0;
+  Digest csum;
+  if (*kind == ArchiveReader::Kind::kBlob) {
+    size = raw.size();
+    csum = file_digest;
+    CV_RETURN_IF_ERROR(WithContext(CheckBlobCrc(raw), path));
+  } else if (*kind == ArchiveReader::Kind::kDynamic) {
+    auto idx = DynamicIndex::Parse(raw);
+    if (!idx) return corrupt(idx.error().message());
+    size = idx->size();
+    csum = idx->stored_csum;
+  } else {
+    auto idx = FixedIndex::Parse(raw);
+    if (!idx) return corrupt(idx.error().message());
+    size = idx->size;
+    csum = idx->stored_csum;
+  }
+  if (size != entry->size)
+    return corrupt("size " + std::to_string(size) + " differs from the manifest's " +
+                   std::to_string(entry->size));
+  if (csum != entry->csum)
+    return corrupt("checksum " + ToHex(csum) + " differs from the manifest's " + ToHex(entry->csum));
+  return raw;
+}
+
+Result<std::unique_ptr<ArchiveReader>> Datastore::OpenArchive(const SnapshotRef& snap,
+                                                              const std::string& archive) {
+  CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
+  CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
+  CV_ASSIGN_OR_RETURN(std::string file_name, ResolveArchiveName(manifest, archive, snap));
+  CV_ASSIGN_OR_RETURN(Bytes raw, ReadCheckedFile(snap, manifest, file_name));
+  CV_ASSIGN_OR_RETURN(auto kind, ArchiveKindOf(file_name));
+  if (kind == ArchiveReader::Kind::kBlob) {
+    CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeBlob(raw), snapshots_->FilePath(snap, file_name)));
+    return std::unique_ptr<ArchiveReader>(std::make_unique<BlobArchiveReader>(file_name, std::move(data)));
+  }
+  CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> chunks, IndexChunks(file_name, raw));
+  return std::unique_ptr<ArchiveReader>(std::make_unique<IndexArchiveReader>(
+      kind, file_name, snap.ToString(), std::move(lock), access_.get(), std::move(chunks), jobs_));
+}
+
+Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::string& archive,
+                                          const std::string& target, const RestoreOptions& options,
+                                          TarObserver* observer) {
+  CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive));
+  RestoreSummary summary;
+  summary.file_name = reader->file_name();
+  if (reader->kind() == ArchiveReader::Kind::kDynamic) {
+    if (!summary.file_name.ends_with(".tar.didx"))
+      return Fail(ErrorCode::kUnsupported, summary.file_name +
+                                               " is not a tar archive and cannot be extracted; "
+                                               "'chunkvault cat' gives its raw bytes");
+    ExtractOptions eo;
+    eo.overwrite = options.overwrite;
+    eo.restore_owner = ::geteuid() == 0;
+    CV_ASSIGN_OR_RETURN(TarStats stats,
+                        ExtractTar([&] { return reader->Next(); }, target, eo, observer));
+    summary.bytes = stats.bytes;
+    summary.files = stats.files + stats.dirs + stats.symlinks + stats.others;
+    summary.warnings = stats.warnings;
+    return summary;
+  }
+  CV_ASSIGN_OR_RETURN(ImageTarget out, ImageTarget::Create(target, options.overwrite));
+  for (;;) {
+    CV_ASSIGN_OR_RETURN(ByteView piece, reader->Next());
+    if (piece.empty()) break;
+    CV_RETURN_IF_ERROR(out.Write(piece));
+  }
+  CV_RETURN_IF_ERROR(out.Finish(reader->size()));
+  summary.bytes = reader->size();
+  summary.files = 1;
+  return summary;
+}
+
+Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef& snap,
+                                                              const std::string& target,
+                                                              const RestoreOptions& options,
+                                                              TarObserver* observer) {
+  CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
+  auto existing = env_->ListDir(target);
+  if (existing && !existing->empty() && !options.overwrite)
+    return Fail(ErrorCode::kAlreadyExists,
+                "restore target " + target + " is not empty (overwriting was not asked for)");
+  CV_RETURN_IF_ERROR(env_->CreateDirs(target));
+  std::vector<RestoreSummary> out;
+  for (const ManifestFile& f : manifest.files) {
+    std::string name = f.filename;
+    if (name.ends_with(".tar.didx")) {
+      name.resize(name.size() - 9);
+    } else if (name.ends_with(".fidx") || name.ends_with(".blob")) {
+      name.resize(name.size() - 5);
+    } else {
+      if (observer) observer->OnWarning("skipped " + f.filename + ": not a tar stream; 'chunkvault cat' gives its raw bytes");
+      continue;
+    }
+    CV_ASSIGN_OR_RETURN(RestoreSummary s,
+                        Restore(snap, f.filename, JoinPath(target, name), options, observer));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<SnapshotInfo> Datastore::GetSnapshot(const SnapshotRef& snap) {
+  SnapshotInfo info;
+  info.ref = snap;
+  CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
+  info.files = m.files;
+  for (const ManifestFile& f : m.files) info.size += f.size;
+  CV_ASSIGN_OR_RETURN(info.is_protected, snapshots_->IsProtected(snap));
+  auto owner = snapshots_->ReadOwner(snap.group);
+  if (owner) info.owner = *owner;
+  if (auto n = m.unprotected.find("notes"); n != m.unprotected.end() && n->is_string())
+    info.notes = n->get<std::string>();
+  info.verify_state = VerifyStateOf(m);
+  return info;
+}
+
+Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace& ns,
+                                                           bool recursive) {
+  std::vector<BackupNamespace> namespaces = {ns};
+  if (recursive) {
+    CV_ASSIGN_OR_RETURN(auto children, snapshots_->ListNamespaces(ns, true));
+    namespaces.insert(namespaces.end(), children.begin(), children.end());
+  }
+  std::vector<SnapshotInfo> out;
+  for (const BackupNamespace& n : namespaces) {
+    CV_ASSIGN_OR_RETURN(auto groups, snapshots_->ListGroups(n));
+    for (const BackupGroup& g : groups) {
+      CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshots(g));
+      for (const SnapshotEntry& e : entries) {
+        if (!e.complete) continue;
+        auto info = GetSnapshot(e.ref);
+        if (!info) {
+          SnapshotInfo bad;
+          bad.ref = e.ref;
+          bad.is_protected = e.is_protected;
+          bad.error = info.error().message();
+          out.push_back(std::move(bad));
+          continue;
+        }
+        out.push_back(std::move(*info));
+      }
+    }
+  }
+  return out;
+}
+
+Result<StoreUsage> Datastore::Usage(const std::vector<SnapshotInfo>& snapshots) {
+  StoreUsage usage;
+  std::unordered_set<Digest, DigestHash> seen;
+  for (const SnapshotInfo& info : snapshots) {
+    if (!info.error.empty()) continue;
+    usage.logical_bytes += info.size;
+    CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(info.ref));
+    for (const ManifestFile& f : m.files) {
+      auto kind = ArchiveKindOf(f.filename);
+      if (!kind || *kind == ArchiveReader::Kind::kBlob) continue;
+      CV_ASSIGN_OR_RETURN(Bytes raw, ReadCheckedFile(info.ref, m, f.filename));
+      CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> chunks, IndexChunks(f.filename, raw));
+      for (const ChunkRef& c : chunks) {
+        if (!seen.insert(c.digest).second) continue;
+        usage.unique_bytes += c.size;
+        CV_ASSIGN_OR_RETURN(auto size, chunks_->StoredSize(c.digest));
+        if (size) usage.stored_bytes += *size;
+        else ++usage.missing_chunks;
+      }
+    }
+  }
+  usage.unique_chunks = seen.size();
+  return usage;
+}
+
+Status Datastore::Forget(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, true));
+  return snapshots_->RemoveSnapshot(snap);
+}
+
+Status Datastore::SetProtected(const SnapshotRef& snap, bool on) {
+  CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
+  auto manifest = env_->Stat(snapshots_->FilePath(snap, kManifestBlobName));
+  if (!manifest)
+    return Fail(ErrorCode::kInvalidArgument,
+                "snapshot " + snap.ToString() + " is incomplete (no manifest)");
+  return snapshots_->SetProtected(snap, on);
+}
+
+Status Datastore::UpdateManifest(const SnapshotRef& snap,
+                                 const std::function<Status(Manifest&)>& fn) {
+  std::string lock_name = snap.RelPath();
+  std::replace(lock_name.begin(), lock_name.end(), '/', '_');
+  CV_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(path_, kLocksDir)));
+  CV_ASSIGN_OR_RETURN(auto lock, env_->Lock(JoinPath(JoinPath(path_, kLocksDir), lock_name + ".manifest"),
+                                            LockMode::kExclusive, /*wait=*/true));
+  CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
+  CV_RETURN_IF_ERROR(fn(m));
+  return snapshots_->WriteManifest(snap, m);
+}
+
+Result<std::string> Datastore::GetNotes(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(SnapshotInfo info, GetSnapshot(snap));
+  return info.notes;
+}
+
+Status Datastore::SetNotes(const SnapshotRef& snap, const std::string& notes) {
+  CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
+  return UpdateManifest(snap, [&](Manifest& m) -> Status {
+    if (notes.empty()) m.unprotected.erase("notes");
+    else m.unprotected["notes"] = notes;
+    return {};
+  });
+}
+
+Result<std::string> Datastore::GetGroupNotes(const BackupGroup& group) {
+  return snapshots_->ReadGroupNotes(group);
+}
+
+Status Datastore::SetGroupNotes(const BackupGroup& group, const std::string& notes) {
+  auto st = env_->Stat(snapshots_->Path(group));
+  if (!st) return Fail(ErrorCode::kNotFound, "backup group " + group.ToString() + " does not exist");
+  return snapshots_->WriteGroupNotes(group, notes);
+}
+
+}  // namespace chunkvault

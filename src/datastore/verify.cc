@@ -1,0 +1,191 @@
+// Datastore::Verify: re-read every chunk a snapshot references and check it.
+//
+// As in PBS (src/backup/verify.rs): each distinct chunk is checked once per
+// run, however many snapshots share it; a corrupt chunk is renamed to
+// <digest>.<n>.bad so the next backup writes a good copy; each snapshot's
+// result goes into its manifest as unprotected.verify_state.
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chunkvault/blob.h"
+#include "chunkvault/datastore.h"
+#include "chunkvault/index.h"
+#include "datastore/archive_names.h"
+#include "datastore/chunk_access.h"
+#include "store/snapshot_store.h"
+#include "util/thread_pool.h"
+
+namespace chunkvault {
+namespace {
+
+// A task id PBS's UPID parser accepts, for verify_state.upid.
+std::string MakeUpid(Env* env, const std::string& store) {
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  std::string node;
+  for (const char* p = host; *p && *p != '.'; ++p)
+    node += (std::isalnum(static_cast<unsigned char>(*p)) || *p == '-') ? *p : '-';
+  if (node.empty() || !std::isalnum(static_cast<unsigned char>(node.front()))) node = "localhost";
+  while (!std::isalnum(static_cast<unsigned char>(node.back()))) node.pop_back();
+  const int64_t now = env->NowUnix();
+  char buf[128];
+  std::snprintf(buf, sizeof buf, ":%08X:%08X:%08X:%08X:verificationjob:", unsigned(::getpid()),
+                unsigned(now), unsigned(::getpid() ^ now), unsigned(now));
+  return "UPID:" + node + buf + store + ":" + CurrentAuthId() + ":";
+}
+
+// Chunk results shared by all snapshots of one run.
+class ChunkChecker {
+ public:
+  ChunkChecker(ChunkAccess* access, const VerifyOptions& options, VerifyObserver* observer,
+               size_t jobs)
+      : access_(access), options_(options), observer_(observer), pool_(jobs, jobs * 2) {}
+
+  // Checks the digests not yet seen in this run; waits for all of them.
+  void Check(const std::vector<Digest>& digests) {
+    for (const Digest& d : digests) {
+      {
+        std::lock_guard lock(mu_);
+        if (!scheduled_.insert(d).second) continue;
+      }
+      pool_.Submit([this, d] { CheckOne(d); });
+    }
+    pool_.WaitIdle();
+  }
+
+  // Digests of `digests` found bad (missing or corrupt).
+  size_t CountBad(const std::vector<Digest>& digests) {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (const Digest& d : digests) n += bad_index_.count(d);
+    return n;
+  }
+
+  void Fill(VerifyReport& report) {
+    std::lock_guard lock(mu_);
+    report.chunks = chunks_;
+    report.chunk_bytes = bytes_;
+    report.bad_chunks = bad_;
+  }
+
+ private:
+  void CheckOne(const Digest& d) {
+    auto data = ReadChunkData(*access_, d);
+    std::lock_guard lock(mu_);
+    ++chunks_;
+    if (data) {
+      bytes_ += data->size();
+    } else {
+      BadChunk bad{d, data.error().message(), ""};
+      // A missing chunk has nothing to move aside.
+      if (options_.rename_bad && data.error().code() != ErrorCode::kNotFound) {
+        auto moved = access_->MarkBad(d);
+        if (moved) bad.renamed_to = *moved;
+      }
+      bad_index_[d] = bad_.size();
+      bad_.push_back(bad);
+      if (observer_) observer_->OnError(bad.error + (bad.renamed_to.empty() ? "" : "; renamed to " + bad.renamed_to));
+    }
+    if (observer_) observer_->OnProgress(chunks_, bytes_);
+  }
+
+  ChunkAccess* const access_;
+  const VerifyOptions options_;
+  VerifyObserver* const observer_;
+  std::mutex mu_;  // guards everything below and serialises observer calls
+  std::unordered_set<Digest, DigestHash> scheduled_;
+  std::unordered_map<Digest, size_t, DigestHash> bad_index_;
+  std::vector<BadChunk> bad_;
+  uint64_t chunks_ = 0, bytes_ = 0;
+  ThreadPool pool_;  // last: joined before the state above goes
+};
+
+}  // namespace
+
+Result<VerifyReport> Datastore::Verify(const std::vector<SnapshotRef>& requested,
+                                       const VerifyOptions& options, VerifyObserver* observer) {
+  VerifyReport report;
+  std::vector<SnapshotRef> targets = requested;
+  if (targets.empty()) {
+    std::vector<BackupNamespace> namespaces = {BackupNamespace{}};
+    CV_ASSIGN_OR_RETURN(auto children, snapshots_->ListNamespaces(BackupNamespace{}, true));
+    namespaces.insert(namespaces.end(), children.begin(), children.end());
+    for (const BackupNamespace& ns : namespaces) {
+      CV_ASSIGN_OR_RETURN(auto groups, snapshots_->ListGroups(ns));
+      for (const BackupGroup& g : groups) {
+        CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshots(g));
+        for (const SnapshotEntry& e : entries) {
+          if (e.complete) targets.push_back(e.ref);
+          else report.skipped.push_back(e.ref.ToString() + ": incomplete (no manifest)");
+        }
+      }
+    }
+  }
+
+  const std::string upid = MakeUpid(env_, name_);
+  ChunkChecker checker(access_.get(), options, observer, jobs_);
+  for (const SnapshotRef& snap : targets) {
+    const std::string name = snap.ToString();
+    auto lock = LockSnapshot(snap, false);
+    if (!lock) {
+      if (lock.error().code() == ErrorCode::kBusy && requested.empty()) {
+        report.skipped.push_back(name + ": " + lock.error().message());
+        continue;
+      }
+      return std::unexpected(std::move(lock).error());
+    }
+    auto manifest = snapshots_->ReadManifest(snap);
+    if (!manifest) {
+      if (manifest.error().code() == ErrorCode::kNotFound && requested.empty()) {
+        report.skipped.push_back(name + ": incomplete (no manifest)");
+        continue;
+      }
+      report.errors.push_back(name + ": " + manifest.error().message());
+      ++report.snapshots_failed;
+      if (observer) observer->OnSnapshot(snap, false);
+      continue;
+    }
+    size_t errors_before = report.errors.size();
+    std::vector<Digest> digests;
+    for (const ManifestFile& f : manifest->files) {
+      auto raw = ReadCheckedFile(snap, *manifest, f.filename);
+      if (!raw) {
+        report.errors.push_back(name + ": " + raw.error().message());
+        continue;
+      }
+      if (*ArchiveKindOf(f.filename) == ArchiveReader::Kind::kBlob) {
+        if (auto data = DecodeBlob(*raw); !data)
+          report.errors.push_back(name + ": " + f.filename + ": " + data.error().message());
+        continue;
+      }
+      auto chunks = IndexChunks(f.filename, *raw);
+      if (!chunks) {
+        report.errors.push_back(name + ": " + f.filename + ": " + chunks.error().message());
+        continue;
+      }
+      for (const ChunkRef& c : *chunks) digests.push_back(c.digest);
+    }
+    checker.Check(digests);
+    if (size_t bad = checker.CountBad(digests); bad > 0)
+      report.errors.push_back(name + ": " + std::to_string(bad) + " bad chunk" +
+                              (bad == 1 ? "" : "s"));
+    const bool ok = report.errors.size() == errors_before;
+    ok ? ++report.snapshots_ok : ++report.snapshots_failed;
+    if (options.update_manifest) {
+      auto st = UpdateManifest(snap, [&](Manifest& m) -> Status {
+        m.unprotected["verify_state"] = {{"state", ok ? "ok" : "failed"}, {"upid", upid}};
+        return {};
+      });
+      if (!st) report.errors.push_back(name + ": recording the result: " + st.error().message());
+    }
+    if (observer) observer->OnSnapshot(snap, ok);
+  }
+  checker.Fill(report);
+  return report;
+}
+
+}  // namespace chunkvault

@@ -1,0 +1,175 @@
+#include "chunkvault/blob.h"
+
+#include <zstd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "chunkvault/hash.h"
+
+namespace chunkvault {
+namespace {
+
+constexpr int kZstdLevel = 1;
+
+std::string Hex32(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+// zstd contexts are expensive to create; each thread keeps one of each.
+ZSTD_CCtx* ThreadCCtx() {
+  struct Holder {
+    ZSTD_CCtx* ctx = ZSTD_createCCtx();
+    ~Holder() { ZSTD_freeCCtx(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+ZSTD_DCtx* ThreadDCtx() {
+  struct Holder {
+    ZSTD_DCtx* ctx = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+
+void WriteHeader(Bytes& out, const Magic& magic) {
+  std::memcpy(out.data(), magic.data(), magic.size());
+  StoreLe32(out.data() + 8, Crc32(ByteView(out).subspan(kBlobHeaderSize)));
+}
+
+// Decompresses a zstd frame with an output limit. PBS writes frames without
+// a content size (streaming encoder), so the size cannot be trusted or even
+// known up front: decode in steps and stop at the limit.
+Result<Bytes> ZstdDecode(ByteView in, size_t max_size) {
+  ZSTD_DCtx* dctx = ThreadDCtx();
+  ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+  unsigned long long known = ZSTD_getFrameContentSize(in.data(), in.size());
+  Bytes out;
+  if (known != ZSTD_CONTENTSIZE_ERROR && known != ZSTD_CONTENTSIZE_UNKNOWN) {
+    if (known > max_size)
+      return Fail(ErrorCode::kCorrupt, "zstd frame declares " + std::to_string(known) +
+                                           " bytes, more than the limit of " +
+                                           std::to_string(max_size));
+    out.resize(known);
+  } else {
+    out.resize(std::min<size_t>(max_size, std::max<size_t>(in.size() * 4, 65536)));
+  }
+  ZSTD_inBuffer input = {in.data(), in.size(), 0};
+  ZSTD_outBuffer output = {out.data(), out.size(), 0};
+  for (;;) {
+    size_t rc = ZSTD_decompressStream(dctx, &output, &input);
+    if (ZSTD_isError(rc))
+      return Fail(ErrorCode::kCorrupt, std::string("zstd: ") + ZSTD_getErrorName(rc));
+    if (rc == 0) {  // frame complete
+      if (input.pos != input.size)
+        return Fail(ErrorCode::kCorrupt, "trailing bytes after the zstd frame");
+      out.resize(output.pos);
+      return out;
+    }
+    if (output.pos == output.size) {
+      if (out.size() >= max_size)
+        return Fail(ErrorCode::kCorrupt, "decompressed data exceeds the limit of " +
+                                             std::to_string(max_size) + " bytes");
+      out.resize(std::min(max_size, out.size() * 2));
+      output.dst = out.data();
+      output.size = out.size();
+    } else if (input.pos == input.size) {
+      return Fail(ErrorCode::kCorrupt, "truncated zstd frame");
+    }
+  }
+}
+
+}  // namespace
+
+const char* BlobKindName(BlobKind kind) {
+  switch (kind) {
+    case BlobKind::kUncompressed: return "uncompressed";
+    case BlobKind::kCompressed: return "zstd";
+    case BlobKind::kEncrypted: return "encrypted";
+    case BlobKind::kEncryptedCompressed: return "zstd+encrypted";
+  }
+  return "?";
+}
+
+Result<BlobInfo> InspectBlob(ByteView raw) {
+  if (raw.size() < kBlobHeaderSize)
+    return Fail(ErrorCode::kCorrupt, "truncated: " + std::to_string(raw.size()) +
+                                         " bytes, shorter than the 12-byte blob header");
+  Magic magic;
+  std::memcpy(magic.data(), raw.data(), magic.size());
+  BlobInfo info{BlobKind::kUncompressed, LoadLe32(raw.data() + 8), kBlobHeaderSize};
+  if (magic == kUncompressedBlobMagic) info.kind = BlobKind::kUncompressed;
+  else if (magic == kCompressedBlobMagic) info.kind = BlobKind::kCompressed;
+  else if (magic == kEncryptedBlobMagic) info.kind = BlobKind::kEncrypted;
+  else if (magic == kEncrCompBlobMagic) info.kind = BlobKind::kEncryptedCompressed;
+  else
+    return Fail(ErrorCode::kCorrupt,
+                "not a DataBlob: unknown magic " + ToHex(ByteView(magic)));
+  if (info.kind == BlobKind::kEncrypted || info.kind == BlobKind::kEncryptedCompressed) {
+    info.header_size = kEncryptedBlobHeaderSize;
+    if (raw.size() < info.header_size)
+      return Fail(ErrorCode::kCorrupt, "truncated: " + std::to_string(raw.size()) +
+                                           " bytes, shorter than the 44-byte encrypted header");
+  }
+  return info;
+}
+
+Status CheckBlobCrc(ByteView raw) {
+  CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
+  uint32_t computed = Crc32(raw.subspan(kBlobHeaderSize));
+  if (computed != info.stored_crc)
+    return Fail(ErrorCode::kCorrupt, "CRC mismatch: stored " + Hex32(info.stored_crc) +
+                                         ", computed " + Hex32(computed));
+  return {};
+}
+
+Bytes EncodeBlob(ByteView data, bool compress) {
+  Bytes out;
+  if (compress) {
+    ZSTD_CCtx* cctx = ThreadCCtx();
+    size_t bound = ZSTD_compressBound(data.size());
+    out.resize(kBlobHeaderSize + bound);
+    size_t n = ZSTD_compressCCtx(cctx, out.data() + kBlobHeaderSize, bound, data.data(),
+                                 data.size(), kZstdLevel);
+    if (!ZSTD_isError(n) && n <= data.size()) {
+      out.resize(kBlobHeaderSize + n);
+      WriteHeader(out, kCompressedBlobMagic);
+      return out;
+    }
+  }
+  out.resize(kBlobHeaderSize + data.size());
+  if (!data.empty()) std::memcpy(out.data() + kBlobHeaderSize, data.data(), data.size());
+  WriteHeader(out, kUncompressedBlobMagic);
+  return out;
+}
+
+Result<Bytes> DecodeBlob(ByteView raw, size_t max_size) {
+  CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
+  if (info.kind == BlobKind::kEncrypted || info.kind == BlobKind::kEncryptedCompressed)
+    return Fail(ErrorCode::kEncrypted, "encrypted, no key given");
+  CV_RETURN_IF_ERROR(CheckBlobCrc(raw));
+  ByteView payload = raw.subspan(kBlobHeaderSize);
+  if (info.kind == BlobKind::kUncompressed) {
+    if (payload.size() > max_size)
+      return Fail(ErrorCode::kCorrupt, "payload of " + std::to_string(payload.size()) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(max_size));
+    return Bytes(payload.begin(), payload.end());
+  }
+  return ZstdDecode(payload, max_size);
+}
+
+Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest) {
+  CV_ASSIGN_OR_RETURN(Bytes data, DecodeBlob(raw, kMaxChunkSize));
+  Digest actual = Sha256Of(data);
+  if (actual != digest)
+    return Fail(ErrorCode::kCorrupt, "digest mismatch: data hashes to " + ToHex(actual));
+  return data;
+}
+
+}  // namespace chunkvault

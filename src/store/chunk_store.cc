@@ -1,0 +1,118 @@
+#include "store/chunk_store.h"
+
+#include <cstdio>
+
+namespace chunkvault {
+
+const char* SyncLevelName(SyncLevel level) {
+  switch (level) {
+    case SyncLevel::kNone: return "none";
+    case SyncLevel::kFile: return "file";
+    case SyncLevel::kFilesystem: return "filesystem";
+  }
+  return "?";
+}
+
+Result<SyncLevel> ParseSyncLevel(std::string_view text) {
+  if (text == "none") return SyncLevel::kNone;
+  if (text == "file") return SyncLevel::kFile;
+  if (text == "filesystem") return SyncLevel::kFilesystem;
+  return Fail(ErrorCode::kInvalidArgument,
+              "invalid sync level '" + std::string(text) + "' (expected none, file or filesystem)");
+}
+
+namespace {
+std::string PrefixDir(const Digest& d) {
+  char buf[5];
+  std::snprintf(buf, sizeof buf, "%02x%02x", d[0], d[1]);
+  return buf;
+}
+}  // namespace
+
+Status ChunkStore::Create(Env* env, const std::string& base) {
+  const std::string dir = JoinPath(base, ".chunks");
+  CV_RETURN_IF_ERROR(env->CreateDir(dir, 0750));
+  char name[5];
+  for (unsigned i = 0; i < 0x10000; ++i) {
+    std::snprintf(name, sizeof name, "%04x", i);
+    CV_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, name), 0750));
+  }
+  return {};
+}
+
+ChunkStore::ChunkStore(Env* env, std::string base, SyncLevel sync)
+    : env_(env), base_(std::move(base)), chunk_dir_(JoinPath(base_, ".chunks")), sync_(sync) {}
+
+std::string ChunkStore::ChunkPath(const Digest& digest) const {
+  return chunk_dir_ + "/" + PrefixDir(digest) + "/" + ToHex(digest);
+}
+
+Result<std::optional<uint64_t>> ChunkStore::StoredSize(const Digest& digest) {
+  auto st = env_->Stat(ChunkPath(digest));
+  if (!st) {
+    if (st.error().code() == ErrorCode::kNotFound) return std::optional<uint64_t>();
+    return std::unexpected(std::move(st).error());
+  }
+  if (st->type != FileType::kRegular)
+    return Fail(ErrorCode::kCorrupt, "chunk " + ToHex(digest) + " is not a regular file");
+  return std::optional<uint64_t>(st->size);
+}
+
+Result<InsertResult> ChunkStore::Insert(const Digest& digest, ByteView blob) {
+  const std::string path = ChunkPath(digest);
+  CV_ASSIGN_OR_RETURN(std::optional<uint64_t> old, StoredSize(digest));
+  if (old && *old != 0 && *old <= blob.size()) {
+    CV_RETURN_IF_ERROR(env_->TouchAtime(path));
+    return InsertResult{true, *old};
+  }
+  WriteOptions opts;
+  opts.sync = sync_ == SyncLevel::kFile;
+  opts.crash_label = "chunk";
+  CV_RETURN_IF_ERROR(WithContext(env_->WriteFileAtomic(path, blob, opts),
+                                 "insert chunk " + ToHex(digest)));
+  return InsertResult{false, blob.size()};
+}
+
+Result<Bytes> ChunkStore::ReadRaw(const Digest& digest) {
+  return env_->ReadFile(ChunkPath(digest));
+}
+
+Status ChunkStore::Touch(const Digest& digest) { return env_->TouchAtime(ChunkPath(digest)); }
+
+Result<std::string> ChunkStore::MarkBad(const Digest& digest) {
+  const std::string path = ChunkPath(digest);
+  std::string bad;
+  for (int n = 0; n < 10; ++n) {
+    bad = path + "." + std::to_string(n) + ".bad";
+    auto st = env_->Stat(bad);
+    if (!st && st.error().code() == ErrorCode::kNotFound) break;
+  }
+  // With all ten taken, the last one is replaced, as PBS does.
+  CV_RETURN_IF_ERROR(env_->Rename(path, bad));
+  return bad;
+}
+
+Status ChunkStore::ForEachChunk(
+    const std::function<Status(const Digest&, const std::string&, bool)>& fn) {
+  char name[5];
+  for (unsigned i = 0; i < 0x10000; ++i) {
+    std::snprintf(name, sizeof name, "%04x", i);
+    const std::string dir = chunk_dir_ + "/" + name;
+    auto entries = env_->ListDir(dir);
+    if (!entries) {
+      if (entries.error().code() == ErrorCode::kNotFound) continue;
+      return std::unexpected(std::move(entries).error());
+    }
+    for (const std::string& e : *entries) {
+      // <64hex> or <64hex>.<n>.bad; anything else (tmp files) is skipped.
+      bool bad = e.size() == 70 && e.ends_with(".bad") && e[64] == '.';
+      if (e.size() != 64 && !bad) continue;
+      auto digest = DigestFromHex(std::string_view(e).substr(0, 64));
+      if (!digest) continue;
+      CV_RETURN_IF_ERROR(fn(*digest, dir + "/" + e, bad));
+    }
+  }
+  return {};
+}
+
+}  // namespace chunkvault

@@ -1,0 +1,78 @@
+// The local chunk store: <base>/.chunks/<4hex>/<64hex>, one DataBlob each.
+//
+// Insert follows PBS (pbs-datastore chunk_store.rs): a chunk is written to a
+// unique temporary name in its directory and renamed into place, so a name
+// only ever holds a complete blob. For a digest already present:
+//   - an existing file of the same size is kept and its atime touched;
+//   - an empty file (a cache marker, see SPEC section 7) is overwritten;
+//   - a smaller existing file is kept (zstd versions may differ);
+//   - a larger existing file is replaced.
+//
+// Thread-safety: all methods may be called concurrently, also by several
+// processes on one store: every change is a single rename.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/env.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+// How hard a write is pushed to stable storage (SPEC section 1).
+enum class SyncLevel {
+  kNone,        // leave it to the kernel
+  kFile,        // fsync each file and its directory
+  kFilesystem,  // syncfs once when a backup finishes (default)
+};
+const char* SyncLevelName(SyncLevel level);
+Result<SyncLevel> ParseSyncLevel(std::string_view text);
+
+struct InsertResult {
+  bool existed = false;     // the digest was already stored (nothing written)
+  uint64_t stored_size = 0;  // bytes of the blob now under the name
+};
+
+class ChunkStore {
+ public:
+  // Creates <base>/.chunks and its 65536 subdirectories (mode 0750).
+  static Status Create(Env* env, const std::string& base);
+
+  ChunkStore(Env* env, std::string base, SyncLevel sync);
+
+  const std::string& base() const { return base_; }
+  std::string ChunkPath(const Digest& digest) const;
+
+  // Size of the stored blob, or nullopt if there is none. An empty file (a
+  // cache marker) counts as present with size 0.
+  Result<std::optional<uint64_t>> StoredSize(const Digest& digest);
+
+  Result<InsertResult> Insert(const Digest& digest, ByteView blob);
+
+  // The raw blob bytes. kNotFound if the chunk is missing.
+  Result<Bytes> ReadRaw(const Digest& digest);
+
+  // Sets the chunk's atime to now (garbage collection's mark).
+  Status Touch(const Digest& digest);
+
+  // Renames a corrupt chunk to <digest>.<n>.bad (n = 0..9, the first free
+  // one, as PBS verify does) and returns the new path.
+  Result<std::string> MarkBad(const Digest& digest);
+
+  // Calls `fn(digest, path, is_bad)` for every chunk file (including .bad
+  // ones; temporary files are skipped).
+  Status ForEachChunk(
+      const std::function<Status(const Digest&, const std::string&, bool)>& fn);
+
+ private:
+  Env* const env_;
+  const std::string base_;
+  const std::string chunk_dir_;
+  const SyncLevel sync_;
+};
+
+}  // namespace chunkvault

@@ -1,0 +1,187 @@
+#include "store/snapshot_store.h"
+
+#include <algorithm>
+
+#include "util/time.h"
+
+namespace chunkvault {
+
+namespace {
+constexpr char kOwnerFile[] = "owner";
+constexpr char kNotesFile[] = "notes";
+constexpr char kProtectedFile[] = ".protected";
+
+bool IsNotFound(const Error& e) { return e.code() == ErrorCode::kNotFound; }
+}  // namespace
+
+SnapshotStore::SnapshotStore(Env* env, std::string base, SyncLevel sync)
+    : env_(env), base_(std::move(base)), sync_(sync) {}
+
+std::string SnapshotStore::Path(const BackupNamespace& ns) const {
+  return ns.is_root() ? base_ : JoinPath(base_, ns.RelPath());
+}
+std::string SnapshotStore::Path(const BackupGroup& group) const {
+  return JoinPath(base_, group.RelPath());
+}
+std::string SnapshotStore::Path(const SnapshotRef& snap) const {
+  return JoinPath(base_, snap.RelPath());
+}
+std::string SnapshotStore::FilePath(const SnapshotRef& snap, const std::string& name) const {
+  return JoinPath(Path(snap), name);
+}
+
+Status SnapshotStore::CreateNamespace(const BackupNamespace& ns) {
+  if (ns.is_root()) return {};
+  return env_->CreateDirs(Path(ns));
+}
+
+Result<std::vector<BackupNamespace>> SnapshotStore::ListNamespaces(const BackupNamespace& parent,
+                                                                   bool recursive) {
+  std::vector<BackupNamespace> out;
+  auto names = env_->ListDir(JoinPath(Path(parent), "ns"));
+  if (!names) {
+    if (IsNotFound(names.error())) return out;
+    return std::unexpected(std::move(names).error());
+  }
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names) {
+    if (!CheckBackupId(name) || parent.components.size() >= kMaxNamespaceDepth) continue;
+    BackupNamespace child = parent;
+    child.components.push_back(name);
+    out.push_back(child);
+    if (recursive) {
+      CV_ASSIGN_OR_RETURN(auto grand, ListNamespaces(child, true));
+      out.insert(out.end(), grand.begin(), grand.end());
+    }
+  }
+  return out;
+}
+
+Result<std::vector<BackupGroup>> SnapshotStore::ListGroups(const BackupNamespace& ns) {
+  std::vector<BackupGroup> out;
+  for (BackupType type : {BackupType::kCt, BackupType::kHost, BackupType::kVm}) {
+    auto ids = env_->ListDir(JoinPath(Path(ns), BackupTypeName(type)));
+    if (!ids) {
+      if (IsNotFound(ids.error())) continue;
+      return std::unexpected(std::move(ids).error());
+    }
+    std::sort(ids->begin(), ids->end());
+    for (const std::string& id : *ids)
+      if (CheckBackupId(id)) out.push_back(BackupGroup{ns, type, id});
+  }
+  return out;
+}
+
+Result<std::vector<SnapshotEntry>> SnapshotStore::ListSnapshots(const BackupGroup& group) {
+  std::vector<SnapshotEntry> out;
+  auto names = env_->ListDir(Path(group));
+  if (!names) {
+    if (IsNotFound(names.error())) return out;
+    return std::unexpected(std::move(names).error());
+  }
+  for (const std::string& name : *names) {
+    auto time = ParseRfc3339(name);
+    if (!time) continue;  // owner, notes, temporary files
+    SnapshotEntry e;
+    e.ref = SnapshotRef{group, *time};
+    const std::string dir = Path(e.ref);
+    auto st = env_->Stat(dir);
+    if (!st || st->type != FileType::kDirectory) continue;
+    e.complete = env_->Stat(JoinPath(dir, kManifestBlobName)).has_value();
+    e.is_protected = env_->Stat(JoinPath(dir, kProtectedFile)).has_value();
+    out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.ref.time < b.ref.time; });
+  return out;
+}
+
+Result<std::string> SnapshotStore::ReadOwner(const BackupGroup& group) {
+  CV_ASSIGN_OR_RETURN(Bytes raw, env_->ReadFile(JoinPath(Path(group), kOwnerFile)));
+  std::string owner(AsString(raw));
+  while (!owner.empty() && (owner.back() == '\n' || owner.back() == '\r')) owner.pop_back();
+  return owner;
+}
+
+Status SnapshotStore::WriteOwner(const BackupGroup& group, const std::string& owner) {
+  WriteOptions opts;
+  opts.sync = sync_ != SyncLevel::kNone;
+  return env_->WriteFileAtomic(JoinPath(Path(group), kOwnerFile), AsBytes(owner + "\n"), opts);
+}
+
+Result<std::string> SnapshotStore::ReadGroupNotes(const BackupGroup& group) {
+  auto raw = env_->ReadFile(JoinPath(Path(group), kNotesFile));
+  if (!raw) {
+    if (IsNotFound(raw.error())) return std::string();
+    return std::unexpected(std::move(raw).error());
+  }
+  return std::string(AsString(*raw));
+}
+
+Status SnapshotStore::WriteGroupNotes(const BackupGroup& group, const std::string& notes) {
+  WriteOptions opts;
+  opts.sync = sync_ != SyncLevel::kNone;
+  return env_->WriteFileAtomic(JoinPath(Path(group), kNotesFile), AsBytes(notes), opts);
+}
+
+Result<bool> SnapshotStore::IsProtected(const SnapshotRef& snap) {
+  auto st = env_->Stat(FilePath(snap, kProtectedFile));
+  if (st) return true;
+  if (IsNotFound(st.error())) return false;
+  return std::unexpected(std::move(st).error());
+}
+
+Status SnapshotStore::SetProtected(const SnapshotRef& snap, bool on) {
+  const std::string path = FilePath(snap, kProtectedFile);
+  if (on) {
+    WriteOptions opts;
+    opts.sync = sync_ != SyncLevel::kNone;
+    return env_->WriteFileAtomic(path, {}, opts);
+  }
+  auto st = env_->RemoveFile(path);
+  if (!st && !IsNotFound(st.error())) return st;
+  return {};
+}
+
+Result<Bytes> SnapshotStore::ReadFile(const SnapshotRef& snap, const std::string& name) {
+  return env_->ReadFile(FilePath(snap, name));
+}
+
+Status SnapshotStore::WriteFile(const SnapshotRef& snap, const std::string& name, ByteView data,
+                                const std::string& tmp_name, const char* crash_label) {
+  WriteOptions opts;
+  opts.sync = sync_ == SyncLevel::kFile;
+  if (!tmp_name.empty()) opts.tmp_path = FilePath(snap, tmp_name);
+  opts.crash_label = crash_label;
+  return env_->WriteFileAtomic(FilePath(snap, name), data, opts);
+}
+
+Result<std::vector<std::string>> SnapshotStore::ListFiles(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(auto names, env_->ListDir(Path(snap)));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<Manifest> SnapshotStore::ReadManifest(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(Bytes raw, ReadFile(snap, kManifestBlobName));
+  return WithContext(Manifest::DecodeBlob(raw), FilePath(snap, kManifestBlobName));
+}
+
+Status SnapshotStore::WriteManifest(const SnapshotRef& snap, const Manifest& manifest) {
+  // The manifest makes a snapshot complete, so it is always made durable:
+  // after a crash it must not exist while what it lists does not.
+  WriteOptions opts;
+  opts.sync = sync_ != SyncLevel::kNone;
+  opts.crash_label = "manifest";
+  return env_->WriteFileAtomic(FilePath(snap, kManifestBlobName), manifest.EncodeBlob(), opts);
+}
+
+Status SnapshotStore::RemoveSnapshot(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(bool prot, IsProtected(snap));
+  if (prot)
+    return Fail(ErrorCode::kProtected, "snapshot " + snap.ToString() + " is protected");
+  CV_RETURN_IF_ERROR(env_->RemoveTree(Path(snap)));
+  return {};
+}
+
+}  // namespace chunkvault

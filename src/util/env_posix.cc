@@ -1,0 +1,249 @@
+// The POSIX Env. Every system call failure becomes an Error naming the path.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "chunkvault/env.h"
+#include "util/crash_point.h"
+#include "util/fd.h"
+
+namespace chunkvault {
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+namespace {
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+
+ private:
+  UniqueFd fd_;  // closing the descriptor releases the lock
+};
+
+Status WriteAll(int fd, ByteView data, const std::string& path,
+                const char* crash_label) {
+  size_t done = 0;
+  const size_t half = data.size() / 2;
+  bool crashed_half = false;
+  while (done < data.size()) {
+    size_t want = data.size() - done;
+    // Write in two pieces so a crash point can sit between them: a crash
+    // there leaves a partially written temporary file.
+    if (!crashed_half && done < half) want = half - done;
+    ssize_t n = ::write(fd, data.data() + done, want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno(errno, "write " + path);
+    }
+    done += size_t(n);
+    if (!crashed_half && done >= half) {
+      crashed_half = true;
+      CrashPoint((std::string(crash_label) + "-tmp-partial").c_str());
+    }
+  }
+  return {};
+}
+
+class PosixEnv final : public Env {
+ public:
+  int64_t NowUnix() override { return static_cast<int64_t>(::time(nullptr)); }
+
+  Result<Bytes> ReadFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return FailErrno(errno, "open " + path);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "stat " + path);
+    Bytes out;
+    out.reserve(size_t(st.st_size));
+    uint8_t buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno(errno, "read " + path);
+      }
+      if (n == 0) break;
+      out.insert(out.end(), buf, buf + n);
+    }
+    return out;
+  }
+
+  Result<FileStat> Stat(const std::string& path) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return FailErrno(errno, "stat " + path);
+    FileStat fs;
+    if (S_ISREG(st.st_mode)) fs.type = FileType::kRegular;
+    else if (S_ISDIR(st.st_mode)) fs.type = FileType::kDirectory;
+    else if (S_ISLNK(st.st_mode)) fs.type = FileType::kSymlink;
+    fs.size = uint64_t(st.st_size);
+    fs.atime = st.st_atim.tv_sec;
+    fs.mtime = st.st_mtim.tv_sec;
+    return fs;
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return FailErrno(errno, "open directory " + path);
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(dir)) {
+      std::string_view name = e->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    int err = errno;
+    ::closedir(dir);
+    if (err != 0) return FailErrno(err, "read directory " + path);
+    return names;
+  }
+
+  Status WriteFileAtomic(const std::string& path, ByteView data,
+                         const WriteOptions& options) override {
+    std::string tmp = options.tmp_path;
+    UniqueFd fd;
+    if (tmp.empty()) {
+      tmp = path + ".tmp_XXXXXX";
+      fd.reset(::mkostemp(tmp.data(), O_CLOEXEC));
+      if (fd && ::fchmod(fd.get(), 0644) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return FailErrno(err, "chmod " + tmp);
+      }
+    } else {
+      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    }
+    if (!fd) return FailErrno(errno, "create " + tmp);
+
+    auto fail = [&](Error e) -> Status {
+      ::unlink(tmp.c_str());
+      return std::unexpected(std::move(e));
+    };
+    if (auto st = WriteAll(fd.get(), data, tmp, options.crash_label); !st)
+      return fail(std::move(st).error());
+    if (options.sync && ::fsync(fd.get()) != 0)
+      return fail(ErrnoError(errno, "fsync " + tmp));
+    if (::close(fd.release()) != 0) return fail(ErrnoError(errno, "close " + tmp));
+    CrashPoint((std::string(options.crash_label) + "-tmp-written").c_str());
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      return fail(ErrnoError(errno, "rename " + tmp + " to " + path));
+    if (options.sync) {
+      auto slash = path.rfind('/');
+      CV_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
+    }
+    CrashPoint((std::string(options.crash_label) + "-renamed").c_str());
+    return {};
+  }
+
+  Status CreateDir(const std::string& path, unsigned mode) override {
+    if (::mkdir(path.c_str(), mode) != 0) return FailErrno(errno, "mkdir " + path);
+    return {};
+  }
+
+  Status CreateDirs(const std::string& path, unsigned mode) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Fail(ErrorCode::kIo, "mkdir -p " + path + ": " + ec.message());
+    (void)mode;  // create_directories uses 0777 & ~umask
+    return {};
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return FailErrno(errno, "rename " + from + " to " + to);
+    return {};
+  }
+
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0)
+      return FailErrno(errno, "rename " + from + " to " + to);
+    return {};
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return FailErrno(errno, "remove " + path);
+    return {};
+  }
+
+  Status RemoveTree(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return Fail(ErrorCode::kIo, "remove " + path + ": " + ec.message());
+    return {};
+  }
+
+  Status TouchAtime(const std::string& path) override {
+    const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return FailErrno(errno, "update atime of " + path);
+    return {};
+  }
+
+  Status SyncDir(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return FailErrno(errno, "open directory " + path);
+    if (::fsync(fd.get()) != 0) return FailErrno(errno, "fsync " + path);
+    return {};
+  }
+
+  Status SyncFilesystem(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return FailErrno(errno, "open " + path);
+    if (::syncfs(fd.get()) != 0) return FailErrno(errno, "syncfs " + path);
+    return {};
+  }
+
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
+                                         bool wait) override {
+    struct stat st;
+    bool is_dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    UniqueFd fd(is_dir ? ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                       : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) return FailErrno(errno, "open lock " + path);
+    const char* what = mode == LockMode::kShared ? "shared" : "exclusive";
+    int rc;
+    if (is_dir) {
+      // Directories cannot take fcntl write locks (no O_WRONLY open); flock
+      // is per open file description, which is the semantics we want.
+      int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB);
+      do rc = ::flock(fd.get(), op); while (rc != 0 && errno == EINTR);
+    } else {
+      // Open-file-description locks: per descriptor like flock, and they
+      // conflict with classic fcntl locks, which PBS's process locker uses
+      // on the same .lock file.
+      struct flock fl = {};
+      fl.l_type = mode == LockMode::kShared ? F_RDLCK : F_WRLCK;
+      fl.l_whence = SEEK_SET;
+      do rc = ::fcntl(fd.get(), wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+      while (rc != 0 && errno == EINTR);
+      if (rc != 0 && errno == EAGAIN) errno = EWOULDBLOCK;
+    }
+    if (rc != 0) {
+      if (errno == EWOULDBLOCK)
+        return Fail(ErrorCode::kBusy, std::string("unable to get ") + what +
+                                          " lock on " + path + ": held by another process");
+      return FailErrno(errno, std::string("lock ") + path);
+    }
+    return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(std::move(fd)));
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv;  // never destroyed: used until exit
+  return env;
+}
+
+}  // namespace chunkvault

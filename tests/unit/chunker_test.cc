@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "chunker/chunker.h"
+
+namespace chunkvault {
+namespace {
+
+// Cut offsets (ends of chunks) when `data` is fed in pieces of `step` bytes.
+template <class Chunker>
+std::vector<size_t> Cuts(Chunker c, const Bytes& data, size_t step) {
+  std::vector<size_t> cuts;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t len = std::min(step, data.size() - pos);
+    ByteView piece(data.data() + pos, len);
+    size_t k;
+    while ((k = c.Scan(piece)) != 0) {
+      pos += k;
+      cuts.push_back(pos);
+      piece = piece.subspan(k);
+    }
+    pos += piece.size();
+  }
+  return cuts;
+}
+
+// The pattern of PBS's chunker tests: i as 4 little-endian bytes, 256 Ki times.
+Bytes PbsTestPattern() {
+  Bytes b;
+  for (uint32_t i = 0; i < 256 * 1024; ++i)
+    for (int j = 0; j < 4; ++j) b.push_back(uint8_t(i >> (8 * j)));
+  return b;
+}
+
+Bytes Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes b(n);
+  for (auto& x : b) x = uint8_t(rng());
+  return b;
+}
+
+TEST(Buzhash, SpecVectorZeros) {
+  Bytes zeros(1 << 20, 0);
+  auto cuts = Cuts(BuzhashChunker(64 << 10), zeros, zeros.size());
+  EXPECT_EQ(cuts, (std::vector<size_t>{262144, 524288, 786432, 1048576}));
+}
+
+TEST(Buzhash, FindsTheBoundaryPbsTestsRelyOn) {
+  // PBS's suggested-boundary test names 405521 as a regular boundary of
+  // this pattern with a 64 KiB average.
+  auto cuts = Cuts(BuzhashChunker(64 << 10), PbsTestPattern(), 1 << 30);
+  EXPECT_NE(std::find(cuts.begin(), cuts.end(), 405521u), cuts.end());
+}
+
+TEST(Buzhash, StatefulAcrossCalls) {
+  for (const Bytes& data : {PbsTestPattern(), Random(3 << 20, 42)}) {
+    auto whole = Cuts(BuzhashChunker(64 << 10), data, data.size());
+    ASSERT_GE(whole.size(), 4u);  // the regular pattern cuts rarely
+    EXPECT_EQ(Cuts(BuzhashChunker(64 << 10), data, 1), whole);
+    EXPECT_EQ(Cuts(BuzhashChunker(64 << 10), data, 63), whole);
+    EXPECT_EQ(Cuts(BuzhashChunker(64 << 10), data, 4097), whole);
+  }
+}
+
+TEST(Buzhash, SizesStayWithinBounds) {
+  const size_t avg = 64 << 10;
+  Bytes data = Random(8 << 20, 7);
+  auto cuts = Cuts(BuzhashChunker(avg), data, 1 << 20);
+  size_t prev = 0;
+  for (size_t c : cuts) {
+    EXPECT_GE(c - prev, avg / 4);
+    EXPECT_LE(c - prev, avg * 4);
+    prev = c;
+  }
+  // On random data the mean lands near the average (fixed seed: no flakes).
+  double mean = double(cuts.back()) / double(cuts.size());
+  EXPECT_GT(mean, avg * 0.5);
+  EXPECT_LT(mean, avg * 2.0);
+}
+
+TEST(Buzhash, BoundariesResynchroniseAfterAnInsertion) {
+  Bytes data = Random(4 << 20, 9);
+  auto before = Cuts(BuzhashChunker(64 << 10), data, data.size());
+  Bytes shifted = data;
+  shifted.insert(shifted.begin() + 1000, 0xaa);
+  auto after = Cuts(BuzhashChunker(64 << 10), shifted, shifted.size());
+  // Every cut after the first one must reappear one byte later.
+  size_t same = 0;
+  for (size_t c : before)
+    if (std::find(after.begin(), after.end(), c + 1) != after.end()) ++same;
+  EXPECT_GE(same, before.size() - 2);
+}
+
+TEST(FixedChunker, CutsEveryN) {
+  Bytes data(10000, 1);
+  EXPECT_EQ(Cuts(FixedChunker(4096), data, 1), (std::vector<size_t>{4096, 8192}));
+  EXPECT_EQ(Cuts(FixedChunker(4096), data, 10000), (std::vector<size_t>{4096, 8192}));
+}
+
+TEST(ChunkSize, UserLimits) {
+  EXPECT_TRUE(CheckUserChunkSize(64 << 10).has_value());
+  EXPECT_TRUE(CheckUserChunkSize(4 << 20).has_value());
+  EXPECT_FALSE(CheckUserChunkSize(32 << 10).has_value());
+  EXPECT_FALSE(CheckUserChunkSize(8 << 20).has_value());
+  EXPECT_FALSE(CheckUserChunkSize(3 << 20).has_value());
+}
+
+}  // namespace
+}  // namespace chunkvault

@@ -1,0 +1,194 @@
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "archive/tar.h"
+#include "support/tree_util.h"
+
+namespace chunkvault {
+namespace {
+
+using testing::CompareTrees;
+using testing::TempDir;
+
+Result<Bytes> TarOf(const std::string& root, TarStats* stats = nullptr) {
+  Bytes out;
+  auto r = WriteTar(root, [&](ByteView b) -> Status {
+    out.insert(out.end(), b.begin(), b.end());
+    return {};
+  }, nullptr);
+  if (!r) return std::unexpected(r.error());
+  if (stats) *stats = *r;
+  return out;
+}
+
+// Feeds `data` to the extractor in pieces of `step` bytes.
+Result<TarStats> ExtractBytes(const Bytes& data, const std::string& target, size_t step,
+                              ExtractOptions opts = {}) {
+  size_t pos = 0;
+  return ExtractTar([&]() -> Result<ByteView> {
+    size_t n = std::min(step, data.size() - pos);
+    ByteView piece(data.data() + pos, n);
+    pos += n;
+    return piece;
+  }, target, opts, nullptr);
+}
+
+TEST(Tar, RoundTripPreservesEverything) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  TarStats stats;
+  auto tar = TarOf(tmp / "src", &stats);
+  ASSERT_TRUE(tar.has_value()) << tar.error().message();
+  EXPECT_EQ(stats.hardlinks, 1u);
+  EXPECT_EQ(stats.symlinks, 3u);
+  EXPECT_EQ(stats.others, 1u);  // the fifo
+  EXPECT_EQ(stats.warnings, 0u);
+  ExtractOptions opts;
+  opts.restore_owner = ::geteuid() == 0;
+  auto ex = ExtractBytes(*tar, tmp / "dst", 777, opts);
+  ASSERT_TRUE(ex.has_value()) << ex.error().message();
+  EXPECT_EQ(CompareTrees(tmp / "src", tmp / "dst"), std::vector<std::string>{});
+}
+
+TEST(Tar, UnchangedTreeGivesIdenticalStream) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  auto a = TarOf(tmp / "src");
+  // Reading the tree must not change anything that goes into the stream.
+  auto b = TarOf(tmp / "src");
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(*a == *b);
+}
+
+TEST(Tar, SourceMustBeADirectory) {
+  TempDir tmp;
+  testing::WriteFile(tmp / "file", "x");
+  auto r = TarOf(tmp / "file");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("is not a directory"), std::string::npos);
+  r = TarOf(tmp / "missing");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+}
+
+// An unreadable file is a warning, not the end of the backup. Root reads
+// everything, so as root the walk runs in a child that became "nobody".
+TEST(Tar, UnreadableEntriesAreWarningsNotFailures) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "src");
+  testing::WriteFile(tmp / "src/locked", "x");
+  testing::WriteFile(tmp / "src/open", "y");
+  ::chmod((tmp / "src/locked").c_str(), 0);
+  auto walk = [&]() -> int {
+    TarStats stats;
+    auto r = TarOf(tmp / "src", &stats);
+    if (!r) return 100;
+    return int(stats.warnings * 10 + stats.files);  // warnings, then files stored
+  };
+  int result;
+  if (::geteuid() != 0) {
+    result = walk();
+  } else {
+    constexpr uid_t kNobody = 65534;
+    for (const std::string& p : {tmp.path(), tmp / "src", tmp / "src/open"})
+      ASSERT_EQ(::chown(p.c_str(), kNobody, kNobody), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(99);
+      ::_exit(walk());
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    result = WEXITSTATUS(status);
+  }
+  EXPECT_EQ(result, 1 * 10 + 1) << "expected one warning and one file stored";
+}
+
+TEST(Tar, SinkErrorsStopTheWalk) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  auto r = WriteTar(tmp / "src", [](ByteView) -> Status {
+    return Fail(ErrorCode::kIo, "disk full");
+  }, nullptr);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(), "disk full");
+}
+
+TEST(Tar, SourceErrorsStopTheExtraction) {
+  TempDir tmp;
+  auto r = ExtractTar([]() -> Result<ByteView> {
+    return Fail(ErrorCode::kCorrupt, "chunk abc: CRC mismatch");
+  }, tmp / "dst", {}, nullptr);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(), "chunk abc: CRC mismatch");
+}
+
+Bytes TarWithEntry(const char* name, const char* hardlink = nullptr) {
+  Bytes out;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax(a);
+  archive_write_open2(a, &out, nullptr,
+                      [](struct archive*, void* p, const void* buf, size_t n) -> la_ssize_t {
+                        auto* o = static_cast<Bytes*>(p);
+                        auto* b = static_cast<const uint8_t*>(buf);
+                        o->insert(o->end(), b, b + n);
+                        return la_ssize_t(n);
+                      },
+                      nullptr, nullptr);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, name);
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  if (hardlink) archive_entry_set_hardlink(e, hardlink);
+  archive_entry_set_size(e, 0);
+  archive_write_header(a, e);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+TEST(Tar, EntriesOutsideTheTargetAreRefused) {
+  TempDir tmp;
+  for (const char* name : {"../escape", "/etc/evil", "a/../../escape"}) {
+    auto r = ExtractBytes(TarWithEntry(name), tmp / "dst", 1 << 20);
+    ASSERT_FALSE(r.has_value()) << name;
+    EXPECT_NE(r.error().message().find("outside the target"), std::string::npos) << name;
+  }
+  auto r = ExtractBytes(TarWithEntry("ok", "../../etc/passwd"), tmp / "dst", 1 << 20);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("points outside the target"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(tmp / "escape"));
+}
+
+TEST(Tar, NonEmptyTargetIsRefusedUnlessOverwriting) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "src");
+  testing::WriteFile(tmp / "src/f", "new");
+  auto tar = TarOf(tmp / "src");
+  ASSERT_TRUE(tar.has_value());
+  std::filesystem::create_directories(tmp / "empty");
+  ASSERT_TRUE(ExtractBytes(*tar, tmp / "empty", 1 << 20).has_value());
+  std::filesystem::create_directories(tmp / "dst");
+  testing::WriteFile(tmp / "dst/f", "old");
+  auto r = ExtractBytes(*tar, tmp / "dst", 1 << 20);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_NE(r.error().message().find("is not empty"), std::string::npos) << r.error().message();
+  EXPECT_EQ(testing::ReadFile(tmp / "dst/f"), "old");
+  ExtractOptions opts;
+  opts.overwrite = true;
+  ASSERT_TRUE(ExtractBytes(*tar, tmp / "dst", 1 << 20, opts).has_value());
+  EXPECT_EQ(testing::ReadFile(tmp / "dst/f"), "new");
+}
+
+}  // namespace
+}  // namespace chunkvault

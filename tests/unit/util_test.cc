@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/hash.h"
+#include "util/size.h"
+#include "util/thread_pool.h"
+#include "util/time.h"
+
+namespace chunkvault {
+namespace {
+
+TEST(Hex, RoundTrip) {
+  Bytes b = {0x00, 0x7f, 0xab, 0xff};
+  EXPECT_EQ(ToHex(b), "007fabff");
+  EXPECT_EQ(*BytesFromHex("007FABff"), b);
+  EXPECT_FALSE(BytesFromHex("0g").has_value());
+  EXPECT_FALSE(BytesFromHex("abc").has_value());
+  EXPECT_FALSE(DigestFromHex("00").has_value());
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(ToHex(Sha256Of(AsBytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ToHex(Sha256Of({})),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.Update(AsBytes("a"));
+  h.Update(AsBytes("bc"));
+  EXPECT_EQ(h.Finish(), Sha256Of(AsBytes("abc")));
+  // Finish() resets: the object is reusable.
+  h.Update(AsBytes("abc"));
+  EXPECT_EQ(h.Finish(), Sha256Of(AsBytes("abc")));
+}
+
+TEST(Crc32, KnownVectors) {
+  EXPECT_EQ(Crc32(AsBytes("123456789")), 0xcbf43926u);
+  const uint8_t spec[] = {0x00, 0x01};  // SPEC section 2 vector
+  EXPECT_EQ(Crc32(spec), 0x36de2269u);
+  EXPECT_EQ(Crc32(AsBytes("6789"), Crc32(AsBytes("12345"))), 0xcbf43926u);
+}
+
+TEST(Size, Parse) {
+  EXPECT_EQ(*ParseSize("4M"), 4u << 20);
+  EXPECT_EQ(*ParseSize("64K"), 64u << 10);
+  EXPECT_EQ(*ParseSize("64k"), 64u << 10);
+  EXPECT_EQ(*ParseSize("2G"), 2ull << 30);
+  EXPECT_EQ(*ParseSize("1MiB"), 1u << 20);
+  EXPECT_EQ(*ParseSize("100"), 100u);
+  for (const char* bad : {"", "M", "4X", "-1", "1.5M", "99999999999999999999", "16777216T"}) {
+    auto r = ParseSize(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(std::string("'") + bad + "'"), std::string::npos);
+  }
+}
+
+TEST(Size, Format) {
+  EXPECT_EQ(FormatSize(512), "512 B");
+  EXPECT_EQ(FormatSize(1536), "1.50 KiB");
+  EXPECT_EQ(FormatSize(4u << 20), "4.00 MiB");
+  EXPECT_EQ(FormatSize(300ull << 30), "300 GiB");
+}
+
+TEST(Time, Rfc3339) {
+  EXPECT_EQ(FormatRfc3339(1593179765), "2020-06-26T13:56:05Z");
+  EXPECT_EQ(*ParseRfc3339("2020-06-26T13:56:05Z"), 1593179765);
+  for (const char* bad : {"2020-06-26 13:56:05Z", "2020-02-30T00:00:00Z", "2020-06-26T13:56:05",
+                          "2020-06-26T13:56:05+00:00", "x"}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+}
+
+TEST(ThreadPool, RunsEveryTaskAndBoundsTheQueue) {
+  std::atomic<int> done{0};
+  {
+    ThreadPool pool(3, 2);
+    for (int i = 0; i < 100; ++i) pool.Submit([&] { done.fetch_add(1); });
+    pool.WaitIdle();
+    EXPECT_EQ(done.load(), 100);
+    pool.Submit([&] { done.fetch_add(1); });
+  }  // destructor drains
+  EXPECT_EQ(done.load(), 101);
+}
+
+}  // namespace
+}  // namespace chunkvault
