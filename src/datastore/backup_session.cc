@@ -87,18 +87,42 @@ class BackupSessionImpl final : public BackupSession {
   Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
                                 uint64_t chunk_size, TarObserver* observer,
                                 TarStats* stats) override {
+    return Guard(AddTarImpl(archive, dir, chunk_size, observer, stats));
+  }
+  Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
+                                  uint64_t chunk_size) override {
+    return Guard(AddImageImpl(archive, path, chunk_size));
+  }
+  Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) override {
+    return Guard(AddBlobImpl(name, data));
+  }
+
+  Result<BackupSummary> Finish() override { return Guard(FinishImpl()); }
+
+ private:
+  // A failed step leaves state behind (queued digests, a half-written
+  // archive): the session takes no further work.
+  template <class T>
+  Result<T> Guard(Result<T> r) {
+    if (!r) broken_ = true;
+    return r;
+  }
+
+  Result<ArchiveSummary> AddTarImpl(const std::string& archive, const std::string& dir,
+                                    uint64_t chunk_size, TarObserver* observer, TarStats* stats) {
     CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".tar"));
     CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
     const std::string file_name = archive + ".didx";
     CV_RETURN_IF_ERROR(Claim(file_name));
     BuzhashChunker chunker(chunk_size);
-    DynamicIndex index;
-    Bytes pending;  // the chunk being cut
-    uint64_t offset = 0;  // stream bytes so far: the end of `pending`
+    std::vector<uint64_t> ends;  // the end offset of every chunk, in order
+    Bytes pending;               // the chunk being cut
+    uint64_t offset = 0;         // stream bytes so far: the end of `pending`
     auto emit = [&]() -> Status {
-      CV_ASSIGN_OR_RETURN(Digest d, AddChunk(std::move(pending)));
-      index.entries.push_back({offset, d});
+      CV_RETURN_IF_ERROR(AddChunk(std::move(pending)));
+      ends.push_back(offset);
       pending = Bytes();
+      pending.reserve(chunk_size);
       return {};
     };
     auto sink = [&](ByteView data) -> Status {
@@ -113,18 +137,22 @@ class BackupSessionImpl final : public BackupSession {
       return {};
     };
     const UploadSnapshot before = Snap();
+    pending.reserve(chunk_size);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     if (!pending.empty()) CV_RETURN_IF_ERROR(emit());
     if (stats != nullptr) *stats = tar_stats;
     CV_RETURN_IF_ERROR(uploader_.Flush());
+    const std::vector<Digest> digests = uploader_.TakeDigests();
+    DynamicIndex index;
     index.uuid = NewUuid();
     index.ctime = ds_->env_->NowUnix();
+    for (size_t i = 0; i < ends.size(); ++i) index.entries.push_back({ends[i], digests[i]});
     return WriteIndex(file_name, index.Encode(), index.size(), index.ComputeChecksum(),
                       index.entries.size(), before);
   }
 
-  Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
-                                  uint64_t chunk_size) override {
+  Result<ArchiveSummary> AddImageImpl(const std::string& archive, const std::string& path,
+                                      uint64_t chunk_size) {
     CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".img"));
     CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
     const std::string file_name = archive + ".fidx";
@@ -139,8 +167,7 @@ class BackupSessionImpl final : public BackupSession {
       if (n == 0) break;
       chunk.resize(n);
       index.size += n;
-      CV_ASSIGN_OR_RETURN(Digest d, AddChunk(std::move(chunk)));
-      index.digests.push_back(d);
+      CV_RETURN_IF_ERROR(AddChunk(std::move(chunk)));
       if (n < chunk_size) break;
     }
     if (index.size != source.size())
@@ -148,13 +175,14 @@ class BackupSessionImpl final : public BackupSession {
                                       std::to_string(source.size()) + " bytes at start, " +
                                       std::to_string(index.size) + " read)");
     CV_RETURN_IF_ERROR(uploader_.Flush());
+    index.digests = uploader_.TakeDigests();
     index.uuid = NewUuid();
     index.ctime = ds_->env_->NowUnix();
     return WriteIndex(file_name, index.Encode(), index.size, index.ComputeChecksum(),
                       index.digests.size(), before);
   }
 
-  Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) override {
+  Result<ArchiveSummary> AddBlobImpl(const std::string& name, ByteView data) {
     CV_RETURN_IF_ERROR(CheckArchiveName(name, ".blob"));
     if (data.size() > kMaxBlobSize)
       return Fail(ErrorCode::kInvalidArgument, name + " is larger than the blob limit of 128 MiB");
@@ -169,7 +197,9 @@ class BackupSessionImpl final : public BackupSession {
     return s;
   }
 
-  Result<BackupSummary> Finish() override {
+  Result<BackupSummary> FinishImpl() {
+    if (broken_)
+      return Fail(ErrorCode::kInvalidArgument, "an earlier step of this backup failed");
     if (files_.empty())
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
     CV_RETURN_IF_ERROR(uploader_.Flush());
@@ -206,7 +236,6 @@ class BackupSessionImpl final : public BackupSession {
     return summary;
   }
 
- private:
   struct UploadSnapshot {
     uint64_t new_chunks, new_bytes, stored_bytes;
   };
@@ -230,20 +259,22 @@ class BackupSessionImpl final : public BackupSession {
 
   Status Claim(const std::string& file_name) {
     if (finished_) return Fail(ErrorCode::kInvalidArgument, "the backup is already finished");
+    if (broken_)
+      return Fail(ErrorCode::kInvalidArgument, "an earlier step of this backup failed");
     if (!names_.insert(file_name).second)
       return Fail(ErrorCode::kInvalidArgument, "archive " + file_name + " is given twice");
     return {};
   }
 
-  Result<Digest> AddChunk(Bytes chunk) {
+  Status AddChunk(Bytes chunk) {
     const size_t n = chunk.size();
-    CV_ASSIGN_OR_RETURN(Digest d, uploader_.Add(std::move(chunk)));
+    CV_RETURN_IF_ERROR(uploader_.Add(std::move(chunk)));
     progress_.bytes.fetch_add(n, std::memory_order_relaxed);
     const UploadStats& u = uploader_.stats();
     progress_.new_bytes.store(u.new_bytes, std::memory_order_relaxed);
     progress_.stored_bytes.store(u.stored_bytes, std::memory_order_relaxed);
     if (on_chunk_) on_chunk_();
-    return d;
+    return {};
   }
 
   Result<ArchiveSummary> WriteIndex(const std::string& file_name, const Bytes& raw, uint64_t size,
@@ -270,6 +301,7 @@ class BackupSessionImpl final : public BackupSession {
   SnapshotRef snap_;
   bool created_ = false;
   bool finished_ = false;
+  bool broken_ = false;
   std::unique_ptr<FileLock> store_lock_, group_lock_, snap_lock_;
   std::vector<ManifestFile> files_;
   nlohmann::json file_digests_ = nlohmann::json::object();

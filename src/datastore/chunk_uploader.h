@@ -1,23 +1,27 @@
 // ChunkUploader: the write path of a backup.
 //
 // The producer (one thread: the chunker's) calls Add() with each chunk in
-// stream order. Add() hashes the chunk on the calling thread, since the
-// index needs digests in order, and returns the digest at once. Chunks not
-// seen before in this session go to a worker pool that asks the store
-// whether it has them (touching them if so) and otherwise compresses and
-// inserts them. The queue is bounded, so at most about 2 x jobs chunks are
-// held in memory.
+// stream order and gets a slot number back at once. A worker pool hashes
+// the chunk into its slot, skips digests already handled in this session,
+// asks the store whether it has the chunk (touching it if so) and otherwise
+// compresses and inserts it. After Flush(), TakeDigests() hands back the
+// digests in the order the chunks were added, which is what an index needs.
+// Hashing on the workers leaves the producer only the walk and the cut.
 //
+// The queue is bounded, so at most about 3 x jobs chunks are in memory.
 // Errors from workers are kept (the first one) and returned by the next
 // Add() or by Flush(); after an error nothing more is stored.
 //
-// Thread-safety: Add() and Flush() from one thread; stats() from any.
+// Thread-safety: Add(), Flush() and TakeDigests() from one thread; stats()
+// from any.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
@@ -41,25 +45,34 @@ class ChunkUploader {
   ChunkUploader(ChunkAccess* access, size_t jobs, bool compress);
   ~ChunkUploader();  // waits for queued work
 
-  // Takes a chunk, returns its digest. Fails if an earlier chunk failed.
-  Result<Digest> Add(Bytes chunk);
+  // Queues a chunk. Fails if an earlier chunk failed.
+  Status Add(Bytes chunk);
 
   // Waits until every chunk added so far is stored; returns the first error.
   Status Flush();
 
+  // After a successful Flush(): the digests of the chunks added since the
+  // last call, in order.
+  std::vector<Digest> TakeDigests();
+
   const UploadStats& stats() const { return stats_; }
 
  private:
-  void Store(const Digest& digest, const Bytes& chunk);
+  void Store(Digest* slot, const Bytes& chunk);
+  void SetError(Error e) CV_EXCLUDES(mu_);
   Status FirstError() CV_EXCLUDES(mu_);
 
   ChunkAccess* const access_;
   const bool compress_;
   UploadStats stats_;
-  // Digests handled in this session: a chunk repeated within one backup
-  // (zeros, duplicated files) is checked and stored once. Producer only.
-  std::unordered_set<Digest, DigestHash> seen_;
+  // One slot per added chunk, written by the worker that hashes it. A deque
+  // never moves its elements on push_back, so workers may write their slot
+  // while the producer appends more. Producer-owned otherwise.
+  std::deque<Digest> digests_;
   std::mutex mu_;
+  // Digests handled in this session: a chunk repeated within one backup
+  // (zeros, duplicated files) is checked and stored once.
+  std::unordered_set<Digest, DigestHash> seen_ CV_GUARDED_BY(mu_);
   Status error_ CV_GUARDED_BY(mu_);
   std::atomic<bool> failed_{false};
   ThreadPool pool_;  // last: destroyed (joined) first

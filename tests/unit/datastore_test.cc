@@ -250,6 +250,20 @@ TEST_F(DatastoreTest, ADroppedSessionRemovesItsSnapshot) {
   EXPECT_EQ(testing::IncompleteSnapshots(store_), std::vector<std::string>{});
 }
 
+TEST_F(DatastoreTest, ASessionTakesNoWorkAfterAFailedArchive) {
+  auto ds = Open();
+  BackupOptions bo;
+  bo.id = "box";
+  auto session = ds->StartBackup(bo);
+  ASSERT_TRUE(session.has_value());
+  auto bad = (*session)->AddTar("root.tar", tmp_ / "missing", 64 << 10, nullptr, nullptr);
+  ASSERT_FALSE(bad.has_value());
+  auto next = (*session)->AddImage("disk.img", tmp_ / "disk.raw", 64 << 10);
+  ASSERT_FALSE(next.has_value());
+  EXPECT_NE(next.error().message().find("an earlier step of this backup failed"), std::string::npos);
+  EXPECT_FALSE((*session)->Finish().has_value());
+}
+
 TEST_F(DatastoreTest, ManifestUpdatesKeepEachOther) {
   auto ds = Open();
   auto summary = FullBackup(*ds);
