@@ -1,6 +1,5 @@
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,10 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "archive/tar.h"
-#include "util/fd.h"
+#include "archive/tree_walker.h"
 
 namespace chunkvault {
 namespace {
@@ -48,8 +48,14 @@ class TarWriter {
     if (::lstat(root.c_str(), &st) != 0) return FailErrno(errno, "backup source " + root);
     if (!S_ISDIR(st.st_mode))
       return Fail(ErrorCode::kInvalidArgument, "backup source " + root + " is not a directory");
-    CV_RETURN_IF_ERROR(AddEntry(root, ".", st));
-    CV_RETURN_IF_ERROR(Walk(root, "."));
+    TreeWalker walker(root);
+    while (std::optional<WalkEntry> e = walker.Next()) {
+      if (!e->warning.empty()) {
+        Warn(e->warning);
+        continue;
+      }
+      CV_RETURN_IF_ERROR(AddEntry(*e));
+    }
     // Entries the link resolver still holds back (none for the tar
     // strategy, but the API requires draining it).
     struct archive_entry* spare = nullptr;
@@ -110,61 +116,23 @@ class TarWriter {
     if (observer_) observer_->OnWarning(message);
   }
 
-  Status Walk(const std::string& dir, const std::string& rel) {
-    std::vector<std::string> names;
-    {
-      DIR* d = ::opendir(dir.c_str());
-      if (d == nullptr) {
-        Warn("cannot read directory " + dir + ": " + ErrnoText(errno) + " (contents skipped)");
-        return {};
-      }
-      while (struct dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-          names.emplace_back(e->d_name);
-      }
-      ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    for (const std::string& name : names) {
-      const std::string path = dir + "/" + name;
-      const std::string child = rel + "/" + name;
-      struct stat st;
-      if (::lstat(path.c_str(), &st) != 0) {
-        Warn("cannot stat " + path + ": " + ErrnoText(errno) + " (skipped)");
-        continue;
-      }
-      CV_RETURN_IF_ERROR(AddEntry(path, child, st));
-      if (S_ISDIR(st.st_mode)) CV_RETURN_IF_ERROR(Walk(path, child));
-    }
-    return {};
-  }
-
-  Status AddEntry(const std::string& path, const std::string& rel, const struct stat& st) {
+  Status AddEntry(WalkEntry& w) {
+    const struct stat& st = w.st;
     if (S_ISSOCK(st.st_mode)) {
-      Warn("skipped socket " + path + " (tar cannot store sockets)");
+      Warn("skipped socket " + w.path + " (tar cannot store sockets)");
       return {};
     }
-    UniqueFd fd;
-    if (S_ISREG(st.st_mode)) {
-      // O_NOATIME: reading for a backup should not disturb access times.
-      fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
-      if (!fd && errno == EPERM) fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd) {
-        Warn("cannot open " + path + ": " + ErrnoText(errno) + " (skipped)");
-        return {};
-      }
-    }
     EntryPtr entry(archive_entry_new());
-    archive_entry_copy_pathname(entry.get(), rel.c_str());
-    archive_entry_copy_sourcepath(entry.get(), path.c_str());
-    int r = archive_read_disk_entry_from_file(disk_.get(), entry.get(), fd ? fd.get() : -1, &st);
+    archive_entry_copy_pathname(entry.get(), w.rel.c_str());
+    archive_entry_copy_sourcepath(entry.get(), w.path.c_str());
+    int r = archive_read_disk_entry_from_file(disk_.get(), entry.get(), w.fd ? w.fd.get() : -1, &st);
     if (r < ARCHIVE_WARN) {
-      Warn("cannot read metadata of " + path + ": " + archive_error_string(disk_.get()) +
+      Warn("cannot read metadata of " + w.path + ": " + archive_error_string(disk_.get()) +
            " (skipped)");
       return {};
     }
     if (r == ARCHIVE_WARN)
-      Warn("incomplete metadata of " + path + ": " + archive_error_string(disk_.get()));
+      Warn("incomplete metadata of " + w.path + ": " + archive_error_string(disk_.get()));
     // Times that change without the content changing would make every
     // backup's stream different.
     archive_entry_unset_atime(entry.get());
@@ -180,7 +148,7 @@ class TarWriter {
     if (e == nullptr) return {};  // held back by the resolver (not for tar)
     EntryPtr owned(e);
     const bool is_link = archive_entry_hardlink(e) != nullptr;
-    CV_RETURN_IF_ERROR(WriteHeader(e, path));
+    CV_RETURN_IF_ERROR(WriteHeader(e, w.path));
     if (S_ISREG(st.st_mode)) {
       ++stats_.files;
       if (is_link) ++stats_.hardlinks;
@@ -191,9 +159,9 @@ class TarWriter {
     } else {
       ++stats_.others;
     }
-    if (observer_) observer_->OnEntry(rel, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0);
+    if (observer_) observer_->OnEntry(w.rel, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0);
     if (S_ISREG(st.st_mode) && !is_link && archive_entry_size(e) > 0)
-      CV_RETURN_IF_ERROR(CopyData(fd.get(), path, uint64_t(archive_entry_size(e))));
+      CV_RETURN_IF_ERROR(CopyData(w.fd.get(), w.path, uint64_t(archive_entry_size(e))));
     return {};
   }
 

@@ -1,0 +1,125 @@
+#include "archive/tree_walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace chunkvault {
+
+TreeWalker::TreeWalker(std::string root) : root_(std::move(root)), thread_([this] { Run(); }) {}
+
+TreeWalker::~TreeWalker() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+std::optional<WalkEntry> TreeWalker::Next() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return !queue_.empty() || done_; });
+  if (queue_.empty()) return std::nullopt;
+  WalkEntry e = std::move(queue_.front());
+  queue_.pop_front();
+  if (e.fd) queued_bytes_ -= std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead);
+  lock.unlock();
+  changed_.notify_all();
+  return e;
+}
+
+bool TreeWalker::Push(WalkEntry entry) {
+  const uint64_t bytes = entry.fd ? std::min<uint64_t>(uint64_t(entry.st.st_size), kReadAhead) : 0;
+  std::unique_lock lock(mu_);
+  // An entry too big for the byte budget still goes in when the queue is
+  // empty, so one huge file cannot stall the walk.
+  changed_.wait(lock, [&] {
+    return stop_ || (queue_.size() < kMaxEntries &&
+                     (queue_.empty() || queued_bytes_ + bytes <= kMaxBytes));
+  });
+  if (stop_) return false;
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(entry));
+  lock.unlock();
+  changed_.notify_all();
+  return true;
+}
+
+WalkEntry TreeWalker::Describe(const std::string& path, const std::string& rel) {
+  WalkEntry e;
+  e.path = path;
+  e.rel = rel;
+  if (::lstat(path.c_str(), &e.st) != 0) {
+    e.warning = "cannot stat " + path + ": " + std::strerror(errno) + " (skipped)";
+    return e;
+  }
+  if (S_ISREG(e.st.st_mode)) {
+    // O_NOATIME: reading for a backup should not disturb access times.
+    e.fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+    if (!e.fd && errno == EPERM) e.fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!e.fd) {
+      e.warning = "cannot open " + path + ": " + std::strerror(errno) + " (skipped)";
+      return e;
+    }
+    if (e.st.st_size > 0)
+      ::posix_fadvise(e.fd.get(), 0, off_t(std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead)),
+                      POSIX_FADV_WILLNEED);
+  }
+  return e;
+}
+
+void TreeWalker::Run() {
+  // Pre-order, depth first, children sorted by name: a stack of directories
+  // with the names still to visit (reversed, so the next is at the back).
+  struct Dir {
+    std::string path, rel;
+    std::vector<std::string> pending;
+  };
+  std::vector<Dir> stack;
+  auto enter = [&](const std::string& path, const std::string& rel) -> bool {
+    Dir d{path, rel, {}};
+    DIR* h = ::opendir(path.c_str());
+    if (h == nullptr) {
+      WalkEntry w;
+      w.warning = "cannot read directory " + path + ": " + std::strerror(errno) +
+                  " (contents skipped)";
+      return Push(std::move(w));
+    }
+    while (struct dirent* e = ::readdir(h)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        d.pending.emplace_back(e->d_name);
+    }
+    ::closedir(h);
+    std::sort(d.pending.begin(), d.pending.end(), std::greater<>());
+    stack.push_back(std::move(d));
+    return true;
+  };
+
+  WalkEntry top = Describe(root_, ".");
+  const bool root_is_dir = top.warning.empty() && S_ISDIR(top.st.st_mode);
+  bool running = Push(std::move(top)) && (!root_is_dir || enter(root_, "."));
+  while (running && !stack.empty()) {
+    Dir& d = stack.back();
+    if (d.pending.empty()) {
+      stack.pop_back();
+      continue;
+    }
+    const std::string name = std::move(d.pending.back());
+    d.pending.pop_back();
+    const std::string path = d.path + "/" + name;
+    const std::string rel = d.rel + "/" + name;
+    WalkEntry e = Describe(path, rel);
+    const bool is_dir = e.warning.empty() && S_ISDIR(e.st.st_mode);
+    running = Push(std::move(e)) && (!is_dir || enter(path, rel));
+  }
+  std::lock_guard lock(mu_);
+  done_ = true;
+  changed_.notify_all();
+}
+
+}  // namespace chunkvault

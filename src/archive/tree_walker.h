@@ -1,0 +1,67 @@
+// TreeWalker: walks a directory tree on its own thread, ahead of the tar
+// writer, so that the metadata and data reads of upcoming files overlap
+// with chunking instead of waiting behind it.
+//
+// Entries come out in byte-sorted pre-order (a directory, then its
+// children), the order the tar stream uses. Regular files arrive already
+// open with read-ahead requested (POSIX_FADV_WILLNEED on their first
+// kReadAhead bytes). The queue is bounded by entries and by bytes of file
+// data asked for, so the walker stays a bounded distance ahead.
+//
+// Thread-safety: one consumer thread calls Next().
+#pragma once
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "util/fd.h"
+#include "util/thread_annotations.h"
+
+namespace chunkvault {
+
+struct WalkEntry {
+  std::string path;  // as given to the walker: root + "/" + relative path
+  std::string rel;   // "." or "./a/b"
+  struct stat st {};
+  UniqueFd fd;          // regular files only
+  std::string warning;  // non-empty: not readable; skip it with this message
+};
+
+class TreeWalker {
+ public:
+  static constexpr size_t kMaxEntries = 256;
+  static constexpr uint64_t kMaxBytes = 64u << 20;
+  static constexpr uint64_t kReadAhead = 8u << 20;
+
+  // `root` must have been checked to be a directory.
+  explicit TreeWalker(std::string root);
+  ~TreeWalker();  // stops the walk
+  TreeWalker(const TreeWalker&) = delete;
+  TreeWalker& operator=(const TreeWalker&) = delete;
+
+  // The next entry, or nullopt when the walk is complete.
+  std::optional<WalkEntry> Next() CV_EXCLUDES(mu_);
+
+ private:
+  void Run();
+  // Queues an entry; false if the walk was stopped.
+  bool Push(WalkEntry entry) CV_EXCLUDES(mu_);
+  WalkEntry Describe(const std::string& path, const std::string& rel);
+
+  const std::string root_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<WalkEntry> queue_ CV_GUARDED_BY(mu_);
+  uint64_t queued_bytes_ CV_GUARDED_BY(mu_) = 0;
+  bool done_ CV_GUARDED_BY(mu_) = false;
+  bool stop_ CV_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace chunkvault
