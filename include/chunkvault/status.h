@@ -27,6 +27,7 @@ enum class ErrorCode {
   kUnsupported,      // valid but not handled (e.g. a socket in a tree)
   kIo,               // the operating system refused (errno)
   kNetwork,          // a remote endpoint failed or could not be reached
+  kPermissionDenied, // the remote side refused us (403, untrusted certificate)
   kInternal,         // a bug: an invariant did not hold
 };
 

@@ -17,6 +17,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kIo: return "i/o error";
     case ErrorCode::kNetwork: return "network error";
+    case ErrorCode::kPermissionDenied: return "permission denied";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

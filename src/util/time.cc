@@ -5,13 +5,17 @@
 
 namespace chunkvault {
 
-std::string FormatRfc3339(int64_t unix_seconds) {
+std::string FormatUtc(int64_t unix_seconds, const char* format) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm;
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
+}
+
+std::string FormatRfc3339(int64_t unix_seconds) {
+  return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 Result<int64_t> ParseRfc3339(std::string_view text) {

@@ -9,6 +9,9 @@
 
 namespace chunkvault {
 
+// A UTC time through strftime(3): FormatUtc(t, "%Y%m%d").
+std::string FormatUtc(int64_t unix_seconds, const char* format);
+
 // 1593179765 -> "2020-06-26T13:56:05Z".
 std::string FormatRfc3339(int64_t unix_seconds);
 

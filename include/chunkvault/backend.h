@@ -1,0 +1,71 @@
+// Backend: a flat key/value object store, the contract every storage place
+// fulfils (memory, a filesystem directory, an S3 bucket).
+//
+// Keys are '/'-separated UTF-8 strings. One conformance test suite
+// (tests/conformance/) runs against every implementation, so the datastore
+// may rely on exactly what is written here:
+//   - Put(kIfAbsent) stores only if the key is absent, atomically: of
+//     concurrent writers exactly one gets `true`; the others get `false`
+//     and the object keeps the winner's bytes.
+//   - Put(kOverwrite) replaces; readers see the old or the new object,
+//     never a mix.
+//   - Get/GetRange of a missing key is kNotFound; Head gives nullopt.
+//   - Delete of a missing key succeeds.
+//   - List gives every key under a prefix once, in ascending byte order.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+
+namespace chunkvault {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+enum class PutMode { kOverwrite, kIfAbsent };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Where the objects live, for messages ("bucket 'b' at https://...").
+  virtual std::string Describe() const = 0;
+
+  // true: stored; false: kIfAbsent and the key existed (nothing written).
+  virtual Result<bool> Put(const std::string& key, ByteView data, PutMode mode) = 0;
+  virtual Result<Bytes> Get(const std::string& key) = 0;
+  // Up to `length` bytes from `offset` (fewer at the end of the object).
+  virtual Result<Bytes> GetRange(const std::string& key, uint64_t offset, uint64_t length) = 0;
+  virtual Result<std::optional<ObjectInfo>> Head(const std::string& key) = 0;
+  virtual Status Delete(const std::string& key) = 0;
+  // Deletes many keys; an error names the keys that could not be deleted.
+  virtual Status DeleteMany(const std::vector<std::string>& keys) = 0;
+  // Calls `fn` for every object whose key starts with `prefix`.
+  virtual Status List(const std::string& prefix,
+                      const std::function<Status(const ObjectInfo&)>& fn) = 0;
+  virtual Status Copy(const std::string& from, const std::string& to) = 0;
+};
+
+// In memory, for tests.
+std::unique_ptr<Backend> NewMemoryBackend();
+
+// Objects as files under `root` (keys may not contain empty, "." or ".."
+// components). Writes go to a temporary file that is renamed or linked
+// into place.
+std::unique_ptr<Backend> NewFilesystemBackend(const std::string& root);
+
+// Deletes every object under `prefix`; returns how many.
+Result<uint64_t> DeletePrefix(Backend& backend, const std::string& prefix);
+
+}  // namespace chunkvault

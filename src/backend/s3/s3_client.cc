@@ -1,0 +1,284 @@
+#include "backend/s3/s3_client.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "backend/s3/sigv4.h"
+#include "chunkvault/hash.h"
+
+namespace chunkvault {
+
+namespace {
+
+std::string Base64(ByteView data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), int(data.size()));
+  out.resize(size_t(n));
+  return out;
+}
+
+std::string Md5Base64(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  return Base64(ByteView(md, len));
+}
+
+bool Retryable(long status, bool retry_conflict) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
+         (status == 409 && retry_conflict);
+}
+
+}  // namespace
+
+S3Timing S3Timing::Real() {
+  S3Timing t;
+  t.now_unix = [] { return int64_t(::time(nullptr)); };
+  t.monotonic_seconds = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
+  t.sleep = [](std::chrono::microseconds d) { std::this_thread::sleep_for(d); };
+  t.random_unit = [] {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0, 1)(rng);
+  };
+  return t;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
+}
+
+S3Client::S3Client(S3Config config, Credentials credentials, std::unique_ptr<HttpClient> http,
+                   S3Timing timing)
+    : config_(std::move(config)),
+      credentials_(std::move(credentials)),
+      http_(std::move(http)),
+      timing_(std::move(timing)) {}
+
+Result<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, Credentials credentials,
+                                                   std::unique_ptr<HttpClient> http,
+                                                   S3Timing timing) {
+  while (!config.endpoint.empty() && config.endpoint.back() == '/') config.endpoint.pop_back();
+  CV_ASSIGN_OR_RETURN(UrlParts url, ParseUrl(config.endpoint));
+  if (url.path != "/" || !url.query.empty())
+    return Fail(ErrorCode::kInvalidArgument,
+                "S3 endpoint " + config.endpoint + " must be scheme://host[:port] without a path");
+  if (url.scheme == "http" && !IsLoopbackHost(url.host))
+    return Fail(ErrorCode::kInvalidArgument,
+                "S3 endpoint " + config.endpoint +
+                    ": plain HTTP is only allowed for loopback addresses; use https");
+  if (config.bucket.empty()) return Fail(ErrorCode::kInvalidArgument, "no S3 bucket given");
+  if (config.retry.max_attempts < 1) config.retry.max_attempts = 1;
+  std::unique_ptr<S3Client> c(
+      new S3Client(std::move(config), std::move(credentials), std::move(http), std::move(timing)));
+  c->scheme_ = url.scheme;
+  c->host_ = url.Authority();
+  return c;
+}
+
+std::string S3Client::Describe() const {
+  return "bucket '" + config_.bucket + "' at " + config_.endpoint;
+}
+
+std::string S3Client::Url(const std::string& key, const std::string& query) const {
+  std::string url;
+  if (config_.path_style)
+    url = scheme_ + "://" + host_ + "/" + UriEncode(config_.bucket, false) +
+          (key.empty() ? "" : "/" + UriEncode(key, true));
+  else
+    url = scheme_ + "://" + config_.bucket + "." + host_ + "/" + UriEncode(key, true);
+  if (!query.empty()) url += "?" + query;
+  return url;
+}
+
+std::string S3Client::What(const Call& call) const {
+  return "S3 " + call.op + (call.key.empty() ? "" : " " + call.key) + " (" + Describe() + ")";
+}
+
+Error S3Client::StatusError(const Call& call, const HttpResponse& r) const {
+  std::string detail = "HTTP " + std::to_string(r.status);
+  auto body = ParseS3Error(r.body);
+  if (body) {
+    detail += " " + body->code;
+    if (!body->message.empty()) detail += ": " + body->message;
+    if (!body->request_id.empty()) detail += " (request id " + body->request_id + ")";
+  }
+  ErrorCode code = ErrorCode::kIo;
+  if (r.status == 404) code = ErrorCode::kNotFound;
+  if (r.status == 403) {
+    code = ErrorCode::kPermissionDenied;
+    detail += " with " + credentials_.Describe();
+  }
+  if (r.status >= 500 || r.status == 429) code = ErrorCode::kNetwork;
+  return Error(code, What(call) + ": " + detail);
+}
+
+std::chrono::microseconds S3Client::Backoff(int failures) {
+  double delay = double(config_.retry.base_delay.count()) * double(1u << std::min(failures, 20));
+  delay = std::min(delay, double(config_.retry.max_delay.count()));
+  // Equal jitter: half fixed, half random, so clients spread out.
+  delay = delay / 2 + delay / 2 * timing_.random_unit();
+  return std::chrono::microseconds(int64_t(delay * 1000));
+}
+
+void S3Client::ThrottlePut() {
+  if (config_.put_rate_limit <= 0) return;
+  double wait;
+  {
+    std::lock_guard lock(rate_mu_);
+    const double now = timing_.monotonic_seconds();
+    const double start = std::max(now, next_put_);
+    next_put_ = start + 1.0 / config_.put_rate_limit;
+    wait = start - now;
+  }
+  if (wait > 0) timing_.sleep(std::chrono::microseconds(int64_t(wait * 1e6)));
+}
+
+Result<HttpResponse> S3Client::Execute(const Call& call) {
+  const std::string payload_hash = ToHex(Sha256Of(call.body));
+  std::string last_error;
+  ErrorCode last_code = ErrorCode::kNetwork;
+  for (int attempt = 0; attempt < config_.retry.max_attempts; ++attempt) {
+    if (attempt > 0) {
+      counts_.retries.fetch_add(1, std::memory_order_relaxed);
+      timing_.sleep(Backoff(attempt - 1));
+    }
+    HttpRequest req;
+    req.method = call.method;
+    req.url = Url(call.key, call.query);
+    req.headers = call.headers;
+    req.body = call.body;
+    SignRequest(req, credentials_, {config_.region, "s3", timing_.now_unix()}, payload_hash);
+    if (call.counter) call.counter->fetch_add(1, std::memory_order_relaxed);
+    counts_.bytes_up.fetch_add(call.body.size(), std::memory_order_relaxed);
+    auto r = http_->Send(req);
+    if (!r) {
+      last_code = r.error().code();
+      last_error = r.error().message();
+      if (last_code != ErrorCode::kNetwork) break;  // e.g. an untrusted certificate
+      continue;
+    }
+    counts_.bytes_down.fetch_add(r->body.size(), std::memory_order_relaxed);
+    if (Retryable(r->status, call.retry_conflict)) {
+      last_code = ErrorCode::kNetwork;
+      last_error = StatusError(call, *r).message();
+      last_error = last_error.substr(What(call).size() + 2);
+      continue;
+    }
+    return r;
+  }
+  return Fail(last_code, What(call) + ": " + last_error + " (" +
+                             std::to_string(config_.retry.max_attempts) + " attempts)");
+}
+
+Result<bool> S3Client::PutObject(const std::string& key, ByteView data, bool if_absent) {
+  if (if_absent && config_.skip_if_none_match) {
+    CV_ASSIGN_OR_RETURN(auto existing, HeadObject(key));
+    if (existing) return false;
+  }
+  Call call{"PUT", "PUT", key, "", {}, data, /*retry_conflict=*/true, &counts_.put};
+  if (if_absent && !config_.skip_if_none_match) call.headers.push_back({"If-None-Match", "*"});
+  ThrottlePut();
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 200) return true;
+  if (r.status == 412 && if_absent) return false;  // already there
+  return std::unexpected(StatusError(call, r));
+}
+
+Result<Bytes> S3Client::GetObject(const std::string& key) {
+  Call call{"GET", "GET", key, "", {}, {}, false, &counts_.get};
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 200) return std::move(r.body);
+  return std::unexpected(StatusError(call, r));
+}
+
+Result<Bytes> S3Client::GetObjectRange(const std::string& key, uint64_t offset, uint64_t length) {
+  if (length == 0) return Bytes();
+  Call call{"GET", "GET", key, "", {}, {}, false, &counts_.get};
+  call.headers.push_back(
+      {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)});
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 206) return std::move(r.body);
+  // A range that starts inside the object but runs past its end is clipped
+  // by the server (206); one that starts past the end is 416.
+  if (r.status == 416) return Bytes();
+  if (r.status == 200) {  // server ignored the range: cut it ourselves
+    Bytes all = std::move(r.body);
+    if (offset >= all.size()) return Bytes();
+    return Bytes(all.begin() + long(offset),
+                 all.begin() + long(std::min<uint64_t>(all.size(), offset + length)));
+  }
+  return std::unexpected(StatusError(call, r));
+}
+
+Result<std::optional<uint64_t>> S3Client::HeadObject(const std::string& key) {
+  Call call{"HEAD", "HEAD", key, "", {}, {}, false, &counts_.head};
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 404) return std::optional<uint64_t>();
+  if (r.status != 200) return std::unexpected(StatusError(call, r));
+  return std::optional<uint64_t>(std::strtoull(r.Header("content-length").c_str(), nullptr, 10));
+}
+
+Status S3Client::HeadBucket() {
+  Call call{"HEAD bucket", "HEAD", "", "", {}, {}, false, &counts_.head};
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 200) return {};
+  if (r.status == 404)
+    return Fail(ErrorCode::kNotFound,
+                "S3 bucket '" + config_.bucket + "' does not exist at " + config_.endpoint);
+  return std::unexpected(StatusError(call, r));
+}
+
+Status S3Client::DeleteObject(const std::string& key) {
+  Call call{"DELETE", "DELETE", key, "", {}, {}, false, &counts_.del};
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status == 204 || r.status == 200 || r.status == 404) return {};
+  return std::unexpected(StatusError(call, r));
+}
+
+Result<std::vector<S3DeleteError>> S3Client::DeleteObjects(const std::vector<std::string>& keys) {
+  std::vector<S3DeleteError> errors;
+  for (size_t start = 0; start < keys.size(); start += 1000) {
+    std::vector<std::string> batch(keys.begin() + long(start),
+                                   keys.begin() + long(std::min(keys.size(), start + 1000)));
+    const std::string body = BuildDeleteRequest(batch);
+    Call call{"DeleteObjects", "POST", "", "delete", {}, AsBytes(body), false, &counts_.del};
+    call.headers.push_back({"Content-MD5", Md5Base64(body)});
+    CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+    if (r.status != 200) return std::unexpected(StatusError(call, r));
+    auto result = ParseDeleteResult(r.body);
+    if (!result) return std::unexpected(std::move(result).error().Context(What(call)));
+    errors.insert(errors.end(), result->begin(), result->end());
+  }
+  return errors;
+}
+
+Result<S3ListPage> S3Client::ListObjectsV2(const std::string& prefix,
+                                           const std::string& continuation_token, int max_keys) {
+  std::string query = "list-type=2&encoding-type=url&max-keys=" + std::to_string(max_keys) +
+                      "&prefix=" + UriEncode(prefix, false);
+  if (!continuation_token.empty())
+    query += "&continuation-token=" + UriEncode(continuation_token, false);
+  Call call{"LIST " + prefix, "GET", "", query, {}, {}, false, &counts_.list};
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  if (r.status != 200) return std::unexpected(StatusError(call, r));
+  return WithContext(ParseListObjectsV2(r.body), What(call));
+}
+
+Status S3Client::CopyObject(const std::string& from, const std::string& to) {
+  Call call{"COPY to", "PUT", to, "", {}, {}, true, &counts_.copy};
+  call.headers.push_back(
+      {"x-amz-copy-source", "/" + UriEncode(config_.bucket, false) + "/" + UriEncode(from, true)});
+  CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
+  // CopyObject may fail after the 200 header went out: the body says so.
+  if (r.status == 200 && XmlRootName(r.body) != "Error") return {};
+  if (r.status == 200) r.status = 500;
+  Error e = StatusError(call, r);
+  return std::unexpected(e.Context("copy from " + from));
+}
+
+}  // namespace chunkvault

@@ -1,0 +1,26 @@
+// The Backend conformance suite for the backends that need no server.
+#include "conformance/backend_conformance.h"
+#include "support/tree_util.h"
+
+namespace chunkvault::conformance {
+namespace {
+
+struct MemoryFactory {
+  static std::unique_ptr<Backend> Make() { return NewMemoryBackend(); }
+};
+
+struct FilesystemFactory {
+  static std::unique_ptr<Backend> Make() {
+    // One directory per test, removed at exit of the process.
+    static testing::TempDir* root = new testing::TempDir;
+    static int n = 0;
+    return NewFilesystemBackend(root->path() + "/" + std::to_string(n++));
+  }
+};
+
+}  // namespace
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, BackendConformance, MemoryFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Filesystem, BackendConformance, FilesystemFactory);
+
+}  // namespace chunkvault::conformance
