@@ -42,6 +42,9 @@ class Backend {
   // Where the objects live, for messages ("bucket 'b' at https://...").
   virtual std::string Describe() const = 0;
 
+  // Checks that the place exists and answers (S3: HeadBucket).
+  virtual Status Check() = 0;
+
   // true: stored; false: kIfAbsent and the key existed (nothing written).
   virtual Result<bool> Put(const std::string& key, ByteView data, PutMode mode) = 0;
   virtual Result<Bytes> Get(const std::string& key) = 0;
@@ -64,6 +67,11 @@ std::unique_ptr<Backend> NewMemoryBackend();
 // components). Writes go to a temporary file that is renamed or linked
 // into place.
 std::unique_ptr<Backend> NewFilesystemBackend(const std::string& root);
+
+// A backend whose every operation fails with `why` (kPermissionDenied):
+// stands in when one cannot be opened (no credentials), so that local-only
+// work still runs. `description` names the place it stands for.
+std::unique_ptr<Backend> NewUnavailableBackend(std::string description, std::string why);
 
 // Deletes every object under `prefix`; returns how many.
 Result<uint64_t> DeletePrefix(Backend& backend, const std::string& prefix);

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "chunkvault/backend.h"
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/env.h"
 #include "chunkvault/manifest.h"
@@ -43,19 +44,48 @@ namespace chunkvault {
 class ChunkStore;
 class SnapshotStore;
 class ChunkAccess;
+class MetadataMirror;
 class TarObserver;
 struct TarStats;
 class FileLock;
 
 enum class SyncLevel;
 
+// An S3-backed datastore's bucket. Credentials are not part of it: they
+// come from the AWS environment and profiles at every run and are never
+// stored.
+struct S3Options {
+  std::string endpoint;  // https://host[:port] (http for loopback)
+  std::string bucket;
+  std::string region = "us-east-1";
+  bool path_style = false;
+  bool skip_if_none_match = false;
+  std::string fingerprint;  // SHA-256 of a self-signed certificate
+  double put_rate_limit = 0;  // PUTs per second; 0: unlimited
+};
+
 struct InitOptions {
   std::string name;  // the datastore's name (bucket prefix); default: basename
   std::string sync_level = "filesystem";  // none | file | filesystem
+  std::optional<S3Options> s3;            // an S3-backed datastore
+  // Adopt what the bucket already holds under the name (and pull its
+  // metadata), instead of refusing.
+  bool reuse_datastore = false;
+  // With reuse: take the prefix over even if another host claims it.
+  bool overwrite_in_use = false;
+  std::shared_ptr<Backend> backend;  // tests: use this instead of S3
 };
 
 struct OpenOptions {
-  size_t jobs = 0;  // worker threads for chunk work; 0: one per core
+  size_t jobs = 0;  // chunk work in parallel (S3: requests in flight); 0: auto
+  std::shared_ptr<Backend> backend;  // tests: use this instead of S3
+};
+
+// What s3-refresh did.
+struct RefreshReport {
+  uint64_t files = 0;                  // metadata files written locally
+  uint64_t removed_snapshots = 0;      // local snapshots the bucket no longer has
+  std::vector<std::string> skipped;    // keys that are not datastore paths, why
 };
 
 struct BackupOptions {
@@ -163,6 +193,9 @@ struct RestoreSummary {
 struct VerifyOptions {
   bool rename_bad = true;       // move corrupt chunks to <digest>.<n>.bad
   bool update_manifest = true;  // record verify_state in each manifest
+  // S3 stores: read the bucket's copies (the ones restores depend on), not
+  // local ones, unless told otherwise.
+  bool local_copies_ok = false;
 };
 
 struct BadChunk {
@@ -205,6 +238,16 @@ class Datastore {
   const std::string& name() const { return name_; }
   size_t jobs() const { return jobs_; }
 
+  // S3-backed stores: the bucket, and the prefix of our keys ("<name>/").
+  bool is_remote() const { return backend_ != nullptr; }
+  Backend* backend() const { return backend_.get(); }
+  std::string key_prefix() const { return name_ + "/"; }
+  const std::optional<S3Options>& s3_options() const { return s3_; }
+
+  // Rebuilds the local metadata (everything but chunks) from the bucket's
+  // .cnt/ prefix; local snapshots the bucket lacks are removed. Refuses
+  // while backups run.
+  Result<RefreshReport> RefreshFromBackend();
   Result<std::unique_ptr<BackupSession>> StartBackup(const BackupOptions& options);
 
   // Complete snapshots in `ns` (and below it, if `recursive`), oldest first
@@ -264,13 +307,17 @@ class Datastore {
   Result<std::unique_ptr<FileLock>> LockSnapshot(const SnapshotRef& snap, bool exclusive);
 
  private:
-  Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs);
+  Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
+            std::optional<S3Options> s3, std::shared_ptr<Backend> backend);
 
   Env* const env_;
   const std::string path_;
   const std::string name_;
   const SyncLevel sync_;
   const size_t jobs_;
+  const std::optional<S3Options> s3_;
+  std::shared_ptr<Backend> backend_;         // null: a local datastore
+  std::unique_ptr<MetadataMirror> mirror_;   // the bucket's .cnt/, if remote
   std::unique_ptr<ChunkStore> chunks_;
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<ChunkAccess> access_;

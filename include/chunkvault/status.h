@@ -92,7 +92,8 @@ Result<T> WithContext(Result<T>&& r, const std::string& what) {
     if (!cv_status_) return std::unexpected(std::move(cv_status_).error()); \
   } while (0)
 
-// Declares or assigns `lhs` from a Result, or returns its error.
+// Declares or assigns `lhs` from a Result, or returns its error. It expands
+// to several statements: as the body of an if or else, put it in braces.
 #define CV_ASSIGN_OR_RETURN(lhs, expr) \
   CV_ASSIGN_OR_RETURN_IMPL_(CV_CONCAT_(cv_result_, __LINE__), lhs, expr)
 #define CV_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)             \

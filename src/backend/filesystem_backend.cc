@@ -26,6 +26,13 @@ class FilesystemBackend final : public Backend {
 
   std::string Describe() const override { return "directory " + root_; }
 
+  Status Check() override {
+    struct stat st;
+    if (::stat(root_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Fail(ErrorCode::kNotFound, "backend directory " + root_ + " does not exist");
+    return {};
+  }
+
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
     CV_ASSIGN_OR_RETURN(std::string path, PathOf(key));
     std::error_code ec;

@@ -10,6 +10,7 @@ namespace {
 class MemoryBackend final : public Backend {
  public:
   std::string Describe() const override { return "memory"; }
+  Status Check() override { return {}; }
 
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
     std::lock_guard lock(mu_);
@@ -82,6 +83,36 @@ class MemoryBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> NewMemoryBackend() { return std::make_unique<MemoryBackend>(); }
+
+namespace {
+class UnavailableBackend final : public Backend {
+ public:
+  UnavailableBackend(std::string description, std::string why)
+      : description_(std::move(description)),
+        error_(ErrorCode::kPermissionDenied, description_ + " cannot be used: " + why) {}
+  std::string Describe() const override { return description_; }
+  Status Check() override { return Fail(); }
+  Result<bool> Put(const std::string&, ByteView, PutMode) override { return Fail(); }
+  Result<Bytes> Get(const std::string&) override { return Fail(); }
+  Result<Bytes> GetRange(const std::string&, uint64_t, uint64_t) override { return Fail(); }
+  Result<std::optional<ObjectInfo>> Head(const std::string&) override { return Fail(); }
+  Status Delete(const std::string&) override { return Fail(); }
+  Status DeleteMany(const std::vector<std::string>&) override { return Fail(); }
+  Status List(const std::string&, const std::function<Status(const ObjectInfo&)>&) override {
+    return Fail();
+  }
+  Status Copy(const std::string&, const std::string&) override { return Fail(); }
+
+ private:
+  std::unexpected<Error> Fail() const { return std::unexpected(error_); }
+  const std::string description_;
+  const Error error_;
+};
+}  // namespace
+
+std::unique_ptr<Backend> NewUnavailableBackend(std::string description, std::string why) {
+  return std::make_unique<UnavailableBackend>(std::move(description), std::move(why));
+}
 
 Result<uint64_t> DeletePrefix(Backend& backend, const std::string& prefix) {
   std::vector<std::string> keys;

@@ -1,6 +1,11 @@
 // chunkvault init --store PATH [--name NAME] [--sync-level LEVEL]
+//                 [--s3-endpoint URL --s3-bucket B [--s3-region R] [--s3-path-style]
+//                  [--s3-skip-if-none-match] [--s3-fingerprint FP] [--s3-put-rate-limit N]
+//                  [--reuse-datastore [--overwrite-in-use]]]
+// S3 keys come from AWS_* variables or a profile, never from the command line.
 #include <cstdio>
 
+#include "backend/s3/credentials.h"
 #include "cli/common.h"
 
 namespace chunkvault::cli {
@@ -9,13 +14,51 @@ namespace {
 struct InitArgs {
   StoreOptions store;
   InitOptions init;
+  std::string endpoint, bucket, region, fingerprint;
+  bool path_style = false, skip_if_none_match = false;
+  double put_rate_limit = 0;
 };
 
-int RunInit(const InitArgs& args) {
+// The S3 settings: the command line first, then the AWS environment and
+// profile (AWS_ENDPOINT_URL, AWS_REGION, ...), then AWS's defaults.
+Result<std::optional<S3Options>> S3Settings(const InitArgs& args) {
+  if (args.bucket.empty() && args.endpoint.empty()) {
+    if (args.init.reuse_datastore || args.path_style || args.skip_if_none_match ||
+        !args.fingerprint.empty())
+      return Fail(ErrorCode::kInvalidArgument, "S3 options need --s3-bucket");
+    return std::optional<S3Options>();
+  }
+  if (args.bucket.empty()) return Fail(ErrorCode::kInvalidArgument, "--s3-endpoint needs --s3-bucket");
+  if (args.init.overwrite_in_use && !args.init.reuse_datastore)
+    return Fail(ErrorCode::kInvalidArgument, "--overwrite-in-use goes with --reuse-datastore");
+  CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(ProcessEnv()));
+  S3Options s3;
+  s3.bucket = args.bucket;
+  s3.region = !args.region.empty() ? args.region : aws.region.value_or("us-east-1");
+  s3.endpoint = !args.endpoint.empty() ? args.endpoint
+                : aws.endpoint_url    ? *aws.endpoint_url
+                                      : "https://s3." + s3.region + ".amazonaws.com";
+  s3.path_style = args.path_style;
+  s3.skip_if_none_match = args.skip_if_none_match;
+  s3.fingerprint = args.fingerprint;
+  s3.put_rate_limit = args.put_rate_limit;
+  return std::optional<S3Options>(s3);
+}
+
+int RunInit(InitArgs args) {
+  auto s3 = S3Settings(args);
+  if (!s3) return ReportError(s3.error());
+  args.init.s3 = *s3;
   auto ds = Datastore::Init(Env::Default(), args.store.store, args.init);
   if (!ds) return ReportError(ds.error());
   if (args.store.json) {
-    PrintJson({{"store", (*ds)->path()}, {"name", (*ds)->name()}});
+    nlohmann::json j = {{"store", (*ds)->path()}, {"name", (*ds)->name()}};
+    if (*s3) j["s3"] = {{"endpoint", (*s3)->endpoint}, {"bucket", (*s3)->bucket}, {"prefix", (*ds)->key_prefix()}};
+    PrintJson(j);
+  } else if (*s3) {
+    std::printf("created datastore '%s' in %s, backed by bucket '%s' at %s (prefix '%s')\n",
+                (*ds)->name().c_str(), (*ds)->path().c_str(), (*s3)->bucket.c_str(),
+                (*s3)->endpoint.c_str(), (*ds)->key_prefix().c_str());
   } else {
     std::printf("created datastore '%s' in %s\n", (*ds)->name().c_str(), (*ds)->path().c_str());
   }
@@ -26,13 +69,30 @@ int RunInit(const InitArgs& args) {
 
 void RegisterInit(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<InitArgs>();
-  CLI::App* cmd = app.add_subcommand("init", "Create a datastore");
+  CLI::App* cmd = app.add_subcommand(
+      "init", "Create a datastore, on the local filesystem or backed by an S3 bucket");
   AddStoreOptions(cmd, args->store, /*with_ns=*/false, /*with_json=*/true);
   cmd->add_option("--name", args->init.name,
                   "Datastore name, the bucket prefix on S3 (default: the directory's name)");
   cmd->add_option("--sync-level", args->init.sync_level,
                   "none | file (fsync every file) | filesystem (syncfs per backup, default)")
       ->check(CLI::IsMember({"none", "file", "filesystem"}));
+  cmd->add_option("--s3-endpoint", args->endpoint,
+                  "S3 endpoint URL (default: AWS_ENDPOINT_URL, the profile's endpoint_url, or AWS)");
+  cmd->add_option("--s3-bucket", args->bucket, "Bucket holding the datastore (makes it S3-backed)");
+  cmd->add_option("--s3-region", args->region, "Region (default: AWS_REGION, the profile, us-east-1)");
+  cmd->add_flag("--s3-path-style", args->path_style,
+                "Address the bucket as endpoint/bucket (Ceph, MinIO) instead of bucket.endpoint");
+  cmd->add_flag("--s3-skip-if-none-match", args->skip_if_none_match,
+                "For providers without conditional PUTs: check with HEAD before uploading");
+  cmd->add_option("--s3-fingerprint", args->fingerprint,
+                  "SHA-256 fingerprint of the endpoint's (self-signed) certificate");
+  cmd->add_option("--s3-put-rate-limit", args->put_rate_limit, "Most PUT requests per second")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--reuse-datastore", args->init.reuse_datastore,
+                "Adopt a datastore the bucket already holds under the name (pulls its metadata)");
+  cmd->add_flag("--overwrite-in-use", args->init.overwrite_in_use,
+                "With --reuse-datastore: take the prefix over from another host");
   cmd->callback([args, &exit_code] { exit_code = RunInit(*args); });
 }
 

@@ -13,6 +13,7 @@ struct VerifyArgs {
   StoreOptions store;
   std::string snapshot;
   bool keep_bad = false;
+  bool local_copies = false;
 };
 
 class VerifyPrinter final : public VerifyObserver {
@@ -51,6 +52,7 @@ int RunVerify(const VerifyArgs& args) {
   VerifyPrinter printer(line);
   VerifyOptions vo;
   vo.rename_bad = !args.keep_bad;
+  vo.local_copies_ok = args.local_copies;
   auto report = (*ds)->Verify(targets, vo, args.store.json ? nullptr : &printer);
   line.Clear();
   if (!report) return ReportError(report.error());
@@ -89,6 +91,8 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME (default: every snapshot)");
   cmd->add_flag("--keep-bad", args->keep_bad, "Leave corrupt chunks where they are");
+  cmd->add_flag("--local-copies", args->local_copies,
+                "S3 stores: check local copies where present instead of the bucket's");
   cmd->callback([args, &exit_code] { exit_code = RunVerify(*args); });
 }
 

@@ -63,5 +63,6 @@ void RegisterForget(CLI::App& app, int& exit_code);
 void RegisterProtect(CLI::App& app, int& exit_code);
 void RegisterNotes(CLI::App& app, int& exit_code);
 void RegisterInspect(CLI::App& app, int& exit_code);
+void RegisterS3Refresh(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

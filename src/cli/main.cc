@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   RegisterProtect(app, exit_code);
   RegisterNotes(app, exit_code);
   RegisterInspect(app, exit_code);
+  RegisterS3Refresh(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -50,7 +50,7 @@ class BackupSessionImpl final : public BackupSession {
     // Best effort: the snapshot is incomplete and would only confuse. A
     // crash instead of this leaves an incomplete snapshot, which is safe.
     (void)uploader_.Flush();
-    (void)ds_->env_->RemoveTree(ds_->snapshots_->Path(snap_));
+    (void)ds_->snapshots_->RemoveUnfinished(snap_);
   }
 
   Status Begin() {
@@ -188,7 +188,8 @@ class BackupSessionImpl final : public BackupSession {
       return Fail(ErrorCode::kInvalidArgument, name + " is larger than the blob limit of 128 MiB");
     CV_RETURN_IF_ERROR(Claim(name));
     Bytes blob = EncodeBlob(data, options_.compress);
-    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteFile(snap_, name, blob, "", "blob"));
+    CV_RETURN_IF_ERROR(
+        ds_->snapshots_->WriteFile(snap_, name, blob, "", "blob", MirrorOrder::kBeforeLocal));
     files_.push_back(ManifestFile{name, "none", blob.size(), Sha256Of(blob)});
     ArchiveSummary s;
     s.file_name = name;
@@ -280,8 +281,8 @@ class BackupSessionImpl final : public BackupSession {
   Result<ArchiveSummary> WriteIndex(const std::string& file_name, const Bytes& raw, uint64_t size,
                                     const Digest& csum, uint64_t chunks,
                                     const UploadSnapshot& before) {
-    CV_RETURN_IF_ERROR(
-        ds_->snapshots_->WriteFile(snap_, file_name, raw, TmpIndexName(file_name), "index"));
+    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteFile(snap_, file_name, raw, TmpIndexName(file_name),
+                                                  "index", MirrorOrder::kAfterLocal));
     files_.push_back(ManifestFile{file_name, "none", size, csum});
     file_digests_[file_name] = ToHex(Sha256Of(raw));
     const UploadSnapshot after = Snap();

@@ -1,7 +1,7 @@
 // ChunkAccess: the one door through which the datastore reads and writes
-// chunks. Today it opens onto the local chunk store; the S3 backend and the
-// local cache in front of it take it over without the backup, restore and
-// verify code changing.
+// chunks. A local datastore opens it onto its chunk store; an S3 datastore
+// onto the bucket with the local directory beside it (and, next, the chunk
+// cache), without the backup, restore and verify code changing.
 //
 // Thread-safety: implementations must allow concurrent calls.
 #pragma once
@@ -9,11 +9,17 @@
 #include <memory>
 #include <string>
 
+#include "chunkvault/backend.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
 #include "store/chunk_store.h"
 
 namespace chunkvault {
+
+enum class ReadFrom {
+  kAny,      // a good local copy if there is one
+  kBackend,  // the authoritative copy (the bucket), bypassing local copies
+};
 
 class ChunkAccess {
  public:
@@ -27,7 +33,11 @@ class ChunkAccess {
   virtual Result<InsertResult> Insert(const Digest& digest, ByteView blob) = 0;
 
   // The stored blob. kNotFound if the chunk is missing.
-  virtual Result<Bytes> ReadRaw(const Digest& digest) = 0;
+  virtual Result<Bytes> ReadRaw(const Digest& digest, ReadFrom from = ReadFrom::kAny) = 0;
+
+  // The chunk's data, checked (CRC, then sha256 == digest). The default
+  // decodes ReadRaw(); a remote access decodes once and keeps the blob.
+  virtual Result<Bytes> Read(const Digest& digest, ReadFrom from = ReadFrom::kAny);
 
   // Moves a chunk that failed verification aside; returns where it went.
   virtual Result<std::string> MarkBad(const Digest& digest) = 0;
@@ -39,8 +49,18 @@ class ChunkAccess {
 // ChunkAccess on the local chunk store alone.
 std::unique_ptr<ChunkAccess> NewLocalChunkAccess(ChunkStore* store);
 
-// Reads, decodes and checks a chunk: CRC, then sha256(data) == digest.
-// Errors say which chunk and where it is.
-Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest);
+// ChunkAccess on a bucket (`backend`, keys "<prefix>.chunks/<4hex>/<64hex>")
+// that keeps every chunk in the local store too: uploads put the chunk in
+// the bucket (if absent) and then locally; reads take a good local copy or
+// fetch, check and keep the bucket's.
+std::unique_ptr<ChunkAccess> NewRemoteChunkAccess(ChunkStore* local, Backend* backend,
+                                                  std::string key_prefix);
+
+// The bucket key of a chunk: "<prefix>.chunks/<4hex>/<64hex>".
+std::string ChunkKey(const std::string& key_prefix, const Digest& digest);
+
+// Reads, decodes and checks a chunk; errors say which chunk and where.
+Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest,
+                            ReadFrom from = ReadFrom::kAny);
 
 }  // namespace chunkvault

@@ -14,6 +14,7 @@
 #include "datastore/archive_names.h"
 #include "datastore/chunk_access.h"
 #include "datastore/chunk_stream.h"
+#include "datastore/remote.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
 #include "util/thread_pool.h"
@@ -99,15 +100,20 @@ std::string CurrentAuthId() {
   return user + "@pam";
 }
 
-Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs)
+Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
+                     std::optional<S3Options> s3, std::shared_ptr<Backend> backend)
     : env_(env),
       path_(std::move(path)),
       name_(std::move(name)),
       sync_(sync),
       jobs_(jobs),
+      s3_(std::move(s3)),
+      backend_(std::move(backend)),
+      mirror_(backend_ ? NewBackendMirror(backend_.get(), key_prefix() + ".cnt/") : nullptr),
       chunks_(std::make_unique<ChunkStore>(env, path_, sync)),
-      snapshots_(std::make_unique<SnapshotStore>(env, path_, sync)),
-      access_(NewLocalChunkAccess(chunks_.get())) {}
+      snapshots_(std::make_unique<SnapshotStore>(env, path_, sync, mirror_.get())),
+      access_(backend_ ? NewRemoteChunkAccess(chunks_.get(), backend_.get(), key_prefix())
+                       : NewLocalChunkAccess(chunks_.get())) {}
 
 Datastore::~Datastore() = default;
 
@@ -116,11 +122,23 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
   std::string name = options.name.empty() ? Basename(path) : options.name;
   CV_RETURN_IF_ERROR(WithContext(CheckBackupId(name), "datastore name"));
   CV_ASSIGN_OR_RETURN(SyncLevel sync, ParseSyncLevel(options.sync_level));
+  if (options.backend && !options.s3)
+    return Fail(ErrorCode::kInvalidArgument, "a backend needs S3 options");
   CV_RETURN_IF_ERROR(env->CreateDirs(path));
   CV_ASSIGN_OR_RETURN(auto existing, env->ListDir(path));
   if (!existing.empty())
     return Fail(ErrorCode::kAlreadyExists, "cannot create a datastore in " + path +
                                                ": the directory is not empty");
+  // The bucket first: nothing is created locally for a bucket that is
+  // missing, unreachable or claimed by another datastore.
+  std::shared_ptr<Backend> backend = options.backend;
+  if (options.s3) {
+    if (!backend) {
+      CV_ASSIGN_OR_RETURN(backend, OpenS3Backend(*options.s3, ProcessEnv()));
+    }
+    CV_RETURN_IF_ERROR(backend->Check());
+    CV_RETURN_IF_ERROR(ClaimPrefix(*backend, name, options.reuse_datastore, options.overwrite_in_use));
+  }
   CV_RETURN_IF_ERROR(ChunkStore::Create(env, path));
   CV_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(path, kLockFile), {}, {}));
   CV_RETURN_IF_ERROR(env->CreateDir(JoinPath(path, kLocksDir), 0750));
@@ -128,17 +146,23 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
                            {"name", name},
                            {"sync-level", SyncLevelName(sync)},
                            {"created", env->NowUnix()}};
+  if (options.s3) config["s3"] = S3OptionsToJson(*options.s3);
   WriteOptions opts;
   opts.sync = sync != SyncLevel::kNone;
   CV_RETURN_IF_ERROR(
       env->WriteFileAtomic(JoinPath(path, kConfigFile), AsBytes(config.dump(2) + "\n"), opts));
-  return Open(env, path, {});
+  OpenOptions open;
+  open.backend = backend;
+  CV_ASSIGN_OR_RETURN(auto ds, Open(env, path, open));
+  if (options.reuse_datastore && backend) CV_RETURN_IF_ERROR(ds->RefreshFromBackend());
+  return ds;
 }
 
 Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& path,
                                                    const OpenOptions& options) {
   std::string name = Basename(path);
   SyncLevel sync = SyncLevel::kFilesystem;
+  std::optional<S3Options> s3;
   auto raw = env->ReadFile(JoinPath(path, kConfigFile));
   if (raw) {
     auto config = nlohmann::json::parse(AsString(*raw), nullptr, false);
@@ -150,6 +174,9 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
                       config["chunkvault-datastore"].dump());
     name = config.value("name", name);
     CV_ASSIGN_OR_RETURN(sync, ParseSyncLevel(config.value("sync-level", "filesystem")));
+    if (config.contains("s3")) {
+      CV_ASSIGN_OR_RETURN(s3, S3OptionsFromJson(config["s3"]));
+    }
   } else if (raw.error().code() != ErrorCode::kNotFound) {
     return std::unexpected(std::move(raw).error());
   }
@@ -159,8 +186,21 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   if (!chunks || chunks->type != FileType::kDirectory)
     return Fail(ErrorCode::kNotFound, path + " is not a datastore (no .chunks directory; "
                                              "create one with 'chunkvault init')");
-  size_t jobs = options.jobs != 0 ? options.jobs : ThreadPool::DefaultThreads();
-  return std::unique_ptr<Datastore>(new Datastore(env, path, name, sync, jobs));
+  std::shared_ptr<Backend> backend = options.backend;
+  if (s3 && !backend) {
+    // Without credentials the bucket is out of reach, but listing and
+    // looking at local metadata still work: fail at the first request.
+    auto opened = OpenS3Backend(*s3, ProcessEnv());
+    backend = opened ? *opened
+                     : std::shared_ptr<Backend>(NewUnavailableBackend(
+                           "bucket '" + s3->bucket + "' at " + s3->endpoint, opened.error().message()));
+  }
+  // For S3 the workers mostly wait for requests: keep more in flight.
+  size_t jobs = options.jobs != 0 ? options.jobs
+                : s3             ? std::max<size_t>(8, ThreadPool::DefaultThreads())
+                                 : ThreadPool::DefaultThreads();
+  return std::unique_ptr<Datastore>(
+      new Datastore(env, path, name, sync, jobs, std::move(s3), std::move(backend)));
 }
 
 Result<std::unique_ptr<FileLock>> Datastore::LockSnapshot(const SnapshotRef& snap,
@@ -318,30 +358,20 @@ Result<SnapshotInfo> Datastore::GetSnapshot(const SnapshotRef& snap) {
 
 Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace& ns,
                                                            bool recursive) {
-  std::vector<BackupNamespace> namespaces = {ns};
-  if (recursive) {
-    CV_ASSIGN_OR_RETURN(auto children, snapshots_->ListNamespaces(ns, true));
-    namespaces.insert(namespaces.end(), children.begin(), children.end());
-  }
+  CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshotsIn(ns, recursive));
   std::vector<SnapshotInfo> out;
-  for (const BackupNamespace& n : namespaces) {
-    CV_ASSIGN_OR_RETURN(auto groups, snapshots_->ListGroups(n));
-    for (const BackupGroup& g : groups) {
-      CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshots(g));
-      for (const SnapshotEntry& e : entries) {
-        if (!e.complete) continue;
-        auto info = GetSnapshot(e.ref);
-        if (!info) {
-          SnapshotInfo bad;
-          bad.ref = e.ref;
-          bad.is_protected = e.is_protected;
-          bad.error = info.error().message();
-          out.push_back(std::move(bad));
-          continue;
-        }
-        out.push_back(std::move(*info));
-      }
+  for (const SnapshotEntry& e : entries) {
+    if (!e.complete) continue;
+    auto info = GetSnapshot(e.ref);
+    if (!info) {
+      SnapshotInfo bad;
+      bad.ref = e.ref;
+      bad.is_protected = e.is_protected;
+      bad.error = info.error().message();
+      out.push_back(std::move(bad));
+      continue;
     }
+    out.push_back(std::move(*info));
   }
   return out;
 }

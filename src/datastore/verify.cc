@@ -74,7 +74,7 @@ class ChunkChecker {
 
  private:
   void CheckOne(const Digest& d) {
-    auto data = ReadChunkData(*access_, d);
+    auto data = ReadChunkData(*access_, d, options_.local_copies_ok ? ReadFrom::kAny : ReadFrom::kBackend);
     std::lock_guard lock(mu_);
     ++chunks_;
     if (data) {
@@ -111,18 +111,10 @@ Result<VerifyReport> Datastore::Verify(const std::vector<SnapshotRef>& requested
   VerifyReport report;
   std::vector<SnapshotRef> targets = requested;
   if (targets.empty()) {
-    std::vector<BackupNamespace> namespaces = {BackupNamespace{}};
-    CV_ASSIGN_OR_RETURN(auto children, snapshots_->ListNamespaces(BackupNamespace{}, true));
-    namespaces.insert(namespaces.end(), children.begin(), children.end());
-    for (const BackupNamespace& ns : namespaces) {
-      CV_ASSIGN_OR_RETURN(auto groups, snapshots_->ListGroups(ns));
-      for (const BackupGroup& g : groups) {
-        CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshots(g));
-        for (const SnapshotEntry& e : entries) {
-          if (e.complete) targets.push_back(e.ref);
-          else report.skipped.push_back(e.ref.ToString() + ": incomplete (no manifest)");
-        }
-      }
+    CV_ASSIGN_OR_RETURN(auto all, snapshots_->ListSnapshotsIn(BackupNamespace{}, true));
+    for (const SnapshotEntry& e : all) {
+      if (e.complete) targets.push_back(e.ref);
+      else report.skipped.push_back(e.ref.ToString() + ": incomplete (no manifest)");
     }
   }
 

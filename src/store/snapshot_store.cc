@@ -14,8 +14,21 @@ constexpr char kProtectedFile[] = ".protected";
 bool IsNotFound(const Error& e) { return e.code() == ErrorCode::kNotFound; }
 }  // namespace
 
-SnapshotStore::SnapshotStore(Env* env, std::string base, SyncLevel sync)
-    : env_(env), base_(std::move(base)), sync_(sync) {}
+SnapshotStore::SnapshotStore(Env* env, std::string base, SyncLevel sync, MetadataMirror* mirror)
+    : env_(env), base_(std::move(base)), sync_(sync), mirror_(mirror) {}
+
+std::string SnapshotStore::Rel(const std::string& abs) const {
+  return abs.substr(base_.size() + (base_.back() == '/' ? 0 : 1));
+}
+
+Status SnapshotStore::WriteMirrored(const std::string& rel_path, ByteView data,
+                                    const WriteOptions& options, MirrorOrder order) {
+  if (mirror_ && order == MirrorOrder::kBeforeLocal)
+    CV_RETURN_IF_ERROR(mirror_->Put(rel_path, data));
+  CV_RETURN_IF_ERROR(env_->WriteFileAtomic(JoinPath(base_, rel_path), data, options));
+  if (mirror_ && order == MirrorOrder::kAfterLocal) CV_RETURN_IF_ERROR(mirror_->Put(rel_path, data));
+  return {};
+}
 
 std::string SnapshotStore::Path(const BackupNamespace& ns) const {
   return ns.is_root() ? base_ : JoinPath(base_, ns.RelPath());
@@ -32,7 +45,16 @@ std::string SnapshotStore::FilePath(const SnapshotRef& snap, const std::string& 
 
 Status SnapshotStore::CreateNamespace(const BackupNamespace& ns) {
   if (ns.is_root()) return {};
-  return env_->CreateDirs(Path(ns));
+  CV_RETURN_IF_ERROR(env_->CreateDirs(Path(ns)));
+  if (mirror_) {
+    // PBS marks each namespace level in the bucket: .cnt/ns/a/.namespace.
+    BackupNamespace level;
+    for (const std::string& c : ns.components) {
+      level.components.push_back(c);
+      CV_RETURN_IF_ERROR(mirror_->Put(level.RelPath() + "/.namespace", {}));
+    }
+  }
+  return {};
 }
 
 Result<std::vector<BackupNamespace>> SnapshotStore::ListNamespaces(const BackupNamespace& parent,
@@ -96,6 +118,24 @@ Result<std::vector<SnapshotEntry>> SnapshotStore::ListSnapshots(const BackupGrou
   return out;
 }
 
+Result<std::vector<SnapshotEntry>> SnapshotStore::ListSnapshotsIn(const BackupNamespace& ns,
+                                                                  bool recursive) {
+  std::vector<BackupNamespace> namespaces = {ns};
+  if (recursive) {
+    CV_ASSIGN_OR_RETURN(auto children, ListNamespaces(ns, true));
+    namespaces.insert(namespaces.end(), children.begin(), children.end());
+  }
+  std::vector<SnapshotEntry> out;
+  for (const BackupNamespace& n : namespaces) {
+    CV_ASSIGN_OR_RETURN(auto groups, ListGroups(n));
+    for (const BackupGroup& g : groups) {
+      CV_ASSIGN_OR_RETURN(auto entries, ListSnapshots(g));
+      out.insert(out.end(), entries.begin(), entries.end());
+    }
+  }
+  return out;
+}
+
 Result<std::string> SnapshotStore::ReadOwner(const BackupGroup& group) {
   CV_ASSIGN_OR_RETURN(Bytes raw, env_->ReadFile(JoinPath(Path(group), kOwnerFile)));
   std::string owner(AsString(raw));
@@ -106,7 +146,8 @@ Result<std::string> SnapshotStore::ReadOwner(const BackupGroup& group) {
 Status SnapshotStore::WriteOwner(const BackupGroup& group, const std::string& owner) {
   WriteOptions opts;
   opts.sync = sync_ != SyncLevel::kNone;
-  return env_->WriteFileAtomic(JoinPath(Path(group), kOwnerFile), AsBytes(owner + "\n"), opts);
+  return WriteMirrored(group.RelPath() + "/" + kOwnerFile, AsBytes(owner + "\n"), opts,
+                       MirrorOrder::kBeforeLocal);
 }
 
 Result<std::string> SnapshotStore::ReadGroupNotes(const BackupGroup& group) {
@@ -121,7 +162,8 @@ Result<std::string> SnapshotStore::ReadGroupNotes(const BackupGroup& group) {
 Status SnapshotStore::WriteGroupNotes(const BackupGroup& group, const std::string& notes) {
   WriteOptions opts;
   opts.sync = sync_ != SyncLevel::kNone;
-  return env_->WriteFileAtomic(JoinPath(Path(group), kNotesFile), AsBytes(notes), opts);
+  return WriteMirrored(group.RelPath() + "/" + kNotesFile, AsBytes(notes), opts,
+                       MirrorOrder::kBeforeLocal);
 }
 
 Result<bool> SnapshotStore::IsProtected(const SnapshotRef& snap) {
@@ -132,13 +174,14 @@ Result<bool> SnapshotStore::IsProtected(const SnapshotRef& snap) {
 }
 
 Status SnapshotStore::SetProtected(const SnapshotRef& snap, bool on) {
-  const std::string path = FilePath(snap, kProtectedFile);
+  const std::string rel = snap.RelPath() + "/" + kProtectedFile;
   if (on) {
     WriteOptions opts;
     opts.sync = sync_ != SyncLevel::kNone;
-    return env_->WriteFileAtomic(path, {}, opts);
+    return WriteMirrored(rel, {}, opts, MirrorOrder::kBeforeLocal);
   }
-  auto st = env_->RemoveFile(path);
+  if (mirror_) CV_RETURN_IF_ERROR(mirror_->Delete(rel));
+  auto st = env_->RemoveFile(JoinPath(base_, rel));
   if (!st && !IsNotFound(st.error())) return st;
   return {};
 }
@@ -148,12 +191,13 @@ Result<Bytes> SnapshotStore::ReadFile(const SnapshotRef& snap, const std::string
 }
 
 Status SnapshotStore::WriteFile(const SnapshotRef& snap, const std::string& name, ByteView data,
-                                const std::string& tmp_name, const char* crash_label) {
+                                const std::string& tmp_name, const char* crash_label,
+                                MirrorOrder order) {
   WriteOptions opts;
   opts.sync = sync_ == SyncLevel::kFile;
   if (!tmp_name.empty()) opts.tmp_path = FilePath(snap, tmp_name);
   opts.crash_label = crash_label;
-  return env_->WriteFileAtomic(FilePath(snap, name), data, opts);
+  return WriteMirrored(snap.RelPath() + "/" + name, data, opts, order);
 }
 
 Result<std::vector<std::string>> SnapshotStore::ListFiles(const SnapshotRef& snap) {
@@ -173,15 +217,26 @@ Status SnapshotStore::WriteManifest(const SnapshotRef& snap, const Manifest& man
   WriteOptions opts;
   opts.sync = sync_ != SyncLevel::kNone;
   opts.crash_label = "manifest";
-  return env_->WriteFileAtomic(FilePath(snap, kManifestBlobName), manifest.EncodeBlob(), opts);
+  return WriteMirrored(snap.RelPath() + "/" + kManifestBlobName, manifest.EncodeBlob(), opts,
+                       MirrorOrder::kBeforeLocal);
 }
 
 Status SnapshotStore::RemoveSnapshot(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(bool prot, IsProtected(snap));
   if (prot)
     return Fail(ErrorCode::kProtected, "snapshot " + snap.ToString() + " is protected");
+  // The mirror first: if it fails, the snapshot is still here to retry.
+  if (mirror_) CV_RETURN_IF_ERROR(mirror_->DeleteTree(snap.RelPath()));
+  return env_->RemoveTree(Path(snap));
+}
+
+Status SnapshotStore::RemoveUnfinished(const SnapshotRef& snap) {
+  // The local directory goes even if the mirror cannot be reached: an
+  // unfinished snapshot is useless, and the mirror holds at most index
+  // files of it, never its manifest.
+  Status mirrored = mirror_ ? mirror_->DeleteTree(snap.RelPath()) : Status();
   CV_RETURN_IF_ERROR(env_->RemoveTree(Path(snap)));
-  return {};
+  return mirrored;
 }
 
 }  // namespace chunkvault

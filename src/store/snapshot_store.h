@@ -23,6 +23,24 @@
 
 namespace chunkvault {
 
+// Where metadata goes besides the local directory (the S3 bucket's .cnt/
+// prefix). Paths are relative to the datastore. SnapshotStore calls it in
+// PBS's order: blobs, manifests, owner, notes and .protected are mirrored
+// before the local file is replaced (so a local file never exists that the
+// mirror lacks); index files after they are complete locally; removals
+// are mirrored first.
+class MetadataMirror {
+ public:
+  virtual ~MetadataMirror() = default;
+  virtual Status Put(const std::string& rel_path, ByteView data) = 0;
+  virtual Status Delete(const std::string& rel_path) = 0;
+  // Removes everything under a directory (rel_dir without the trailing '/').
+  virtual Status DeleteTree(const std::string& rel_dir) = 0;
+};
+
+// When a file is mirrored relative to its local write.
+enum class MirrorOrder { kBeforeLocal, kAfterLocal };
+
 struct SnapshotEntry {
   SnapshotRef ref;
   bool complete = false;  // has a manifest
@@ -31,7 +49,8 @@ struct SnapshotEntry {
 
 class SnapshotStore {
  public:
-  SnapshotStore(Env* env, std::string base, SyncLevel sync);
+  // `mirror` may be null (a local datastore); it must outlive the store.
+  SnapshotStore(Env* env, std::string base, SyncLevel sync, MetadataMirror* mirror = nullptr);
 
   std::string Path(const BackupNamespace& ns) const;
   std::string Path(const BackupGroup& group) const;
@@ -47,6 +66,9 @@ class SnapshotStore {
   // Snapshots of a group, oldest first. Directories whose name is not a
   // snapshot time are skipped.
   Result<std::vector<SnapshotEntry>> ListSnapshots(const BackupGroup& group);
+  // Every snapshot of every group in `ns` (and in the namespaces below it,
+  // if `recursive`), group by group.
+  Result<std::vector<SnapshotEntry>> ListSnapshotsIn(const BackupNamespace& ns, bool recursive);
 
   Result<std::string> ReadOwner(const BackupGroup& group);
   Status WriteOwner(const BackupGroup& group, const std::string& owner);
@@ -60,9 +82,9 @@ class SnapshotStore {
   Result<Bytes> ReadFile(const SnapshotRef& snap, const std::string& name);
   // Writes a snapshot file atomically. `tmp_name` is the temporary name in
   // the snapshot directory (empty: unique); `crash_label` names its crash
-  // points.
+  // points; `order` says when the mirror gets it.
   Status WriteFile(const SnapshotRef& snap, const std::string& name, ByteView data,
-                   const std::string& tmp_name, const char* crash_label);
+                   const std::string& tmp_name, const char* crash_label, MirrorOrder order);
   // Names of the files in a snapshot directory.
   Result<std::vector<std::string>> ListFiles(const SnapshotRef& snap);
 
@@ -72,13 +94,23 @@ class SnapshotStore {
   // Removes the snapshot directory (kProtected if it is protected). The
   // group directory stays, with its owner and notes, as in PBS.
   Status RemoveSnapshot(const SnapshotRef& snap);
+  // Removes an unfinished snapshot a backup gave up on (no protection
+  // check), locally even when the mirror cannot be reached.
+  Status RemoveUnfinished(const SnapshotRef& snap);
 
   Env* env() const { return env_; }
+  MetadataMirror* mirror() const { return mirror_; }
 
  private:
+  // Writes `rel_path` locally and to the mirror, in `order`.
+  Status WriteMirrored(const std::string& rel_path, ByteView data, const WriteOptions& options,
+                       MirrorOrder order);
+  std::string Rel(const std::string& abs) const;
+
   Env* const env_;
   const std::string base_;
   const SyncLevel sync_;
+  MetadataMirror* const mirror_;
 };
 
 }  // namespace chunkvault

@@ -65,6 +65,7 @@ TYPED_TEST_SUITE_P(BackendConformance);
 
 TYPED_TEST_P(BackendConformance, PutGetHeadDelete) {
   auto& b = *this->backend_;
+  ASSERT_TRUE(b.Check().has_value());
   ASSERT_EQ(*b.Put(this->K("dir/obj"), this->B("hello"), PutMode::kOverwrite), true);
   EXPECT_EQ(this->S(b.Get(this->K("dir/obj"))), "hello");
   auto head = b.Head(this->K("dir/obj"));

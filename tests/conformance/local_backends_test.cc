@@ -2,6 +2,8 @@
 #include "conformance/backend_conformance.h"
 #include "support/tree_util.h"
 
+#include <filesystem>
+
 namespace chunkvault::conformance {
 namespace {
 
@@ -14,7 +16,9 @@ struct FilesystemFactory {
     // One directory per test, removed at exit of the process.
     static testing::TempDir* root = new testing::TempDir;
     static int n = 0;
-    return NewFilesystemBackend(root->path() + "/" + std::to_string(n++));
+    const std::string dir = root->path() + "/" + std::to_string(n++);
+    std::filesystem::create_directories(dir);
+    return NewFilesystemBackend(dir);
   }
 };
 

@@ -11,6 +11,7 @@
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
 #include "chunkvault/manifest.h"
+#include "support/cli_runner.h"
 #include "support/process.h"
 #include "support/store_check.h"
 #include "support/tree_util.h"
@@ -29,30 +30,13 @@ class Cli : public ::testing::Test {
   void SetUp() override { store_ = tmp_ / "store"; }
 
   RunResult cv(std::vector<std::string> args, RunOptions options = {}) {
-    args.insert(args.begin(), CV_BINARY);
-    if (!options.env.count("CHUNKVAULT_STORE")) options.env["CHUNKVAULT_STORE"] = store_;
-    return testing::Run(args, options);
+    return runner().Run(std::move(args), std::move(options));
   }
-
-  void Init() {
-    RunResult r = cv({"init"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-
+  void Init() { runner().Init(); }
   // Runs a backup that must succeed; returns the snapshot it printed.
-  std::string Backup(std::vector<std::string> args) {
-    args.insert(args.begin(), "backup");
-    RunResult r = cv(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::string snap = r.out;
-    while (!snap.empty() && snap.back() == '\n') snap.pop_back();
-    return snap;
-  }
-
-  nlohmann::json Json(const RunResult& r) {
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out);
-  }
+  std::string Backup(std::vector<std::string> args) { return runner().Backup(std::move(args)); }
+  nlohmann::json Json(const RunResult& r) { return testing::CliRunner::Json(r); }
+  testing::CliRunner runner() const { return testing::CliRunner(CV_BINARY, store_); }
 
   size_t CountChunkFiles() {
     size_t n = 0;
@@ -417,7 +401,7 @@ TEST_F(Cli, EncryptedChunksAreRefusedWithAClearError) {
 
 TEST_F(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"init", "backup", "snapshots", "restore", "cat", "verify", "forget",
-                          "protect", "unprotect", "notes", "inspect"}) {
+                          "protect", "unprotect", "notes", "inspect", "s3-refresh"}) {
     RunResult r = testing::Run({CV_BINARY, cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;

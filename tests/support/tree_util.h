@@ -8,8 +8,8 @@
 
 namespace chunkvault::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents when
-// the object dies.
+// A fresh directory, removed with its contents when the object dies. It is
+// made under $CV_TEST_TMPDIR, else /dev/shm (tmpfs), else $TMPDIR or /tmp.
 class TempDir {
  public:
   TempDir();

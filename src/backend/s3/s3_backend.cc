@@ -9,6 +9,7 @@ class S3Backend final : public Backend {
       : client_(std::move(client)), page_size_(page_size) {}
 
   std::string Describe() const override { return client_->Describe(); }
+  Status Check() override { return client_->HeadBucket(); }
 
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
     return client_->PutObject(key, data, mode == PutMode::kIfAbsent);

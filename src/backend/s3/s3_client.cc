@@ -85,13 +85,24 @@ std::string S3Client::Describe() const {
 }
 
 std::string S3Client::Url(const std::string& key, const std::string& query) const {
-  std::string url;
-  if (config_.path_style)
-    url = scheme_ + "://" + host_ + "/" + UriEncode(config_.bucket, false) +
-          (key.empty() ? "" : "/" + UriEncode(key, true));
-  else
-    url = scheme_ + "://" + config_.bucket + "." + host_ + "/" + UriEncode(key, true);
-  if (!query.empty()) url += "?" + query;
+  std::string url = scheme_;
+  url += "://";
+  if (config_.path_style) {
+    url += host_;
+    url += '/';
+    url += UriEncode(config_.bucket, false);
+    if (!key.empty()) url += '/';
+  } else {
+    url += config_.bucket;
+    url += '.';
+    url += host_;
+    url += '/';
+  }
+  url += UriEncode(key, true);
+  if (!query.empty()) {
+    url += '?';
+    url += query;
+  }
   return url;
 }
 
@@ -271,8 +282,11 @@ Result<S3ListPage> S3Client::ListObjectsV2(const std::string& prefix,
 
 Status S3Client::CopyObject(const std::string& from, const std::string& to) {
   Call call{"COPY to", "PUT", to, "", {}, {}, true, &counts_.copy};
-  call.headers.push_back(
-      {"x-amz-copy-source", "/" + UriEncode(config_.bucket, false) + "/" + UriEncode(from, true)});
+  std::string source = "/";
+  source += UriEncode(config_.bucket, false);
+  source += '/';
+  source += UriEncode(from, true);
+  call.headers.push_back({"x-amz-copy-source", std::move(source)});
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   // CopyObject may fail after the 200 header went out: the body says so.
   if (r.status == 200 && XmlRootName(r.body) != "Error") return {};

@@ -132,8 +132,8 @@ Result<UrlParts> ParseUrl(std::string_view url) {
     p.host = std::string(authority);
   }
   size_t q = rest.find('?');
-  p.path = std::string(rest.substr(0, q));
-  if (p.path.empty()) p.path = "/";
+  const std::string_view path = rest.substr(0, q);
+  p.path = path.empty() ? std::string(1, '/') : std::string(path);
   if (q != std::string_view::npos) p.query = std::string(rest.substr(q + 1));
   return p;
 }
@@ -173,7 +173,8 @@ std::string SignRequest(HttpRequest& request, const Credentials& credentials,
     std::string name = h.name;
     std::transform(name.begin(), name.end(), name.begin(), ::tolower);
     std::string& v = canonical[name];
-    v += (v.empty() ? "" : ",") + Trim(h.value);
+    if (!v.empty()) v += ',';
+    v += Trim(h.value);
   }
   std::string headers_block, signed_headers;
   for (const auto& [name, value] : canonical) {

@@ -1,0 +1,46 @@
+// The parts of an S3-backed datastore (SPEC section 6):
+//
+//   <name>/.chunks/<4hex>/<64hex>   chunks           (ChunkAccess, chunk_access.h)
+//   <name>/.cnt/<relative path>     all other files  (the MetadataMirror here)
+//   <name>/.in-use                  {"hostname": ...}, who owns the prefix
+//
+// The local directory keeps every metadata file (and, for now, every
+// chunk); the bucket is the authority, from which s3-refresh rebuilds it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/s3/credentials.h"
+#include "chunkvault/backend.h"
+#include "chunkvault/datastore.h"
+#include "store/snapshot_store.h"
+
+namespace chunkvault {
+
+// Mirrors metadata to "<prefix><relative path>" (prefix "<name>/.cnt/").
+std::unique_ptr<MetadataMirror> NewBackendMirror(Backend* backend, std::string prefix);
+
+// Opens the bucket with credentials from the AWS environment or profile.
+Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env);
+
+// Claims "<name>/" in the bucket by writing "<name>/.in-use". Refused if
+// another datastore claims it (or objects are there without a claim)
+// unless `reuse`; refused if another host claims it unless also
+// `overwrite_in_use`.
+Status ClaimPrefix(Backend& backend, const std::string& name, bool reuse, bool overwrite_in_use);
+
+// Accepts only the paths PBS keeps under .cnt/ (namespace markers, group
+// owner and notes, snapshot files), so a bucket's contents cannot write
+// outside a datastore or plant files where none belong.
+Status CheckContentPath(const std::string& rel);
+
+nlohmann::json S3OptionsToJson(const S3Options& s3);
+Result<S3Options> S3OptionsFromJson(const nlohmann::json& j);
+
+// This machine's name, for .in-use.
+std::string Hostname();
+
+}  // namespace chunkvault

@@ -1,0 +1,354 @@
+// An S3-backed datastore over the in-memory backend: the bucket layout,
+// PBS's write order, the .in-use claim, s3-refresh, restores and verify
+// from the bucket. The same code runs against Ceph RGW in tests/s3/.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "chunkvault/blob.h"
+#include "chunkvault/datastore.h"
+#include "chunkvault/hash.h"
+#include "chunkvault/index.h"
+#include "datastore/remote.h"
+#include "store/chunk_store.h"
+#include "store/snapshot_store.h"
+#include "support/store_check.h"
+#include "support/tree_util.h"
+
+namespace chunkvault {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// Wraps a backend; checks at every PUT under .cnt/ that the local file
+// does not hold these bytes yet (manifest, blobs, owner: the bucket gets
+// them before they replace the local file) or already does (indexes: local
+// first); can fail chosen keys.
+class OrderCheckingBackend final : public Backend {
+ public:
+  OrderCheckingBackend(std::shared_ptr<Backend> inner, std::string store_dir, std::string cnt_prefix)
+      : inner_(std::move(inner)), dir_(std::move(store_dir)), cnt_(std::move(cnt_prefix)) {}
+
+  std::vector<std::string> violations() {
+    std::lock_guard lock(mu_);
+    return violations_;
+  }
+  void FailPutsEndingWith(std::string suffix) { fail_suffix_ = std::move(suffix); }
+
+  std::string Describe() const override { return "order-checking " + inner_->Describe(); }
+  Status Check() override { return inner_->Check(); }
+  Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
+    if (key.starts_with(cnt_)) {
+      const std::string rel = key.substr(cnt_.size());
+      const std::string path = dir_ + "/" + rel;
+      const bool local = fs::exists(path) && testing::ReadFile(path) == std::string(AsString(data));
+      const bool index = rel.ends_with(".didx") || rel.ends_with(".fidx");
+      if (index != local) {
+        std::lock_guard lock(mu_);
+        violations_.push_back(rel + (index ? " mirrored before it was complete locally"
+                                           : " was local before it was mirrored"));
+      }
+    }
+    if (!fail_suffix_.empty() && key.ends_with(fail_suffix_))
+      return Fail(ErrorCode::kNetwork, "injected failure for " + key);
+    return inner_->Put(key, data, mode);
+  }
+  Result<Bytes> Get(const std::string& k) override { return inner_->Get(k); }
+  Result<Bytes> GetRange(const std::string& k, uint64_t o, uint64_t l) override {
+    return inner_->GetRange(k, o, l);
+  }
+  Result<std::optional<ObjectInfo>> Head(const std::string& k) override { return inner_->Head(k); }
+  Status Delete(const std::string& k) override { return inner_->Delete(k); }
+  Status DeleteMany(const std::vector<std::string>& k) override { return inner_->DeleteMany(k); }
+  Status List(const std::string& p, const std::function<Status(const ObjectInfo&)>& fn) override {
+    return inner_->List(p, fn);
+  }
+  Status Copy(const std::string& a, const std::string& b) override { return inner_->Copy(a, b); }
+
+ private:
+  std::shared_ptr<Backend> inner_;
+  const std::string dir_, cnt_;
+  std::string fail_suffix_;
+  std::mutex mu_;
+  std::vector<std::string> violations_;
+};
+
+class RemoteDatastoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::MakeSampleTree(tmp_ / "src");
+    testing::WriteFile(tmp_ / "disk.raw", testing::RandomData(300000, 4));
+    s3_.endpoint = "http://127.0.0.1:1";  // never contacted: the backend is injected
+    s3_.bucket = "bkt";
+  }
+
+  Result<std::unique_ptr<Datastore>> Init(const std::string& dir, InitOptions o = {}) {
+    o.s3 = s3_;
+    o.backend = bucket_;
+    o.name = "store";
+    return Datastore::Init(Env::Default(), dir, o);
+  }
+
+  std::unique_ptr<Datastore> Open(const std::string& dir, std::shared_ptr<Backend> backend = nullptr) {
+    OpenOptions o;
+    o.backend = backend ? backend : bucket_;
+    o.jobs = 4;
+    auto ds = Datastore::Open(Env::Default(), dir, o);
+    EXPECT_TRUE(ds.has_value()) << ds.error().message();
+    return std::move(*ds);
+  }
+
+  Result<BackupSummary> Backup(Datastore& ds) {
+    BackupOptions bo;
+    bo.id = "box";
+    CV_ASSIGN_OR_RETURN(auto session, ds.StartBackup(bo));
+    CV_RETURN_IF_ERROR(session->AddTar("root.tar", tmp_ / "src", 64 << 10, nullptr, nullptr));
+    CV_RETURN_IF_ERROR(session->AddImage("disk.img", tmp_ / "disk.raw", 64 << 10));
+    CV_RETURN_IF_ERROR(session->AddBlob("config.blob", AsBytes("k = v\n")));
+    return session->Finish();
+  }
+
+  // A store whose bucket is wrapped in an OrderCheckingBackend.
+  std::pair<std::unique_ptr<Datastore>, std::shared_ptr<OrderCheckingBackend>> InitChecked() {
+    auto checker = std::make_shared<OrderCheckingBackend>(bucket_, tmp_ / "a", "store/.cnt/");
+    InitOptions o;
+    o.s3 = s3_;
+    o.backend = checker;
+    o.name = "store";
+    auto ds = Datastore::Init(Env::Default(), tmp_ / "a", o);
+    EXPECT_TRUE(ds.has_value()) << ds.error().message();
+    return {ds ? std::move(*ds) : nullptr, checker};
+  }
+
+  std::vector<std::string> Keys(const std::string& prefix) {
+    std::vector<std::string> keys;
+    (void)bucket_->List(prefix, [&](const ObjectInfo& o) -> Status {
+      keys.push_back(o.key);
+      return {};
+    });
+    return keys;
+  }
+
+  void RemoveLocalChunks(const std::string& store) {
+    for (auto& d : fs::directory_iterator(store + "/.chunks"))
+      for (auto& f : fs::directory_iterator(d.path())) fs::remove(f.path());
+  }
+
+  TempDir tmp_;
+  S3Options s3_;
+  std::shared_ptr<Backend> bucket_ = NewMemoryBackend();
+};
+
+TEST_F(RemoteDatastoreTest, TheBucketHoldsThePbsLayout) {
+  auto ds = Init(tmp_ / "a");
+  ASSERT_TRUE(ds.has_value()) << ds.error().message();
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value()) << summary.error().message();
+  // The claim.
+  auto claim = nlohmann::json::parse(AsString(*bucket_->Get("store/.in-use")));
+  EXPECT_EQ(claim["hostname"], Hostname());
+  // Every chunk under its PBS key, and its bytes decode to the digest.
+  auto chunk_keys = Keys("store/.chunks/");
+  EXPECT_EQ(chunk_keys.size(), summary->new_chunks);
+  for (const std::string& key : chunk_keys) {
+    const std::string hex = key.substr(key.rfind('/') + 1);
+    EXPECT_EQ(key, "store/.chunks/" + hex.substr(0, 4) + "/" + hex);
+    auto data = DecodeChunk(*bucket_->Get(key), *DigestFromHex(hex));
+    EXPECT_TRUE(data.has_value()) << key << ": " << data.error().message();
+  }
+  // Metadata under .cnt/, byte for byte what is local.
+  const std::string snap = "host/box/" + summary->snapshot.TimeString();
+  for (const std::string& rel : {snap + "/index.json.blob", snap + "/root.tar.didx",
+                                 snap + "/disk.img.fidx", snap + "/config.blob", std::string("host/box/owner")}) {
+    auto obj = bucket_->Get("store/.cnt/" + rel);
+    ASSERT_TRUE(obj.has_value()) << rel;
+    EXPECT_EQ(AsString(*obj), testing::ReadFile(tmp_ / ("a/" + rel))) << rel;
+  }
+}
+
+TEST_F(RemoteDatastoreTest, MetadataIsMirroredInPbsOrder) {
+  auto [ds, checker] = InitChecked();
+  ASSERT_NE(ds, nullptr);
+  auto summary = Backup(*ds);
+  ASSERT_TRUE(summary.has_value()) << summary.error().message();
+  ASSERT_TRUE(ds->SetNotes(summary->snapshot, "mirrored").has_value());
+  ASSERT_TRUE(ds->SetProtected(summary->snapshot, true).has_value());
+  EXPECT_EQ(checker->violations(), std::vector<std::string>{});
+  EXPECT_EQ(Keys("store/.cnt/host/box/" + summary->snapshot.TimeString() + "/.protected").size(), 1u);
+}
+
+TEST_F(RemoteDatastoreTest, AFailedManifestUploadLeavesNoSnapshotAnywhere) {
+  auto [ds, checker] = InitChecked();
+  ASSERT_NE(ds, nullptr);
+  checker->FailPutsEndingWith("/index.json.blob");
+  auto r = Backup(*ds);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("injected failure"), std::string::npos);
+  // Neither a local snapshot nor its files in the bucket remain.
+  EXPECT_EQ(testing::IncompleteSnapshots(tmp_ / "a"), std::vector<std::string>{});
+  EXPECT_TRUE((*ds->ListSnapshots({}, false)).empty());
+  auto left = Keys("store/.cnt/host/box/2");
+  EXPECT_EQ(left, std::vector<std::string>{});
+  EXPECT_EQ(checker->violations(), std::vector<std::string>{});
+}
+
+TEST_F(RemoteDatastoreTest, RestoresFromTheBucketWhenLocalChunksAreGone) {
+  auto ds = Init(tmp_ / "a");
+  ASSERT_TRUE(ds.has_value());
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  RemoveLocalChunks(tmp_ / "a");
+  auto r = (*ds)->Restore(summary->snapshot, "root.tar", tmp_ / "dst", {}, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "dst"), std::vector<std::string>{});
+  // What was fetched is kept locally.
+  size_t local = 0;
+  for (auto& e : fs::recursive_directory_iterator(tmp_ / "a/.chunks")) local += e.is_regular_file();
+  EXPECT_GT(local, 0u);
+}
+
+TEST_F(RemoteDatastoreTest, ForgetRemovesTheSnapshotFromTheBucket) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  const std::string prefix = "store/.cnt/host/box/" + summary->snapshot.TimeString() + "/";
+  EXPECT_EQ(Keys(prefix).size(), 4u);
+  ASSERT_TRUE((*ds)->Forget(summary->snapshot).has_value());
+  EXPECT_TRUE(Keys(prefix).empty());
+  EXPECT_FALSE(fs::exists(tmp_ / ("a/host/box/" + summary->snapshot.TimeString())));
+  // The group's owner stays, as in PBS; the chunks wait for garbage collection.
+  EXPECT_EQ(Keys("store/.cnt/host/box/owner").size(), 1u);
+  EXPECT_FALSE(Keys("store/.chunks/").empty());
+}
+
+TEST_F(RemoteDatastoreTest, APrefixIsClaimedOnce) {
+  ASSERT_TRUE(Init(tmp_ / "a").has_value());
+  auto second = Init(tmp_ / "b");
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_NE(second.error().message().find("--reuse-datastore"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp_ / "b/.chunks")) << "nothing is created for a refused prefix";
+  // Another host's claim needs --overwrite-in-use as well.
+  ASSERT_TRUE(bucket_->Put("store/.in-use", AsBytes(R"({"hostname":"elsewhere"})"), PutMode::kOverwrite));
+  InitOptions reuse;
+  reuse.reuse_datastore = true;
+  auto c = Init(tmp_ / "c", reuse);
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message().find("in use by host 'elsewhere'"), std::string::npos) << c.error().message();
+  reuse.overwrite_in_use = true;
+  ASSERT_TRUE(Init(tmp_ / "d", reuse).has_value());
+  EXPECT_EQ(nlohmann::json::parse(AsString(*bucket_->Get("store/.in-use")))["hostname"], Hostname());
+  // Objects without a claim count as a datastore too.
+  ASSERT_TRUE(bucket_->Put("other/.cnt/host/x/owner", AsBytes("a@pam\n"), PutMode::kOverwrite));
+  InitOptions named;
+  auto e = Datastore::Init(Env::Default(), tmp_ / "e",
+                           InitOptions{"other", "filesystem", s3_, false, false, bucket_});
+  ASSERT_FALSE(e.has_value());
+  EXPECT_NE(e.error().message().find("without an .in-use marker"), std::string::npos);
+}
+
+TEST_F(RemoteDatastoreTest, ReusingADatastorePullsItsMetadata) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  InitOptions reuse;
+  reuse.reuse_datastore = true;
+  auto adopted = Init(tmp_ / "b", reuse);
+  ASSERT_TRUE(adopted.has_value()) << adopted.error().message();
+  auto list = (*adopted)->ListSnapshots({}, false);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].ref, summary->snapshot);
+  // No chunk was downloaded, and a restore fetches what it needs.
+  size_t local = 0;
+  for (auto& e : fs::recursive_directory_iterator(tmp_ / "b/.chunks")) local += e.is_regular_file();
+  EXPECT_EQ(local, 0u);
+  ASSERT_TRUE((*adopted)->Restore(summary->snapshot, "disk.img", tmp_ / "disk.out", {}, nullptr));
+  EXPECT_TRUE(testing::ReadFile(tmp_ / "disk.out") == testing::ReadFile(tmp_ / "disk.raw"));
+}
+
+TEST_F(RemoteDatastoreTest, RefreshRebuildsLocalMetadataAndRejectsStrangeKeys) {
+  auto ds = Init(tmp_ / "a");
+  auto first = Backup(**ds);
+  auto second = Backup(**ds);
+  ASSERT_TRUE(first && second);
+  // Lose the local metadata of one snapshot; the other is forgotten
+  // elsewhere (only in the bucket).
+  fs::remove_all(tmp_ / ("a/host/box/" + first->snapshot.TimeString()));
+  ASSERT_TRUE(DeletePrefix(*bucket_, "store/.cnt/host/box/" + second->snapshot.TimeString() + "/"));
+  // Keys that are not datastore paths must not land anywhere.
+  for (const char* evil : {"store/.cnt/../escape", "store/.cnt/host/box/not-a-time/x.blob",
+                           "store/.cnt/host/box/2020-01-01T00:00:00Z/../../owner",
+                           "store/.cnt/standalone", "store/.cnt/vm/1/2020-01-01T00:00:00Z/a.exe"})
+    ASSERT_TRUE(bucket_->Put(evil, AsBytes("x"), PutMode::kOverwrite));
+  auto report = (*ds)->RefreshFromBackend();
+  ASSERT_TRUE(report.has_value()) << report.error().message();
+  EXPECT_EQ(report->removed_snapshots, 1u);
+  EXPECT_EQ(report->skipped.size(), 5u);
+  EXPECT_FALSE(fs::exists(tmp_ / "escape"));
+  EXPECT_FALSE(fs::exists(tmp_ / "a/standalone"));
+  auto list = (*ds)->ListSnapshots({}, false);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].ref, first->snapshot);
+  EXPECT_TRUE((*ds)->Verify({}, {}, nullptr)->ok());
+}
+
+TEST_F(RemoteDatastoreTest, VerifyChecksTheBucketsCopies) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  // Damage one chunk in the bucket; the local copy stays good.
+  const std::string key = Keys("store/.chunks/").front();
+  Bytes blob = *bucket_->Get(key);
+  blob.back() ^= 1;
+  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  VerifyOptions local_ok;
+  local_ok.local_copies_ok = true;
+  local_ok.update_manifest = false;
+  EXPECT_TRUE((*ds)->Verify({}, local_ok, nullptr)->ok()) << "the local copies are fine";
+  auto report = (*ds)->Verify({}, {}, nullptr);
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->bad_chunks.size(), 1u);
+  EXPECT_NE(report->bad_chunks[0].error.find("CRC mismatch"), std::string::npos);
+  EXPECT_NE(report->bad_chunks[0].error.find(key), std::string::npos) << report->bad_chunks[0].error;
+  // Renamed in the bucket as PBS does, and the local copy moved aside too.
+  EXPECT_TRUE(bucket_->Head(key + ".0.bad")->has_value());
+  EXPECT_FALSE(bucket_->Head(key)->has_value());
+  // The next backup uploads the chunk again.
+  ASSERT_TRUE(Backup(**ds).has_value());
+  EXPECT_TRUE(bucket_->Head(key)->has_value());
+  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+}
+
+TEST_F(RemoteDatastoreTest, WithoutTheBucketLocalMetadataStillReads) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  auto offline = Open(tmp_ / "a", NewUnavailableBackend("bucket 'bkt'", "no S3 credentials"));
+  auto list = offline->ListSnapshots({}, false);
+  ASSERT_TRUE(list.has_value());
+  EXPECT_EQ(list->size(), 1u);
+  auto r = Backup(*offline);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("no S3 credentials"), std::string::npos) << r.error().message();
+  EXPECT_EQ(testing::IncompleteSnapshots(tmp_ / "a"), std::vector<std::string>{});
+}
+
+TEST(ContentPaths, OnlyDatastorePathsAreAccepted) {
+  for (const char* ok : {"ns/test/vm/100/owner", "ns/test/vm/100/notes", "vm/100/2025-07-14T14:20:02Z/.protected",
+                         "vm/100/2025-07-14T14:20:02Z/drive-scsi0.img.fidx", "ct/100/2025-07-14T14:20:02Z/test.pxar.didx",
+                         "host/h/2025-07-14T14:20:02Z/index.json.blob", "ns/test/.namespace",
+                         "ns/a/ns/b/.namespace", "ns/a/host/h/2025-07-14T14:20:02Z/qemu-server.conf.blob"})
+    EXPECT_TRUE(CheckContentPath(ok).has_value()) << ok;
+  for (const char* bad : {"", "standalone-file", "ns/t/ns/t/ns/t/ns/t/ns/t/ns/t/ns/t/ns/t/.namespace",
+                          "vm/100/2025-07-14T14:20:02Z/drive-scsi0.img", "vm/2025-07-14T14:20:02Z/x.fidx",
+                          "vm/100/x.fidx", "vm/100/.protected", "ns/invalid$ns/vm/1/owner",
+                          "ns/test/invalid/100/owner", "vm/inv$lid/2025-07-14T14:20:02Z/x.fidx",
+                          "vm/100/2025-07-14T14:20:02Z/invalid-%-a.fidx", "ns/test/../vm/100/owner",
+                          "vm/100/2025-07-14T14:20:02Z/sub/x.fidx"})
+    EXPECT_FALSE(CheckContentPath(bad).has_value()) << bad;
+}
+
+}  // namespace
+}  // namespace chunkvault
