@@ -22,6 +22,8 @@ struct ScriptedServer::Impl {
   int wake[2] = {-1, -1};  // written to stop the server
   int port = 0;
   bool tls = false;
+  bool keep_alive = false;
+  int connections = 0;
   SSL_CTX* ctx = nullptr;
   std::string fingerprint;
   std::mutex mu;
@@ -112,8 +114,9 @@ bool ReadRequest(Conn& c, RecordedRequest& req) {
 
 }  // namespace
 
-ScriptedServer::ScriptedServer(bool tls) : impl_(new Impl) {
+ScriptedServer::ScriptedServer(bool tls, bool keep_alive) : impl_(new Impl) {
   impl_->tls = tls;
+  impl_->keep_alive = keep_alive;
   impl_->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(impl_->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -160,6 +163,11 @@ std::vector<RecordedRequest> ScriptedServer::requests() {
   return impl_->requests;
 }
 
+int ScriptedServer::connections() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->connections;
+}
+
 void ScriptedServer::Serve() {
   for (;;) {
     pollfd fds[2] = {{impl_->listen_fd, POLLIN, 0}, {impl_->wake[0], POLLIN, 0}};
@@ -167,6 +175,10 @@ void ScriptedServer::Serve() {
     if (fds[1].revents) return;
     int fd = ::accept4(impl_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    {
+      std::lock_guard lock(impl_->mu);
+      ++impl_->connections;
+    }
     Conn c{fd};
     if (impl_->tls) {
       c.ssl = SSL_new(impl_->ctx);
@@ -177,9 +189,9 @@ void ScriptedServer::Serve() {
         continue;
       }
     }
-    // One request per connection: every reply says "Connection: close".
+    // One request per connection ("Connection: close"), unless keep-alive.
     RecordedRequest req;
-    if (ReadRequest(c, req)) {
+    while (ReadRequest(c, req)) {
       ScriptedReply reply = ScriptedReply::Status(500, "script exhausted");
       {
         std::lock_guard lock(impl_->mu);
@@ -194,7 +206,7 @@ void ScriptedServer::Serve() {
         for (const auto& [k, v] : reply.headers) out += k + ": " + v + "\r\n";
         if (req.method != "HEAD" || !reply.headers.count("Content-Length"))
           out += "Content-Length: " + std::to_string(req.method == "HEAD" ? 0 : reply.body.size()) + "\r\n";
-        out += "Connection: close\r\n\r\n";
+        out += impl_->keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
         if (req.method != "HEAD") out += reply.body;
         c.Write(out);
       } else if (reply.kind == ScriptedReply::Kind::kNoAnswer) {
@@ -210,7 +222,10 @@ void ScriptedServer::Serve() {
         // Reset: RST instead of a clean close.
         linger l{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        break;
       }
+      if (!impl_->keep_alive || reply.kind != ScriptedReply::Kind::kRespond) break;
+      req = RecordedRequest();
     }
     if (c.ssl) {
       SSL_shutdown(c.ssl);

@@ -45,7 +45,9 @@ struct RecordedRequest {
 
 class ScriptedServer {
  public:
-  explicit ScriptedServer(bool tls = false);
+  // With `keep_alive`, a connection serves requests until the client
+  // closes it (one connection at a time: for sequential clients only).
+  explicit ScriptedServer(bool tls = false, bool keep_alive = false);
   ~ScriptedServer();
 
   // Queues replies; when the script runs out, requests get 500.
@@ -53,6 +55,7 @@ class ScriptedServer {
   std::string url() const;              // http(s)://127.0.0.1:<port>
   std::string fingerprint() const;      // SHA-256 of the certificate (TLS)
   std::vector<RecordedRequest> requests();
+  int connections();  // TCP connections accepted so far
 
  private:
   void Serve();

@@ -346,6 +346,19 @@ TEST_F(S3ClientTest, VirtualHostStyleUsesTheBucketInTheHostName) {
   EXPECT_TRUE(host_ok);
 }
 
+TEST_F(S3ClientTest, ConnectionsAreKeptAliveAndReused) {
+  ScriptedServer server(/*tls=*/false, /*keep_alive=*/true);
+  for (int i = 0; i < 10; ++i) server.Add(ScriptedReply::Status(200, "r" + std::to_string(i)));
+  auto client = Client(server);
+  for (int i = 0; i < 10; ++i) {
+    auto r = client->GetObject("k" + std::to_string(i));
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(AsString(*r), "r" + std::to_string(i));
+  }
+  EXPECT_EQ(server.requests().size(), 10u);
+  EXPECT_EQ(server.connections(), 1) << "each request opened its own connection";
+}
+
 TEST_F(S3ClientTest, PlainHttpOnlyForLoopback) {
   S3Config config;
   config.bucket = "b";
