@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev libzstd-dev libarchive-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libpugixml-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev jq
   # the S3 server the tests start (scripts/s3-test-server.sh): Ceph RGW
   ceph-mon ceph-osd radosgw ceph-common curl
 )

@@ -35,6 +35,17 @@ struct ObjectInfo {
 
 enum class PutMode { kOverwrite, kIfAbsent };
 
+// Requests a backend has made (for S3: what the bill counts), retries
+// included, and the bytes moved.
+struct BackendCounts {
+  uint64_t get = 0, put = 0, head = 0, list = 0, del = 0, copy = 0;
+  uint64_t bytes_up = 0, bytes_down = 0;
+  BackendCounts operator-(const BackendCounts& o) const {
+    return {get - o.get,   put - o.put,   head - o.head,           list - o.list,
+            del - o.del,   copy - o.copy, bytes_up - o.bytes_up,   bytes_down - o.bytes_down};
+  }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -58,6 +69,8 @@ class Backend {
   virtual Status List(const std::string& prefix,
                       const std::function<Status(const ObjectInfo&)>& fn) = 0;
   virtual Status Copy(const std::string& from, const std::string& to) = 0;
+
+  virtual BackendCounts Counts() const = 0;
 };
 
 // In memory, for tests.

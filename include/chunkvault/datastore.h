@@ -29,12 +29,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "chunkvault/backend.h"
 #include "chunkvault/backup_ref.h"
+#include "chunkvault/cache_types.h"
 #include "chunkvault/env.h"
 #include "chunkvault/manifest.h"
 #include "chunkvault/status.h"
@@ -45,6 +47,7 @@ class ChunkStore;
 class SnapshotStore;
 class ChunkAccess;
 class MetadataMirror;
+class ChunkCache;
 class TarObserver;
 struct TarStats;
 class FileLock;
@@ -64,10 +67,17 @@ struct S3Options {
   double put_rate_limit = 0;  // PUTs per second; 0: unlimited
 };
 
+// The local chunk cache of an S3-backed datastore (SPEC section 7).
+struct CacheOptions {
+  uint64_t max_size = 0;          // bytes; 0: bounded by the free space only
+  std::string policy = "s3fifo";  // s3fifo | lru
+};
+
 struct InitOptions {
   std::string name;  // the datastore's name (bucket prefix); default: basename
   std::string sync_level = "filesystem";  // none | file | filesystem
   std::optional<S3Options> s3;            // an S3-backed datastore
+  CacheOptions cache;                     // its local chunk cache
   // Adopt what the bucket already holds under the name (and pull its
   // metadata), instead of refusing.
   bool reuse_datastore = false;
@@ -79,6 +89,21 @@ struct InitOptions {
 struct OpenOptions {
   size_t jobs = 0;  // chunk work in parallel (S3: requests in flight); 0: auto
   std::shared_ptr<Backend> backend;  // tests: use this instead of S3
+  // S3 stores: let this run add chunks to the cache. false: backups keep
+  // only markers (--no-cache), reads go through without admitting
+  // (--no-admit), so the cache's working set stays as it was.
+  bool cache_admit = true;
+  // Tests: the cache filesystem's free bytes.
+  std::function<Result<uint64_t>()> cache_free_space;
+};
+
+// What this process did with the cache and the bucket so far.
+struct CacheReport {
+  bool remote = false;        // an S3-backed store
+  bool opened = false;        // the cache was used
+  CacheCounters counters;
+  CacheState state;
+  BackendCounts requests;     // S3 requests made
 };
 
 // What s3-refresh did.
@@ -193,9 +218,12 @@ struct RestoreSummary {
 struct VerifyOptions {
   bool rename_bad = true;       // move corrupt chunks to <digest>.<n>.bad
   bool update_manifest = true;  // record verify_state in each manifest
-  // S3 stores: read the bucket's copies (the ones restores depend on), not
-  // local ones, unless told otherwise.
-  bool local_copies_ok = false;
+  // S3 stores: by default every chunk is read from the bucket (the copies
+  // restores depend on), bypassing the cache and leaving it as it was.
+  // true: read through the cache (cached chunks are checked locally;
+  // misses are fetched and, if the store was opened with cache_admit,
+  // admitted).
+  bool use_cache = false;
 };
 
 struct BadChunk {
@@ -243,6 +271,14 @@ class Datastore {
   Backend* backend() const { return backend_.get(); }
   std::string key_prefix() const { return name_ + "/"; }
   const std::optional<S3Options>& s3_options() const { return s3_; }
+
+  // The cache's numbers for this process (remote stores).
+  CacheReport Report();
+  // How the cache stands (opening it; kUnsupported on a local store).
+  Result<CacheState> CacheStatus();
+  // Cumulative numbers of every run, from <store>/.cache/stats.json.
+  Result<nlohmann::json> CacheTotals();
+  const CacheOptions& cache_options() const { return cache_options_; }
 
   // Rebuilds the local metadata (everything but chunks) from the bucket's
   // .cnt/ prefix; local snapshots the bucket lacks are removed. Refuses
@@ -308,7 +344,11 @@ class Datastore {
 
  private:
   Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
-            std::optional<S3Options> s3, std::shared_ptr<Backend> backend);
+            std::optional<S3Options> s3, std::shared_ptr<Backend> backend,
+            CacheOptions cache_options, const OpenOptions& open);
+  // Opens the cache when first needed (commands that never touch chunks
+  // do not take its lock).
+  Result<ChunkCache*> Cache();
 
   Env* const env_;
   const std::string path_;
@@ -317,6 +357,11 @@ class Datastore {
   const size_t jobs_;
   const std::optional<S3Options> s3_;
   std::shared_ptr<Backend> backend_;         // null: a local datastore
+  const CacheOptions cache_options_;
+  const bool cache_admit_;
+  const std::function<Result<uint64_t>()> cache_free_space_;
+  std::mutex cache_mu_;
+  std::unique_ptr<ChunkCache> cache_;        // guarded by cache_mu_
   std::unique_ptr<MetadataMirror> mirror_;   // the bucket's .cnt/, if remote
   std::unique_ptr<ChunkStore> chunks_;
   std::unique_ptr<SnapshotStore> snapshots_;

@@ -49,6 +49,8 @@ struct WriteOptions {
   // Names the crash points inside the write for tests ("chunk" gives
   // "chunk-tmp-partial" and "chunk-tmp-written"); see util/crash_point.h.
   const char* crash_label = "file";
+  // Give the new file the atime and mtime of this (existing) file.
+  std::string keep_times_of;
 };
 
 class Env {
@@ -72,6 +74,11 @@ class Env {
   // what was there. On failure the temporary file is removed.
   virtual Status WriteFileAtomic(const std::string& path, ByteView data,
                                  const WriteOptions& options) = 0;
+  // Like WriteFileAtomic, but never replaces: false if `path` exists.
+  virtual Result<bool> WriteFileIfAbsent(const std::string& path, ByteView data,
+                                         const WriteOptions& options) = 0;
+  // Free bytes for unprivileged users on the filesystem holding `path`.
+  virtual Result<uint64_t> FreeSpace(const std::string& path) = 0;
   // mkdir(); kAlreadyExists if the path exists.
   virtual Status CreateDir(const std::string& path, unsigned mode = 0755) = 0;
   // mkdir -p; succeeds if the directory already exists.

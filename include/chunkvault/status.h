@@ -26,6 +26,7 @@ enum class ErrorCode {
   kProtected,        // a protected snapshot may not be removed
   kUnsupported,      // valid but not handled (e.g. a socket in a tree)
   kIo,               // the operating system refused (errno)
+  kNoSpace,          // the disk (or quota) is full
   kNetwork,          // a remote endpoint failed or could not be reached
   kPermissionDenied, // the remote side refused us (403, untrusted certificate)
   kInternal,         // a bug: an invariant did not hold

@@ -138,6 +138,9 @@ class FilesystemBackend final : public Backend {
     return {};
   }
 
+  // A directory costs nothing per request; nothing is counted.
+  BackendCounts Counts() const override { return {}; }
+
   Status Copy(const std::string& from, const std::string& to) override {
     CV_ASSIGN_OR_RETURN(Bytes data, Get(from));
     CV_RETURN_IF_ERROR(Put(to, data, PutMode::kOverwrite));

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -7,12 +8,25 @@
 namespace chunkvault {
 namespace {
 
-class MemoryBackend final : public Backend {
+// Counts requests the way an S3 bill would, so tests can assert on them.
+class CountingBackend : public Backend {
+ public:
+  BackendCounts Counts() const override {
+    return {get_, put_, head_, list_, del_, copy_, up_, down_};
+  }
+
+ protected:
+  std::atomic<uint64_t> get_{0}, put_{0}, head_{0}, list_{0}, del_{0}, copy_{0}, up_{0}, down_{0};
+};
+
+class MemoryBackend final : public CountingBackend {
  public:
   std::string Describe() const override { return "memory"; }
   Status Check() override { return {}; }
 
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
+    ++put_;
+    up_ += data.size();
     std::lock_guard lock(mu_);
     auto [it, inserted] = objects_.try_emplace(key);
     if (!inserted && mode == PutMode::kIfAbsent) return false;
@@ -21,9 +35,11 @@ class MemoryBackend final : public Backend {
   }
 
   Result<Bytes> Get(const std::string& key) override {
+    ++get_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(key);
     if (it == objects_.end()) return Fail(ErrorCode::kNotFound, "no object " + key);
+    down_ += it->second.size();
     return it->second;
   }
 
@@ -35,6 +51,7 @@ class MemoryBackend final : public Backend {
   }
 
   Result<std::optional<ObjectInfo>> Head(const std::string& key) override {
+    ++head_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(key);
     if (it == objects_.end()) return std::optional<ObjectInfo>();
@@ -42,12 +59,14 @@ class MemoryBackend final : public Backend {
   }
 
   Status Delete(const std::string& key) override {
+    ++del_;
     std::lock_guard lock(mu_);
     objects_.erase(key);
     return {};
   }
 
   Status DeleteMany(const std::vector<std::string>& keys) override {
+    del_ += (keys.size() + 999) / 1000;  // S3 deletes 1000 keys a request
     std::lock_guard lock(mu_);
     for (const auto& k : keys) objects_.erase(k);
     return {};
@@ -57,6 +76,7 @@ class MemoryBackend final : public Backend {
               const std::function<Status(const ObjectInfo&)>& fn) override {
     // Copy first: `fn` may call back into the backend.
     std::vector<ObjectInfo> found;
+    ++list_;
     {
       std::lock_guard lock(mu_);
       for (auto it = objects_.lower_bound(prefix);
@@ -68,6 +88,7 @@ class MemoryBackend final : public Backend {
   }
 
   Status Copy(const std::string& from, const std::string& to) override {
+    ++copy_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(from);
     if (it == objects_.end()) return Fail(ErrorCode::kNotFound, "no object " + from);
@@ -102,6 +123,7 @@ class UnavailableBackend final : public Backend {
     return Fail();
   }
   Status Copy(const std::string&, const std::string&) override { return Fail(); }
+  BackendCounts Counts() const override { return {}; }
 
  private:
   std::unexpected<Error> Fail() const { return std::unexpected(error_); }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "archive/tar.h"
+#include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "chunker/chunker.h"
@@ -150,6 +151,7 @@ int RunBackup(const BackupArgs& args) {
                                                              double(summary->new_bytes))},
                         {"warnings", warnings},
                         {"duration", seconds}};
+    AddCacheJson(j, (*ds)->Report());
     PrintJson(j);
   } else {
     std::printf("%s\n", snap.c_str());
@@ -161,6 +163,7 @@ int RunBackup(const BackupArgs& args) {
                  (unsigned long long)summary->new_chunks, FormatSize(summary->new_bytes).c_str(),
                  FormatSize(summary->stored_bytes).c_str(),
                  DedupRatio(summary->bytes, summary->new_bytes).c_str());
+    PrintCacheReport((*ds)->Report());
   }
   if (warnings > 0) {
     std::fprintf(stderr,
@@ -186,6 +189,9 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
   cmd->add_option("--backup-id", args->id, "Backup id (default: the short hostname)");
   cmd->add_option("--chunk-size", args->chunk_size,
                   "Average chunk size for .tar, fixed size for .img: 64K ... 4M (default 4M)");
+  AddNoAdmitFlag(cmd, args->store, "--no-cache",
+                 "S3 stores: upload without keeping chunks in the local cache (only empty "
+                 "markers are left, so later backups still skip what the bucket has)");
   cmd->add_option("sources", args->sources, "ARCHIVE:PATH, e.g. root.tar:/ or disk.img:/dev/sdb")
       ->required();
   cmd->callback([args, &exit_code] { exit_code = RunBackup(*args); });

@@ -65,6 +65,8 @@ void RegisterCat(CLI::App& app, int& exit_code) {
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME")->required();
   cmd->add_option("archive", args->archive, "root.tar, disk.img, x.blob or index.json.blob")
       ->required();
+  AddNoAdmitFlag(cmd, args->store, "--no-admit",
+                 "S3 stores: read through the local cache without adding to it");
   cmd->callback([args, &exit_code] { exit_code = RunCat(*args); });
 }
 

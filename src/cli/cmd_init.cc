@@ -1,12 +1,14 @@
 // chunkvault init --store PATH [--name NAME] [--sync-level LEVEL]
 //                 [--s3-endpoint URL --s3-bucket B [--s3-region R] [--s3-path-style]
 //                  [--s3-skip-if-none-match] [--s3-fingerprint FP] [--s3-put-rate-limit N]
-//                  [--reuse-datastore [--overwrite-in-use]]]
+//                  [--reuse-datastore [--overwrite-in-use]]
+//                  [--max-cache-size SIZE] [--cache-policy s3fifo|lru]]
 // S3 keys come from AWS_* variables or a profile, never from the command line.
 #include <cstdio>
 
 #include "backend/s3/credentials.h"
 #include "cli/common.h"
+#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -17,6 +19,7 @@ struct InitArgs {
   std::string endpoint, bucket, region, fingerprint;
   bool path_style = false, skip_if_none_match = false;
   double put_rate_limit = 0;
+  std::string max_cache_size, cache_policy;
 };
 
 // The S3 settings: the command line first, then the AWS environment and
@@ -24,7 +27,7 @@ struct InitArgs {
 Result<std::optional<S3Options>> S3Settings(const InitArgs& args) {
   if (args.bucket.empty() && args.endpoint.empty()) {
     if (args.init.reuse_datastore || args.path_style || args.skip_if_none_match ||
-        !args.fingerprint.empty())
+        !args.fingerprint.empty() || !args.max_cache_size.empty() || !args.cache_policy.empty())
       return Fail(ErrorCode::kInvalidArgument, "S3 options need --s3-bucket");
     return std::optional<S3Options>();
   }
@@ -49,6 +52,12 @@ int RunInit(InitArgs args) {
   auto s3 = S3Settings(args);
   if (!s3) return ReportError(s3.error());
   args.init.s3 = *s3;
+  if (!args.max_cache_size.empty()) {
+    auto size = ParseSize(args.max_cache_size);
+    if (!size) return ReportError(size.error().Context("--max-cache-size"));
+    args.init.cache.max_size = *size;
+  }
+  if (!args.cache_policy.empty()) args.init.cache.policy = args.cache_policy;
   auto ds = Datastore::Init(Env::Default(), args.store.store, args.init);
   if (!ds) return ReportError(ds.error());
   if (args.store.json) {
@@ -93,6 +102,12 @@ void RegisterInit(CLI::App& app, int& exit_code) {
                 "Adopt a datastore the bucket already holds under the name (pulls its metadata)");
   cmd->add_flag("--overwrite-in-use", args->init.overwrite_in_use,
                 "With --reuse-datastore: take the prefix over from another host");
+  cmd->add_option("--max-cache-size", args->max_cache_size,
+                  "Most bytes of chunks the local cache keeps, e.g. 50G (default: as much as "
+                  "the filesystem has free, less 512 MiB)");
+  cmd->add_option("--cache-policy", args->cache_policy,
+                  "What the cache keeps: s3fifo (scan-resistant, default) or lru")
+      ->check(CLI::IsMember({"s3fifo", "lru"}));
   cmd->callback([args, &exit_code] { exit_code = RunInit(*args); });
 }
 

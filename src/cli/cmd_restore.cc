@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "archive/tar.h"
+#include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "util/size.h"
@@ -84,18 +85,21 @@ int RunRestore(const RestoreArgs& args) {
   if (args.store.json) {
     nlohmann::json archives = nlohmann::json::array();
     for (const RestoreSummary& s : done) archives.push_back(SummaryJson(s, target));
-    PrintJson({{"snapshot", snap->ToString()},
-               {"target", target},
-               {"archives", archives},
-               {"bytes", bytes},
-               {"files", files},
-               {"warnings", warnings},
-               {"duration", line.seconds()}});
+    nlohmann::json j = {{"snapshot", snap->ToString()},
+                        {"target", target},
+                        {"archives", archives},
+                        {"bytes", bytes},
+                        {"files", files},
+                        {"warnings", warnings},
+                        {"duration", line.seconds()}};
+    AddCacheJson(j, (*ds)->Report());
+    PrintJson(j);
   } else if (target != "-") {
     std::fprintf(stderr, "restored %zu archive%s of %s to %s: %s in %llu files, %.1f s (%s)\n",
                  done.size(), done.size() == 1 ? "" : "s", snap->ToString().c_str(),
                  target.c_str(), FormatSize(bytes).c_str(), (unsigned long long)files,
                  line.seconds(), line.Rate(bytes).c_str());
+    PrintCacheReport((*ds)->Report());
   }
   return warnings > 0 ? kExitPartial : kExitOk;
 }
@@ -117,6 +121,9 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
       ->expected(1, 2);
   cmd->add_flag("--overwrite", args->overwrite,
                 "Restore into a non-empty directory or over an existing file");
+  AddNoAdmitFlag(cmd, args->store, "--no-admit",
+                 "S3 stores: read through the local cache without adding to it (a bulk restore "
+                 "that leaves the cache's working set as it was)");
   cmd->callback([args, &exit_code] { exit_code = RunRestore(*args); });
 }
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "util/size.h"
@@ -13,7 +14,7 @@ struct VerifyArgs {
   StoreOptions store;
   std::string snapshot;
   bool keep_bad = false;
-  bool local_copies = false;
+  bool use_cache = false;
 };
 
 class VerifyPrinter final : public VerifyObserver {
@@ -52,7 +53,8 @@ int RunVerify(const VerifyArgs& args) {
   VerifyPrinter printer(line);
   VerifyOptions vo;
   vo.rename_bad = !args.keep_bad;
-  vo.local_copies_ok = args.local_copies;
+  // --no-admit reads through the cache too, only without admitting.
+  vo.use_cache = args.use_cache || !args.store.cache_admit;
   auto report = (*ds)->Verify(targets, vo, args.store.json ? nullptr : &printer);
   line.Clear();
   if (!report) return ReportError(report.error());
@@ -61,14 +63,16 @@ int RunVerify(const VerifyArgs& args) {
     nlohmann::json bad = nlohmann::json::array();
     for (const BadChunk& b : report->bad_chunks)
       bad.push_back({{"digest", ToHex(b.digest)}, {"error", b.error}, {"renamed-to", b.renamed_to}});
-    PrintJson({{"ok", report->ok()},
-               {"snapshots-ok", report->snapshots_ok},
-               {"snapshots-failed", report->snapshots_failed},
-               {"skipped", report->skipped},
-               {"chunks", report->chunks},
-               {"chunk-bytes", report->chunk_bytes},
-               {"bad-chunks", bad},
-               {"errors", report->errors}});
+    nlohmann::json out = {{"ok", report->ok()},
+                          {"snapshots-ok", report->snapshots_ok},
+                          {"snapshots-failed", report->snapshots_failed},
+                          {"skipped", report->skipped},
+                          {"chunks", report->chunks},
+                          {"chunk-bytes", report->chunk_bytes},
+                          {"bad-chunks", bad},
+                          {"errors", report->errors}};
+    AddCacheJson(out, (*ds)->Report());
+    PrintJson(out);
   } else {
     for (const std::string& s : report->skipped) std::fprintf(stderr, "skipped %s\n", s.c_str());
     for (const std::string& e : report->errors) std::fprintf(stderr, "error: %s\n", e.c_str());
@@ -76,6 +80,7 @@ int RunVerify(const VerifyArgs& args) {
                 (unsigned long long)(report->snapshots_ok + report->snapshots_failed),
                 (unsigned long long)report->snapshots_failed, (unsigned long long)report->chunks,
                 FormatSize(report->chunk_bytes).c_str(), report->ok() ? "ok" : "PROBLEMS FOUND");
+    PrintCacheReport((*ds)->Report());
   }
   return report->ok() ? kExitOk : kExitFailure;
 }
@@ -91,8 +96,11 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME (default: every snapshot)");
   cmd->add_flag("--keep-bad", args->keep_bad, "Leave corrupt chunks where they are");
-  cmd->add_flag("--local-copies", args->local_copies,
-                "S3 stores: check local copies where present instead of the bucket's");
+  cmd->add_flag("--use-cache", args->use_cache,
+                "S3 stores: read through the local cache (cached chunks are checked locally) "
+                "instead of reading every chunk from the bucket");
+  AddNoAdmitFlag(cmd, args->store, "--no-admit",
+                 "S3 stores: read through the cache without adding to it (implies --use-cache)");
   cmd->callback([args, &exit_code] { exit_code = RunVerify(*args); });
 }
 

@@ -16,9 +16,15 @@ void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_
   if (with_json) cmd->add_flag("--json", opts.json, "Print JSON for scripts");
 }
 
+void AddNoAdmitFlag(CLI::App* cmd, StoreOptions& opts, const std::string& name,
+                    const std::string& help) {
+  cmd->add_flag_callback(name, [&opts] { opts.cache_admit = false; }, help);
+}
+
 Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts) {
   OpenOptions o;
   o.jobs = opts.jobs;
+  o.cache_admit = opts.cache_admit;
   return Datastore::Open(Env::Default(), opts.store, o);
 }
 

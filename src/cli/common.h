@@ -30,10 +30,18 @@ struct StoreOptions {
   std::string ns;     // --ns
   size_t jobs = 0;    // --jobs
   bool json = false;  // --json
+  // S3 stores: this run may add chunks to the local cache (false with
+  // backup --no-cache, restore/cat/verify --no-admit).
+  bool cache_admit = true;
 };
 
 // Adds --store (with CHUNKVAULT_STORE), --jobs, and (if asked) --ns and --json.
 void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json);
+
+// Adds a flag that, when given, keeps the run from adding chunks to the
+// cache (`name`: --no-cache or --no-admit).
+void AddNoAdmitFlag(CLI::App* cmd, StoreOptions& opts, const std::string& name,
+                    const std::string& help);
 
 Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts);
 Result<BackupNamespace> ParseNamespace(const StoreOptions& opts);
@@ -64,5 +72,6 @@ void RegisterProtect(CLI::App& app, int& exit_code);
 void RegisterNotes(CLI::App& app, int& exit_code);
 void RegisterInspect(CLI::App& app, int& exit_code);
 void RegisterS3Refresh(CLI::App& app, int& exit_code);
+void RegisterCache(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   RegisterNotes(app, exit_code);
   RegisterInspect(app, exit_code);
   RegisterS3Refresh(app, exit_code);
+  RegisterCache(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

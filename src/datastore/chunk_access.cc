@@ -52,51 +52,67 @@ class LocalChunkAccess final : public ChunkAccess {
   ChunkStore* const store_;
 };
 
-class RemoteChunkAccess final : public ChunkAccess {
+class CachedChunkAccess final : public ChunkAccess {
  public:
-  RemoteChunkAccess(ChunkStore* local, Backend* backend, std::string prefix)
-      : local_(local), backend_(backend), prefix_(std::move(prefix)) {}
+  CachedChunkAccess(Backend* backend, std::string prefix, ChunkStore* local,
+                    std::function<Result<ChunkCache*>()> cache, bool admit)
+      : backend_(backend),
+        prefix_(std::move(prefix)),
+        local_(local),
+        cache_(std::move(cache)),
+        admit_(admit) {}
 
   Result<bool> TouchIfPresent(const Digest& digest) override {
-    // A local copy exists only after the upload succeeded.
-    return TouchIfStoredLocally(*local_, digest);
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    return cache->TouchIfKnown(digest);
   }
 
   Result<InsertResult> Insert(const Digest& digest, ByteView blob) override {
     auto created = backend_->Put(ChunkKey(prefix_, digest), blob, PutMode::kIfAbsent);
     if (!created) return std::unexpected(std::move(created).error().Context("upload chunk " + ToHex(digest)));
-    CV_ASSIGN_OR_RETURN(InsertResult local, local_->Insert(digest, blob));
-    return InsertResult{!*created, local.stored_size};
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    if (admit_) {
+      CV_RETURN_IF_ERROR(cache->Admit(digest, blob));
+    } else {
+      CV_RETURN_IF_ERROR(cache->Mark(digest));
+    }
+    return InsertResult{!*created, blob.size()};
   }
 
   Result<Bytes> ReadRaw(const Digest& digest, ReadFrom from) override {
     if (from == ReadFrom::kAny) {
-      auto size = local_->StoredSize(digest);
-      if (size && *size && **size > 0) return local_->ReadRaw(digest);
+      CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+      CV_ASSIGN_OR_RETURN(auto cached, cache->Lookup(digest, /*promote=*/false));
+      if (cached) return std::move(*cached);
     }
-    auto raw = backend_->Get(ChunkKey(prefix_, digest));
-    if (!raw && raw.error().code() == ErrorCode::kNotFound)
-      return Fail(ErrorCode::kNotFound, "missing from " + backend_->Describe());
-    return raw;
+    return Get(digest);
   }
 
   Result<Bytes> Read(const Digest& digest, ReadFrom from) override {
-    if (from == ReadFrom::kAny) {
-      auto size = local_->StoredSize(digest);
-      if (size && *size && **size > 0) {
-        auto raw = local_->ReadRaw(digest);
-        if (raw) {
-          auto data = DecodeChunk(*raw, digest);
-          if (data) return data;
-        }
-        // A damaged local copy: the bucket's is the one that counts.
-      }
+    if (from == ReadFrom::kBackend) {
+      CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
+      return DecodeChunk(raw, digest);
     }
-    CV_ASSIGN_OR_RETURN(Bytes raw, ReadRaw(digest, ReadFrom::kBackend));
-    CV_ASSIGN_OR_RETURN(Bytes data, DecodeChunk(raw, digest));
-    // Keep it: every chunk is kept locally too (the cache comes next).
-    (void)local_->Insert(digest, raw);
-    return data;
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    CV_ASSIGN_OR_RETURN(auto cached, cache->Lookup(digest, /*promote=*/admit_));
+    if (cached) {
+      auto data = DecodeChunk(*cached, digest);
+      if (data) return data;
+      // A damaged cached copy: move it aside and fetch the bucket's.
+      (void)cache->Erase(digest);
+      (void)local_->MarkBad(digest);
+    }
+    return cache->FetchOnce(digest, [&]() -> Result<Bytes> {
+      CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
+      // Checked before anything keeps it: a corrupt object is never cached.
+      CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeChunk(raw, digest), ChunkKey(prefix_, digest)));
+      if (admit_) {
+        CV_RETURN_IF_ERROR(cache->Admit(digest, raw));
+      } else {
+        CV_RETURN_IF_ERROR(cache->Mark(digest));
+      }
+      return data;
+    });
   }
 
   Result<std::string> MarkBad(const Digest& digest) override {
@@ -109,7 +125,10 @@ class RemoteChunkAccess final : public ChunkAccess {
     }
     CV_RETURN_IF_ERROR(backend_->Copy(key, bad));
     CV_RETURN_IF_ERROR(backend_->Delete(key));
-    // The local copy is suspect too: move it aside so it is not served.
+    // The local copy is suspect too: out of the cache and out of the way,
+    // so the next backup uploads the chunk again.
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    CV_RETURN_IF_ERROR(cache->Erase(digest));
     auto size = local_->StoredSize(digest);
     if (size && *size) (void)local_->MarkBad(digest);
     return bad + " in " + backend_->Describe();
@@ -120,9 +139,18 @@ class RemoteChunkAccess final : public ChunkAccess {
   }
 
  private:
-  ChunkStore* const local_;
+  Result<Bytes> Get(const Digest& digest) {
+    auto raw = backend_->Get(ChunkKey(prefix_, digest));
+    if (!raw && raw.error().code() == ErrorCode::kNotFound)
+      return Fail(ErrorCode::kNotFound, "missing from " + backend_->Describe());
+    return raw;
+  }
+
   Backend* const backend_;
   const std::string prefix_;
+  ChunkStore* const local_;
+  const std::function<Result<ChunkCache*>()> cache_;
+  const bool admit_;
 };
 
 }  // namespace
@@ -131,9 +159,12 @@ std::unique_ptr<ChunkAccess> NewLocalChunkAccess(ChunkStore* store) {
   return std::make_unique<LocalChunkAccess>(store);
 }
 
-std::unique_ptr<ChunkAccess> NewRemoteChunkAccess(ChunkStore* local, Backend* backend,
-                                                  std::string key_prefix) {
-  return std::make_unique<RemoteChunkAccess>(local, backend, std::move(key_prefix));
+std::unique_ptr<ChunkAccess> NewCachedChunkAccess(Backend* backend, std::string key_prefix,
+                                                  ChunkStore* local,
+                                                  std::function<Result<ChunkCache*>()> cache,
+                                                  bool admit) {
+  return std::make_unique<CachedChunkAccess>(backend, std::move(key_prefix), local,
+                                             std::move(cache), admit);
 }
 
 Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest, ReadFrom from) {

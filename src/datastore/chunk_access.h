@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "cache/chunk_cache.h"
 #include "chunkvault/backend.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
@@ -17,8 +18,9 @@
 namespace chunkvault {
 
 enum class ReadFrom {
-  kAny,      // a good local copy if there is one
-  kBackend,  // the authoritative copy (the bucket), bypassing local copies
+  kAny,      // through the local copies / the cache
+  kBackend,  // the authoritative copy (the bucket), bypassing and not
+             // disturbing the cache
 };
 
 class ChunkAccess {
@@ -50,11 +52,20 @@ class ChunkAccess {
 std::unique_ptr<ChunkAccess> NewLocalChunkAccess(ChunkStore* store);
 
 // ChunkAccess on a bucket (`backend`, keys "<prefix>.chunks/<4hex>/<64hex>")
-// that keeps every chunk in the local store too: uploads put the chunk in
-// the bucket (if absent) and then locally; reads take a good local copy or
-// fetch, check and keep the bucket's.
-std::unique_ptr<ChunkAccess> NewRemoteChunkAccess(ChunkStore* local, Backend* backend,
-                                                  std::string key_prefix);
+// with the local chunk cache in front (SPEC section 7):
+//   - upload: a chunk the cache knows (file or marker) is not sent; others
+//     are PUT with If-None-Match, then admitted (or, without admission, only
+//     marked);
+//   - read: a cached chunk is read locally; a miss is fetched once however
+//     many readers want it, checked (CRC, digest) and only then admitted
+//     (or marked) and handed out; a corrupt object is never cached.
+// With `admit` false (backup --no-cache, restore --no-admit) the cache
+// serves what it has and takes nothing new. `cache` opens the cache when
+// first needed.
+std::unique_ptr<ChunkAccess> NewCachedChunkAccess(Backend* backend, std::string key_prefix,
+                                                  ChunkStore* local,
+                                                  std::function<Result<ChunkCache*>()> cache,
+                                                  bool admit);
 
 // The bucket key of a chunk: "<prefix>.chunks/<4hex>/<64hex>".
 std::string ChunkKey(const std::string& key_prefix, const Digest& digest);

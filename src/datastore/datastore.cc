@@ -13,6 +13,9 @@
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_access.h"
+#include "cache/chunk_cache.h"
+#include "cache/policy.h"
+#include "datastore/cache_stats.h"
 #include "datastore/chunk_stream.h"
 #include "datastore/remote.h"
 #include "store/chunk_store.h"
@@ -101,7 +104,8 @@ std::string CurrentAuthId() {
 }
 
 Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
-                     std::optional<S3Options> s3, std::shared_ptr<Backend> backend)
+                     std::optional<S3Options> s3, std::shared_ptr<Backend> backend,
+                     CacheOptions cache_options, const OpenOptions& open)
     : env_(env),
       path_(std::move(path)),
       name_(std::move(name)),
@@ -109,13 +113,69 @@ Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel syn
       jobs_(jobs),
       s3_(std::move(s3)),
       backend_(std::move(backend)),
+      cache_options_(std::move(cache_options)),
+      cache_admit_(open.cache_admit),
+      cache_free_space_(open.cache_free_space),
       mirror_(backend_ ? NewBackendMirror(backend_.get(), key_prefix() + ".cnt/") : nullptr),
       chunks_(std::make_unique<ChunkStore>(env, path_, sync)),
       snapshots_(std::make_unique<SnapshotStore>(env, path_, sync, mirror_.get())),
-      access_(backend_ ? NewRemoteChunkAccess(chunks_.get(), backend_.get(), key_prefix())
+      access_(backend_ ? NewCachedChunkAccess(backend_.get(), key_prefix(), chunks_.get(),
+                                              [this] { return Cache(); }, cache_admit_)
                        : NewLocalChunkAccess(chunks_.get())) {}
 
-Datastore::~Datastore() = default;
+Datastore::~Datastore() {
+  if (!backend_) return;
+  // Best effort at exit: the cache's checkpoint and the running totals.
+  CacheReport report = Report();
+  if (cache_) (void)cache_->Close();
+  const CacheCounters& c = report.counters;
+  const BackendCounts& r = report.requests;
+  const bool anything = c.hits + c.misses + c.admissions + c.markers + c.uploads_skipped +
+                            r.get + r.put + r.head + r.list + r.del + r.copy >
+                        0;
+  if (anything)
+    (void)AccumulateCacheStats(env_, JoinPath(path_, ".cache/stats.json"),
+                               CacheRunJson(report.counters, report.requests));
+}
+
+Result<ChunkCache*> Datastore::Cache() {
+  std::lock_guard lock(cache_mu_);
+  if (!cache_) {
+    ChunkCacheOptions o;
+    o.policy = cache_options_.policy;
+    o.max_bytes = cache_options_.max_size;
+    o.env = env_;
+    o.free_space = cache_free_space_;
+    CV_ASSIGN_OR_RETURN(cache_, ChunkCache::Open(chunks_.get(), JoinPath(path_, ".cache"), o));
+  }
+  return cache_.get();
+}
+
+CacheReport Datastore::Report() {
+  CacheReport r;
+  r.remote = backend_ != nullptr;
+  if (!r.remote) return r;
+  r.requests = backend_->Counts();
+  std::lock_guard lock(cache_mu_);
+  if (cache_) {
+    r.opened = true;
+    r.counters = cache_->counters();
+    r.state = cache_->state();
+  }
+  return r;
+}
+
+Result<CacheState> Datastore::CacheStatus() {
+  if (!backend_)
+    return Fail(ErrorCode::kUnsupported,
+                path_ + " is a local datastore; only S3-backed ones have a cache");
+  CV_ASSIGN_OR_RETURN(ChunkCache * cache, Cache());
+  return cache->state();
+}
+
+Result<nlohmann::json> Datastore::CacheTotals() {
+  return LoadCacheStats(env_, JoinPath(path_, ".cache/stats.json"));
+}
 
 Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& path,
                                                    const InitOptions& options) {
@@ -124,6 +184,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
   CV_ASSIGN_OR_RETURN(SyncLevel sync, ParseSyncLevel(options.sync_level));
   if (options.backend && !options.s3)
     return Fail(ErrorCode::kInvalidArgument, "a backend needs S3 options");
+  if (options.s3) CV_RETURN_IF_ERROR(NewCachePolicy(options.cache.policy, 0));
   CV_RETURN_IF_ERROR(env->CreateDirs(path));
   CV_ASSIGN_OR_RETURN(auto existing, env->ListDir(path));
   if (!existing.empty())
@@ -146,7 +207,10 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
                            {"name", name},
                            {"sync-level", SyncLevelName(sync)},
                            {"created", env->NowUnix()}};
-  if (options.s3) config["s3"] = S3OptionsToJson(*options.s3);
+  if (options.s3) {
+    config["s3"] = S3OptionsToJson(*options.s3);
+    config["cache"] = {{"max-size", options.cache.max_size}, {"policy", options.cache.policy}};
+  }
   WriteOptions opts;
   opts.sync = sync != SyncLevel::kNone;
   CV_RETURN_IF_ERROR(
@@ -163,6 +227,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   std::string name = Basename(path);
   SyncLevel sync = SyncLevel::kFilesystem;
   std::optional<S3Options> s3;
+  CacheOptions cache;
   auto raw = env->ReadFile(JoinPath(path, kConfigFile));
   if (raw) {
     auto config = nlohmann::json::parse(AsString(*raw), nullptr, false);
@@ -176,6 +241,10 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
     CV_ASSIGN_OR_RETURN(sync, ParseSyncLevel(config.value("sync-level", "filesystem")));
     if (config.contains("s3")) {
       CV_ASSIGN_OR_RETURN(s3, S3OptionsFromJson(config["s3"]));
+    }
+    if (config.contains("cache") && config["cache"].is_object()) {
+      cache.max_size = config["cache"].value("max-size", uint64_t(0));
+      cache.policy = config["cache"].value("policy", "s3fifo");
     }
   } else if (raw.error().code() != ErrorCode::kNotFound) {
     return std::unexpected(std::move(raw).error());
@@ -199,8 +268,8 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   size_t jobs = options.jobs != 0 ? options.jobs
                 : s3             ? std::max<size_t>(8, ThreadPool::DefaultThreads())
                                  : ThreadPool::DefaultThreads();
-  return std::unique_ptr<Datastore>(
-      new Datastore(env, path, name, sync, jobs, std::move(s3), std::move(backend)));
+  return std::unique_ptr<Datastore>(new Datastore(env, path, name, sync, jobs, std::move(s3),
+                                                  std::move(backend), std::move(cache), options));
 }
 
 Result<std::unique_ptr<FileLock>> Datastore::LockSnapshot(const SnapshotRef& snap,

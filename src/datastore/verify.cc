@@ -74,7 +74,7 @@ class ChunkChecker {
 
  private:
   void CheckOne(const Digest& d) {
-    auto data = ReadChunkData(*access_, d, options_.local_copies_ok ? ReadFrom::kAny : ReadFrom::kBackend);
+    auto data = ReadChunkData(*access_, d, options_.use_cache ? ReadFrom::kAny : ReadFrom::kBackend);
     std::lock_guard lock(mu_);
     ++chunks_;
     if (data) {

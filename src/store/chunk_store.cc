@@ -79,6 +79,29 @@ Result<Bytes> ChunkStore::ReadRaw(const Digest& digest) {
 
 Status ChunkStore::Touch(const Digest& digest) { return env_->TouchAtime(ChunkPath(digest)); }
 
+Status ChunkStore::EvictToMarker(const Digest& digest) {
+  const std::string path = ChunkPath(digest);
+  auto st = env_->Stat(path);
+  if (!st) return st.error().code() == ErrorCode::kNotFound ? Status() : Status(std::unexpected(st.error()));
+  if (st->size == 0) return {};
+  WriteOptions opts;
+  opts.keep_times_of = path;  // the marker inherits the chunk's atime and mtime
+  opts.crash_label = "evict";
+  return env_->WriteFileAtomic(path, {}, opts);
+}
+
+Result<bool> ChunkStore::WriteMarker(const Digest& digest) {
+  const std::string path = ChunkPath(digest);
+  auto st = env_->Stat(path);
+  if (st) return false;
+  if (st.error().code() != ErrorCode::kNotFound) return std::unexpected(st.error());
+  WriteOptions opts;
+  opts.crash_label = "marker";
+  auto created = env_->WriteFileIfAbsent(path, {}, opts);
+  if (!created) return std::unexpected(created.error());
+  return *created;
+}
+
 Result<std::string> ChunkStore::MarkBad(const Digest& digest) {
   const std::string path = ChunkPath(digest);
   std::string bad;

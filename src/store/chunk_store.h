@@ -59,6 +59,17 @@ class ChunkStore {
   // Sets the chunk's atime to now (garbage collection's mark).
   Status Touch(const Digest& digest);
 
+  // Cache eviction (SPEC section 7): replaces the chunk file by a new,
+  // empty marker file with the same atime and mtime. A new inode, so a
+  // reader that opened the old file keeps reading valid data; the name
+  // stays, so garbage collection still sees the chunk. A chunk that is
+  // missing or already a marker is left alone.
+  Status EvictToMarker(const Digest& digest);
+
+  // Creates an empty marker ("in the bucket, not cached here") unless a
+  // file exists. Returns whether one was created.
+  Result<bool> WriteMarker(const Digest& digest);
+
   // Renames a corrupt chunk to <digest>.<n>.bad (n = 0..9, the first free
   // one, as PBS verify does) and returns the new path.
   Result<std::string> MarkBad(const Digest& digest);

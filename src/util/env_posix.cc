@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -59,6 +60,62 @@ Status WriteAll(int fd, ByteView data, const std::string& path,
 
 class PosixEnv final : public Env {
  public:
+  // Writes a temporary file, then renames it into place (replace) or links
+  // it there if the name is free (!replace). Returns whether `path` now
+  // holds the new data.
+  Result<bool> Write(const std::string& path, ByteView data, const WriteOptions& options,
+                     bool replace) {
+    std::string tmp = options.tmp_path;
+    UniqueFd fd;
+    if (tmp.empty()) {
+      tmp = path + ".tmp_XXXXXX";
+      fd.reset(::mkostemp(tmp.data(), O_CLOEXEC));
+      if (fd && ::fchmod(fd.get(), 0644) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return FailErrno(err, "chmod " + tmp);
+      }
+    } else {
+      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    }
+    if (!fd) return FailErrno(errno, "create " + tmp);
+
+    auto fail = [&](Error e) -> Result<bool> {
+      ::unlink(tmp.c_str());
+      return std::unexpected(std::move(e));
+    };
+    if (auto st = WriteAll(fd.get(), data, tmp, options.crash_label); !st)
+      return fail(std::move(st).error());
+    if (!options.keep_times_of.empty()) {
+      struct stat old;
+      if (::stat(options.keep_times_of.c_str(), &old) == 0) {
+        const struct timespec times[2] = {old.st_atim, old.st_mtim};
+        if (::futimens(fd.get(), times) != 0) return fail(ErrnoError(errno, "set times of " + tmp));
+      }
+    }
+    if (options.sync && ::fsync(fd.get()) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
+    if (::close(fd.release()) != 0) return fail(ErrnoError(errno, "close " + tmp));
+    CrashPoint((std::string(options.crash_label) + "-tmp-written").c_str());
+    bool placed = true;
+    if (replace) {
+      if (::rename(tmp.c_str(), path.c_str()) != 0)
+        return fail(ErrnoError(errno, "rename " + tmp + " to " + path));
+    } else {
+      // link() fails if the name exists: never replaces.
+      if (::link(tmp.c_str(), path.c_str()) != 0) {
+        if (errno != EEXIST) return fail(ErrnoError(errno, "link " + tmp + " to " + path));
+        placed = false;
+      }
+      ::unlink(tmp.c_str());
+    }
+    if (options.sync && placed) {
+      auto slash = path.rfind('/');
+      CV_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
+    }
+    CrashPoint((std::string(options.crash_label) + "-renamed").c_str());
+    return placed;
+  }
+
   int64_t NowUnix() override { return static_cast<int64_t>(::time(nullptr)); }
 
   Result<Bytes> ReadFile(const std::string& path) override {
@@ -111,39 +168,19 @@ class PosixEnv final : public Env {
 
   Status WriteFileAtomic(const std::string& path, ByteView data,
                          const WriteOptions& options) override {
-    std::string tmp = options.tmp_path;
-    UniqueFd fd;
-    if (tmp.empty()) {
-      tmp = path + ".tmp_XXXXXX";
-      fd.reset(::mkostemp(tmp.data(), O_CLOEXEC));
-      if (fd && ::fchmod(fd.get(), 0644) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        return FailErrno(err, "chmod " + tmp);
-      }
-    } else {
-      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    }
-    if (!fd) return FailErrno(errno, "create " + tmp);
-
-    auto fail = [&](Error e) -> Status {
-      ::unlink(tmp.c_str());
-      return std::unexpected(std::move(e));
-    };
-    if (auto st = WriteAll(fd.get(), data, tmp, options.crash_label); !st)
-      return fail(std::move(st).error());
-    if (options.sync && ::fsync(fd.get()) != 0)
-      return fail(ErrnoError(errno, "fsync " + tmp));
-    if (::close(fd.release()) != 0) return fail(ErrnoError(errno, "close " + tmp));
-    CrashPoint((std::string(options.crash_label) + "-tmp-written").c_str());
-    if (::rename(tmp.c_str(), path.c_str()) != 0)
-      return fail(ErrnoError(errno, "rename " + tmp + " to " + path));
-    if (options.sync) {
-      auto slash = path.rfind('/');
-      CV_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
-    }
-    CrashPoint((std::string(options.crash_label) + "-renamed").c_str());
+    CV_RETURN_IF_ERROR(Write(path, data, options, /*replace=*/true));
     return {};
+  }
+
+  Result<bool> WriteFileIfAbsent(const std::string& path, ByteView data,
+                                 const WriteOptions& options) override {
+    return Write(path, data, options, /*replace=*/false);
+  }
+
+  Result<uint64_t> FreeSpace(const std::string& path) override {
+    struct statvfs vfs;
+    if (::statvfs(path.c_str(), &vfs) != 0) return FailErrno(errno, "statvfs " + path);
+    return uint64_t(vfs.f_bavail) * uint64_t(vfs.f_frsize);
   }
 
   Status CreateDir(const std::string& path, unsigned mode) override {

@@ -16,6 +16,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kProtected: return "protected";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kIo: return "i/o error";
+    case ErrorCode::kNoSpace: return "no space";
     case ErrorCode::kNetwork: return "network error";
     case ErrorCode::kPermissionDenied: return "permission denied";
     case ErrorCode::kInternal: return "internal error";
@@ -28,6 +29,7 @@ Error ErrnoError(int err, const std::string& what) {
   if (err == ENOENT) code = ErrorCode::kNotFound;
   if (err == EEXIST) code = ErrorCode::kAlreadyExists;
   if (err == EWOULDBLOCK) code = ErrorCode::kBusy;
+  if (err == ENOSPC || err == EDQUOT) code = ErrorCode::kNoSpace;
   return Error(code, what + ": " + std::strerror(err));
 }
 

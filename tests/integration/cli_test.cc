@@ -400,11 +400,17 @@ TEST_F(Cli, EncryptedChunksAreRefusedWithAClearError) {
 }
 
 TEST_F(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"init", "backup", "snapshots", "restore", "cat", "verify", "forget",
-                          "protect", "unprotect", "notes", "inspect", "s3-refresh"}) {
-    RunResult r = testing::Run({CV_BINARY, cmd, "--help"});
-    EXPECT_EQ(r.exit_code, 0) << cmd;
-    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
+  const std::vector<std::vector<std::string>> commands = {
+      {"init"},    {"backup"},    {"snapshots"}, {"restore"},    {"cat"},
+      {"verify"},  {"forget"},    {"protect"},   {"unprotect"},  {"notes"},
+      {"inspect"}, {"s3-refresh"}, {"cache", "stats"}};
+  for (const std::vector<std::string>& cmd : commands) {
+    std::vector<std::string> argv = {CV_BINARY};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    argv.push_back("--help");
+    RunResult r = testing::Run(argv);
+    EXPECT_EQ(r.exit_code, 0) << cmd[0];
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd[0] << ": " << r.out;
   }
   RunResult r = testing::Run({CV_BINARY, "--help"});
   EXPECT_EQ(r.exit_code, 0);

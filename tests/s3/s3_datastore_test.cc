@@ -12,6 +12,7 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/index.h"
 #include "s3/rgw.h"
+#include "s3/s3_store_fixture.h"
 #include "support/cli_runner.h"
 #include "support/store_check.h"
 #include "support/tree_util.h"
@@ -25,42 +26,7 @@ using testing::RunOptions;
 using testing::RunResult;
 using testing::TempDir;
 
-class S3Datastore : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device rd;
-    name_ = "cv" + std::to_string(rd() % 1000000000);
-    testing::MakeSampleTree(tmp_ / "src");
-    testing::WriteFile(tmp_ / "disk.raw", testing::RandomData(700000, 8));
-  }
-  void TearDown() override { (void)DeletePrefix(*bucket_, name_ + "/"); }
-
-  CliRunner Runner(const std::string& dir) const {
-    CliRunner r(CV_BINARY, dir);
-    for (const auto& [k, v] : testing::RgwEnv()) r.env()[k] = v;
-    return r;
-  }
-  std::vector<std::string> S3Init() const {
-    return {"--name", name_, "--s3-endpoint", testing::Rgw().endpoint, "--s3-bucket",
-            testing::Rgw().bucket, "--s3-path-style"};
-  }
-  std::vector<std::string> Keys(const std::string& prefix) {
-    std::vector<std::string> keys;
-    EXPECT_TRUE(bucket_->List(prefix, [&](const ObjectInfo& o) -> Status {
-      keys.push_back(o.key);
-      return {};
-    }).has_value());
-    return keys;
-  }
-  static void RemoveLocalChunks(const std::string& store) {
-    for (auto& d : fs::directory_iterator(store + "/.chunks"))
-      for (auto& f : fs::directory_iterator(d.path())) fs::remove(f.path());
-  }
-
-  TempDir tmp_;
-  std::string name_;
-  std::unique_ptr<Backend> bucket_ = NewS3Backend(std::shared_ptr<S3Client>(testing::RgwClient()));
-};
+using S3Datastore = testing::S3StoreFixture;
 
 TEST_F(S3Datastore, BackupFillsTheBucketAndRestoresFromIt) {
   CliRunner cv = Runner(tmp_ / "store");
@@ -194,7 +160,7 @@ TEST_F(S3Datastore, AnUnreachableEndpointIsNamedAndHarmsNothing) {
   EXPECT_EQ(testing::CheckStoreFiles(tmp_ / "store"), std::vector<std::string>{});
   // The local copies are all good; only recording the result in the
   // bucket's manifests fails, and verify says so.
-  auto report = nlohmann::json::parse(ok.Run({"verify", "--local-copies", "--json"}).out);
+  auto report = nlohmann::json::parse(ok.Run({"verify", "--use-cache", "--json"}).out);
   EXPECT_EQ(report["bad-chunks"].size(), 0u);
   EXPECT_EQ(report["snapshots-failed"], 0);
   ASSERT_EQ(report["errors"].size(), 1u);

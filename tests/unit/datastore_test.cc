@@ -54,6 +54,11 @@ class FaultEnv final : public Env {
     CV_RETURN_IF_ERROR(Tick("write " + p));
     return base_->WriteFileAtomic(p, d, o);
   }
+  Result<bool> WriteFileIfAbsent(const std::string& p, ByteView d, const WriteOptions& o) override {
+    CV_RETURN_IF_ERROR(Tick("write " + p));
+    return base_->WriteFileIfAbsent(p, d, o);
+  }
+  Result<uint64_t> FreeSpace(const std::string& p) override { return base_->FreeSpace(p); }
   Status CreateDir(const std::string& p, unsigned m) override {
     CV_RETURN_IF_ERROR(Tick("mkdir " + p));
     return base_->CreateDir(p, m);

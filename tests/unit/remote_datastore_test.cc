@@ -13,6 +13,8 @@
 #include "datastore/remote.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
+#include "remote_fixture.h"
+#include "support/forwarding_backend.h"
 #include "support/store_check.h"
 #include "support/tree_util.h"
 
@@ -26,10 +28,10 @@ using testing::TempDir;
 // does not hold these bytes yet (manifest, blobs, owner: the bucket gets
 // them before they replace the local file) or already does (indexes: local
 // first); can fail chosen keys.
-class OrderCheckingBackend final : public Backend {
+class OrderCheckingBackend final : public testing::ForwardingBackend {
  public:
   OrderCheckingBackend(std::shared_ptr<Backend> inner, std::string store_dir, std::string cnt_prefix)
-      : inner_(std::move(inner)), dir_(std::move(store_dir)), cnt_(std::move(cnt_prefix)) {}
+      : ForwardingBackend(std::move(inner)), dir_(std::move(store_dir)), cnt_(std::move(cnt_prefix)) {}
 
   std::vector<std::string> violations() {
     std::lock_guard lock(mu_);
@@ -38,7 +40,6 @@ class OrderCheckingBackend final : public Backend {
   void FailPutsEndingWith(std::string suffix) { fail_suffix_ = std::move(suffix); }
 
   std::string Describe() const override { return "order-checking " + inner_->Describe(); }
-  Status Check() override { return inner_->Check(); }
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
     if (key.starts_with(cnt_)) {
       const std::string rel = key.substr(cnt_.size());
@@ -55,61 +56,16 @@ class OrderCheckingBackend final : public Backend {
       return Fail(ErrorCode::kNetwork, "injected failure for " + key);
     return inner_->Put(key, data, mode);
   }
-  Result<Bytes> Get(const std::string& k) override { return inner_->Get(k); }
-  Result<Bytes> GetRange(const std::string& k, uint64_t o, uint64_t l) override {
-    return inner_->GetRange(k, o, l);
-  }
-  Result<std::optional<ObjectInfo>> Head(const std::string& k) override { return inner_->Head(k); }
-  Status Delete(const std::string& k) override { return inner_->Delete(k); }
-  Status DeleteMany(const std::vector<std::string>& k) override { return inner_->DeleteMany(k); }
-  Status List(const std::string& p, const std::function<Status(const ObjectInfo&)>& fn) override {
-    return inner_->List(p, fn);
-  }
-  Status Copy(const std::string& a, const std::string& b) override { return inner_->Copy(a, b); }
 
  private:
-  std::shared_ptr<Backend> inner_;
   const std::string dir_, cnt_;
   std::string fail_suffix_;
   std::mutex mu_;
   std::vector<std::string> violations_;
 };
 
-class RemoteDatastoreTest : public ::testing::Test {
+class RemoteDatastoreTest : public testing::RemoteStoreFixture {
  protected:
-  void SetUp() override {
-    testing::MakeSampleTree(tmp_ / "src");
-    testing::WriteFile(tmp_ / "disk.raw", testing::RandomData(300000, 4));
-    s3_.endpoint = "http://127.0.0.1:1";  // never contacted: the backend is injected
-    s3_.bucket = "bkt";
-  }
-
-  Result<std::unique_ptr<Datastore>> Init(const std::string& dir, InitOptions o = {}) {
-    o.s3 = s3_;
-    o.backend = bucket_;
-    o.name = "store";
-    return Datastore::Init(Env::Default(), dir, o);
-  }
-
-  std::unique_ptr<Datastore> Open(const std::string& dir, std::shared_ptr<Backend> backend = nullptr) {
-    OpenOptions o;
-    o.backend = backend ? backend : bucket_;
-    o.jobs = 4;
-    auto ds = Datastore::Open(Env::Default(), dir, o);
-    EXPECT_TRUE(ds.has_value()) << ds.error().message();
-    return std::move(*ds);
-  }
-
-  Result<BackupSummary> Backup(Datastore& ds) {
-    BackupOptions bo;
-    bo.id = "box";
-    CV_ASSIGN_OR_RETURN(auto session, ds.StartBackup(bo));
-    CV_RETURN_IF_ERROR(session->AddTar("root.tar", tmp_ / "src", 64 << 10, nullptr, nullptr));
-    CV_RETURN_IF_ERROR(session->AddImage("disk.img", tmp_ / "disk.raw", 64 << 10));
-    CV_RETURN_IF_ERROR(session->AddBlob("config.blob", AsBytes("k = v\n")));
-    return session->Finish();
-  }
-
   // A store whose bucket is wrapped in an OrderCheckingBackend.
   std::pair<std::unique_ptr<Datastore>, std::shared_ptr<OrderCheckingBackend>> InitChecked() {
     auto checker = std::make_shared<OrderCheckingBackend>(bucket_, tmp_ / "a", "store/.cnt/");
@@ -121,24 +77,6 @@ class RemoteDatastoreTest : public ::testing::Test {
     EXPECT_TRUE(ds.has_value()) << ds.error().message();
     return {ds ? std::move(*ds) : nullptr, checker};
   }
-
-  std::vector<std::string> Keys(const std::string& prefix) {
-    std::vector<std::string> keys;
-    (void)bucket_->List(prefix, [&](const ObjectInfo& o) -> Status {
-      keys.push_back(o.key);
-      return {};
-    });
-    return keys;
-  }
-
-  void RemoveLocalChunks(const std::string& store) {
-    for (auto& d : fs::directory_iterator(store + "/.chunks"))
-      for (auto& f : fs::directory_iterator(d.path())) fs::remove(f.path());
-  }
-
-  TempDir tmp_;
-  S3Options s3_;
-  std::shared_ptr<Backend> bucket_ = NewMemoryBackend();
 };
 
 TEST_F(RemoteDatastoreTest, TheBucketHoldsThePbsLayout) {
@@ -242,9 +180,11 @@ TEST_F(RemoteDatastoreTest, APrefixIsClaimedOnce) {
   EXPECT_EQ(nlohmann::json::parse(AsString(*bucket_->Get("store/.in-use")))["hostname"], Hostname());
   // Objects without a claim count as a datastore too.
   ASSERT_TRUE(bucket_->Put("other/.cnt/host/x/owner", AsBytes("a@pam\n"), PutMode::kOverwrite));
-  InitOptions named;
-  auto e = Datastore::Init(Env::Default(), tmp_ / "e",
-                           InitOptions{"other", "filesystem", s3_, false, false, bucket_});
+  InitOptions other;
+  other.name = "other";
+  other.s3 = s3_;
+  other.backend = bucket_;
+  auto e = Datastore::Init(Env::Default(), tmp_ / "e", other);
   ASSERT_FALSE(e.has_value());
   EXPECT_NE(e.error().message().find("without an .in-use marker"), std::string::npos);
 }
@@ -304,7 +244,7 @@ TEST_F(RemoteDatastoreTest, VerifyChecksTheBucketsCopies) {
   blob.back() ^= 1;
   ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
   VerifyOptions local_ok;
-  local_ok.local_copies_ok = true;
+  local_ok.use_cache = true;
   local_ok.update_manifest = false;
   EXPECT_TRUE((*ds)->Verify({}, local_ok, nullptr)->ok()) << "the local copies are fine";
   auto report = (*ds)->Verify({}, {}, nullptr);

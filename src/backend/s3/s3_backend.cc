@@ -51,6 +51,11 @@ class S3Backend final : public Backend {
     return client_->CopyObject(from, to);
   }
 
+  BackendCounts Counts() const override {
+    const S3RequestCounts& c = client_->counts();
+    return {c.get, c.put, c.head, c.list, c.del, c.copy, c.bytes_up, c.bytes_down};
+  }
+
  private:
   std::shared_ptr<S3Client> client_;
   const int page_size_;
