@@ -42,10 +42,10 @@ row() {
   t0=$(date +%s.%N)
   json=$("$CV" "$@" --store "$store" --json 2>/dev/null)
   t1=$(date +%s.%N)
-  jq -r --arg label "$label" --argjson t "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+  jq -r --arg name "$label" --argjson t "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
      --argjson bytes "$bytes" --argjson cached "$(cached_bytes "$store")" '
     def mib: . / 1048576 | floor;
-    "| \($label) | \($t * 10 | round / 10) s | \($bytes / $t | mib) MiB/s | \(.["s3-requests"].get) | \(.["s3-requests"].put) | \(.["s3-requests"].head) | \(.cache["uploads-skipped"]) | \(.cache.hits) | \($cached | mib) MiB |"' \
+    "| \($name) | \($t * 10 | round / 10) s | \($bytes / $t | mib) MiB/s | \(.["s3-requests"].get) | \(.["s3-requests"].put) | \(.["s3-requests"].head) | \(.cache["uploads-skipped"]) | \(.cache.hits) | \($cached | mib) MiB |"' \
      <<<"$json"
 }
 
