@@ -13,11 +13,17 @@
 //
 // Locks, always taken in this order (a later one is never held while an
 // earlier one is acquired):
-//   1. <store>/.lock          shared by backups (GC will take it exclusive)
+//   0. <store>/.gc-lock       exclusive while garbage collection runs
+//   1. <store>/.lock          shared by backups
+//      <store>/.writers/<...> exclusive, one per running backup (no order:
+//                             never waited for)
 //   2. group directory        shared by backups; exclusive to remove a group
 //   3. snapshot directory     exclusive while a backup writes it, shared by
 //                             readers (restore, verify); exclusive to forget
 //   4. <store>/.locks/<...>   exclusive around a manifest read-modify-write
+//   5. .chunks/<4hex>         shared by a backup around one chunk's check
+//                             and write; exclusive by GC while it removes
+//                             chunks, several in ascending order
 // Directory locks are flock()s on the directories themselves, so nothing is
 // added to the PBS layout.
 //
@@ -243,6 +249,38 @@ struct VerifyReport {
   bool ok() const { return snapshots_failed == 0 && errors.empty() && bad_chunks.empty(); }
 };
 
+// Garbage collection (SPEC section 8).
+struct GcOptions {
+  bool dry_run = false;  // plan only: report what would go, change nothing
+  // Chunks not used for this long are removed (PBS: 24 h 5 min). The
+  // cutoff moves back to the start of the oldest backup still running.
+  int64_t atime_cutoff_minutes = 24 * 60 + 5;
+  // .chunks/<4hex> directories swept (and locked) at once.
+  size_t dirs_per_batch = 256;
+};
+
+struct GcReport {
+  bool dry_run = false;
+  int64_t cutoff = 0;                 // unix seconds: older and unused goes
+  uint64_t index_files = 0;           // index files read
+  uint64_t referenced = 0;            // distinct chunks they reference
+  uint64_t markers_written = 0;       // S3: referenced chunks given a marker
+  uint64_t removed = 0, removed_bytes = 0;  // chunks removed (would be, dry run)
+  uint64_t removed_objects = 0;             // of them in the bucket
+  uint64_t pending = 0, pending_bytes = 0;  // unused but newer than the cutoff
+  uint64_t kept = 0, kept_bytes = 0;        // in use
+  std::vector<std::string> missing;   // referenced chunks found nowhere
+  BackendCounts requests;             // S3 requests the GC made
+};
+
+class GcObserver {
+ public:
+  virtual ~GcObserver() = default;
+  virtual void OnMark(uint64_t index_files, uint64_t chunks) { (void)index_files, (void)chunks; }
+  // After each batch of directories swept (no lock held).
+  virtual void OnSweep(uint64_t checked, uint64_t removed) { (void)checked, (void)removed; }
+};
+
 class VerifyObserver {
  public:
   virtual ~VerifyObserver() = default;
@@ -324,6 +362,15 @@ class Datastore {
   // namespace if `snapshots` is empty).
   Result<VerifyReport> Verify(const std::vector<SnapshotRef>& snapshots,
                               const VerifyOptions& options, VerifyObserver* observer);
+
+  // Garbage collection: marks every chunk any index file references
+  // (touching its file or marker; on S3 writing a marker where there is
+  // neither), then removes chunks unused since the cutoff from the local
+  // store, the cache and the bucket. Runs beside backups (see
+  // ChunkStore::LockDir and datastore/writers.h); one at a time (kBusy).
+  // An interrupted run leaves nothing half-done that the next run does
+  // not finish.
+  Result<GcReport> GarbageCollect(const GcOptions& options, GcObserver* observer);
 
   // For tools that look inside (inspect) and for tests.
   ChunkStore& chunk_store() { return *chunks_; }

@@ -31,6 +31,7 @@ struct FileStat {
   uint64_t size = 0;
   int64_t atime = 0;  // seconds since the epoch
   int64_t mtime = 0;
+  int64_t atime_ns = 0;  // atime in nanoseconds since the epoch
 };
 
 // A held lock; released when destroyed.
@@ -62,6 +63,10 @@ class Env {
 
   // Wall-clock time in seconds since the epoch.
   virtual int64_t NowUnix() = 0;
+  // Wall-clock time in nanoseconds, from the clock the kernel stamps file
+  // times with (so a file touched after this call never shows an earlier
+  // atime). The default: NowUnix() in nanoseconds.
+  virtual int64_t NowNanos() { return NowUnix() * 1'000'000'000; }
 
   // Whole-file read. kNotFound if the file does not exist.
   virtual Result<Bytes> ReadFile(const std::string& path) = 0;

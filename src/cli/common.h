@@ -73,5 +73,6 @@ void RegisterNotes(CLI::App& app, int& exit_code);
 void RegisterInspect(CLI::App& app, int& exit_code);
 void RegisterS3Refresh(CLI::App& app, int& exit_code);
 void RegisterCache(CLI::App& app, int& exit_code);
+void RegisterGc(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

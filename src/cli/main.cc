@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   RegisterInspect(app, exit_code);
   RegisterS3Refresh(app, exit_code);
   RegisterCache(app, exit_code);
+  RegisterGc(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

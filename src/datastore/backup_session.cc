@@ -20,6 +20,7 @@
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_uploader.h"
+#include "datastore/writers.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
 #include "util/crash_point.h"
@@ -59,6 +60,9 @@ class BackupSessionImpl final : public BackupSession {
     CV_RETURN_IF_ERROR(CheckBackupId(options_.id));
     CV_ASSIGN_OR_RETURN(store_lock_, env->Lock(JoinPath(ds_->path_, ".lock"), LockMode::kShared,
                                                /*wait=*/false));
+    // Before the first chunk is touched: garbage collection keeps whatever
+    // this backup touches from now on.
+    CV_ASSIGN_OR_RETURN(writer_, RegisterWriter(env, ds_->path_, env->NowNanos()));
     snap_.group = BackupGroup{options_.ns, options_.type, options_.id};
     CV_RETURN_IF_ERROR(ss.CreateNamespace(options_.ns));
     const std::string group_dir = ss.Path(snap_.group);
@@ -304,6 +308,7 @@ class BackupSessionImpl final : public BackupSession {
   bool finished_ = false;
   bool broken_ = false;
   std::unique_ptr<FileLock> store_lock_, group_lock_, snap_lock_;
+  std::unique_ptr<WriterRegistration> writer_;
   std::vector<ManifestFile> files_;
   nlohmann::json file_digests_ = nlohmann::json::object();
   std::vector<ArchiveSummary> summaries_;

@@ -30,10 +30,12 @@ class LocalChunkAccess final : public ChunkAccess {
   explicit LocalChunkAccess(ChunkStore* store) : store_(store) {}
 
   Result<bool> TouchIfPresent(const Digest& digest) override {
+    CV_ASSIGN_OR_RETURN(auto lock, store_->LockDir(digest, /*exclusive=*/false));
     return TouchIfStoredLocally(*store_, digest);
   }
 
   Result<InsertResult> Insert(const Digest& digest, ByteView blob) override {
+    CV_ASSIGN_OR_RETURN(auto lock, store_->LockDir(digest, /*exclusive=*/false));
     return store_->Insert(digest, blob);
   }
 
@@ -62,12 +64,17 @@ class CachedChunkAccess final : public ChunkAccess {
         cache_(std::move(cache)),
         admit_(admit) {}
 
+  // Both hold the chunk's directory lock (ChunkStore::LockDir) from the
+  // check to the touch, or from the upload to the file or marker: garbage
+  // collection cannot remove the chunk in between.
   Result<bool> TouchIfPresent(const Digest& digest) override {
     CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    CV_ASSIGN_OR_RETURN(auto lock, local_->LockDir(digest, /*exclusive=*/false));
     return cache->TouchIfKnown(digest);
   }
 
   Result<InsertResult> Insert(const Digest& digest, ByteView blob) override {
+    CV_ASSIGN_OR_RETURN(auto lock, local_->LockDir(digest, /*exclusive=*/false));
     auto created = backend_->Put(ChunkKey(prefix_, digest), blob, PutMode::kIfAbsent);
     if (!created) return std::unexpected(std::move(created).error().Context("upload chunk " + ToHex(digest)));
     CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());

@@ -79,6 +79,18 @@ Result<Bytes> ChunkStore::ReadRaw(const Digest& digest) {
 
 Status ChunkStore::Touch(const Digest& digest) { return env_->TouchAtime(ChunkPath(digest)); }
 
+Status ChunkStore::Remove(const Digest& digest) {
+  auto st = env_->RemoveFile(ChunkPath(digest));
+  if (!st && st.error().code() == ErrorCode::kNotFound) return {};
+  return st;
+}
+
+Result<std::unique_ptr<FileLock>> ChunkStore::LockDir(const Digest& digest, bool exclusive) {
+  const std::string path = ChunkPath(digest);
+  return env_->Lock(path.substr(0, path.rfind('/')),
+                    exclusive ? LockMode::kExclusive : LockMode::kShared, /*wait=*/true);
+}
+
 Status ChunkStore::EvictToMarker(const Digest& digest) {
   const std::string path = ChunkPath(digest);
   auto st = env_->Stat(path);

@@ -74,6 +74,17 @@ class ChunkStore {
   // one, as PBS verify does) and returns the new path.
   Result<std::string> MarkBad(const Digest& digest);
 
+  // Removes the chunk's file or marker (garbage collection). A missing one
+  // is fine.
+  Status Remove(const Digest& digest);
+
+  // Locks the chunk's directory (.chunks/<4hex>), waiting for it. Writers
+  // hold it shared from "is the chunk there?" until they have touched,
+  // written or marked it; garbage collection holds it exclusively from
+  // re-checking a chunk's atime until the chunk is gone, so a chunk a
+  // writer relies on is never removed under it (SPEC section 8).
+  Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive);
+
   // Calls `fn(digest, path, is_bad)` for every chunk file (including .bad
   // ones; temporary files are skipped).
   Status ForEachChunk(

@@ -403,7 +403,7 @@ TEST_F(Cli, EveryCommandHasHelp) {
   const std::vector<std::vector<std::string>> commands = {
       {"init"},    {"backup"},    {"snapshots"}, {"restore"},    {"cat"},
       {"verify"},  {"forget"},    {"protect"},   {"unprotect"},  {"notes"},
-      {"inspect"}, {"s3-refresh"}, {"cache", "stats"}};
+      {"inspect"}, {"s3-refresh"}, {"cache", "stats"}, {"gc"}};
   for (const std::vector<std::string>& cmd : commands) {
     std::vector<std::string> argv = {CV_BINARY};
     argv.insert(argv.end(), cmd.begin(), cmd.end());

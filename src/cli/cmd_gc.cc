@@ -1,0 +1,100 @@
+// chunkvault gc [--dry-run] [--atime-cutoff MINUTES] [--json]
+#include <cstdio>
+
+#include "cli/cache_report.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "datastore/cache_stats.h"
+#include "util/size.h"
+
+namespace chunkvault::cli {
+namespace {
+
+struct GcArgs {
+  StoreOptions store;
+  GcOptions gc;
+};
+
+class GcPrinter final : public GcObserver {
+ public:
+  explicit GcPrinter(ProgressLine& line) : line_(line) {}
+  void OnMark(uint64_t index_files, uint64_t chunks) override {
+    line_.Update([&] {
+      return "gc: marking, " + std::to_string(index_files) + " index files, " +
+             std::to_string(chunks) + " chunks";
+    });
+  }
+  void OnSweep(uint64_t checked, uint64_t removed) override {
+    line_.Update([&] {
+      return "gc: sweeping, " + std::to_string(removed) + " of " + std::to_string(checked) +
+             " chunks removed";
+    });
+  }
+
+ private:
+  ProgressLine& line_;
+};
+
+int RunGc(const GcArgs& args) {
+  auto ds = OpenStore(args.store);
+  if (!ds) return ReportError(ds.error());
+  ProgressLine line;
+  GcPrinter printer(line);
+  auto report = (*ds)->GarbageCollect(args.gc, args.store.json ? nullptr : &printer);
+  line.Clear();
+  if (!report) return ReportError(report.error().Context("garbage collection"));
+  const GcReport& r = *report;
+  if (args.store.json) {
+    nlohmann::json j = {{"dry-run", r.dry_run},
+                        {"cutoff", r.cutoff},
+                        {"index-files", r.index_files},
+                        {"referenced-chunks", r.referenced},
+                        {"markers-written", r.markers_written},
+                        {"removed-chunks", r.removed},
+                        {"removed-bytes", r.removed_bytes},
+                        {"removed-objects", r.removed_objects},
+                        {"pending-chunks", r.pending},
+                        {"pending-bytes", r.pending_bytes},
+                        {"kept-chunks", r.kept},
+                        {"kept-bytes", r.kept_bytes},
+                        {"missing-chunks", r.missing}};
+    if ((*ds)->is_remote()) j["s3-requests"] = RequestsJson(r.requests);
+    PrintJson(j);
+  } else {
+    std::printf(
+        "%s %llu chunks (%s)%s; %llu unused but newer than the cutoff (%s); %llu in use "
+        "(%s) by %llu index files\n",
+        r.dry_run ? "would remove" : "removed", (unsigned long long)r.removed,
+        FormatSize(r.removed_bytes).c_str(),
+        (*ds)->is_remote()
+            ? (", " + std::to_string(r.removed_objects) + " of them from the bucket").c_str()
+            : "",
+        (unsigned long long)r.pending, FormatSize(r.pending_bytes).c_str(),
+        (unsigned long long)r.kept, FormatSize(r.kept_bytes).c_str(),
+        (unsigned long long)r.index_files);
+    for (const std::string& d : r.missing)
+      std::fprintf(stderr, "warning: chunk %s is referenced but missing\n", d.c_str());
+    if ((*ds)->is_remote())
+      std::fprintf(stderr, "s3 requests: %s\n", RequestsLine(RequestsJson(r.requests)).c_str());
+  }
+  return r.missing.empty() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void RegisterGc(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<GcArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "gc",
+      "Garbage collection: remove chunks no snapshot uses (locally, from the cache and from the "
+      "bucket); safe while backups run");
+  AddStoreOptions(cmd, args->store, /*with_ns=*/false, /*with_json=*/true);
+  cmd->add_flag("--dry-run", args->gc.dry_run, "Only report what would be removed");
+  cmd->add_option("--atime-cutoff", args->gc.atime_cutoff_minutes,
+                  "Minutes a chunk must have gone unused before it is removed (default 1445: "
+                  "24 h 5 min, as PBS; 0 allowed)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([args, &exit_code] { exit_code = RunGc(*args); });
+}
+
+}  // namespace chunkvault::cli

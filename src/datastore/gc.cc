@@ -1,0 +1,227 @@
+// Garbage collection (SPEC section 8), planned then executed:
+//
+//   1. mark   read every index file of every snapshot (complete or not) and
+//             touch each referenced chunk's file or marker; on S3 a chunk
+//             with neither gets a marker. A dry run only collects the set.
+//   2. plan   every chunk (local file or marker, bucket object) that is not
+//             referenced and whose local atime is older than the cutoff
+//             (an object without a local file counts as old).
+//   3. sweep  per batch of .chunks/<4hex> directories, locked exclusively
+//             in ascending order: re-check each planned chunk's atime (a
+//             backup may have touched it since), remove the local file and
+//             the cache entry, then the bucket objects (DeleteObjects).
+//
+// Local before bucket: a crash in between leaves an object without a local
+// file, which the next run removes; never a local copy of a chunk the
+// bucket lost, which a backup would trust.
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "cache/chunk_cache.h"
+#include "chunkvault/datastore.h"
+#include "datastore/archive_names.h"
+#include "datastore/chunk_access.h"
+#include "datastore/writers.h"
+#include "store/chunk_store.h"
+#include "store/snapshot_store.h"
+
+namespace chunkvault {
+
+namespace {
+
+constexpr size_t kDeleteBatch = 1000;  // DeleteObjects' limit
+
+struct Candidate {
+  Digest digest;
+  uint64_t bytes = 0;   // local file or object, whichever is larger
+  bool object = false;  // in the bucket
+};
+
+bool IsIndex(const std::string& name) { return name.ends_with(".didx") || name.ends_with(".fidx"); }
+
+// "<prefix>.chunks/<4hex>/<64hex>" -> digest; nullopt for other keys
+// (.bad copies, strays).
+std::optional<Digest> DigestOfKey(const std::string& key) {
+  const size_t slash = key.rfind('/');
+  if (slash == std::string::npos || key.size() - slash - 1 != 64) return std::nullopt;
+  auto d = DigestFromHex(std::string_view(key).substr(slash + 1));
+  if (!d) return std::nullopt;
+  return *d;
+}
+
+}  // namespace
+
+Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver* observer) {
+  if (options.atime_cutoff_minutes < 0 || options.atime_cutoff_minutes > 100LL * 366 * 24 * 60)
+    return Fail(ErrorCode::kInvalidArgument,
+                "the atime cutoff must be between 0 and 100 years, not " +
+                    std::to_string(options.atime_cutoff_minutes) + " minutes");
+  auto gc_lock = env_->Lock(JoinPath(path_, ".gc-lock"), LockMode::kExclusive, /*wait=*/false);
+  if (!gc_lock) {
+    if (gc_lock.error().code() == ErrorCode::kBusy)
+      return Fail(ErrorCode::kBusy, "another garbage collection is running on " + path_);
+    return std::unexpected(gc_lock.error());
+  }
+  GcReport report;
+  report.dry_run = options.dry_run;
+  const BackendCounts requests_before = backend_ ? backend_->Counts() : BackendCounts{};
+  // In nanoseconds: with a cutoff of 0 minutes, a chunk last used a moment
+  // before this run is unused, one used a moment after is not.
+  int64_t cutoff = env_->NowNanos() - options.atime_cutoff_minutes * 60 * 1'000'000'000;
+  CV_ASSIGN_OR_RETURN(auto oldest_writer, OldestWriterStart(env_, path_));
+  if (oldest_writer && *oldest_writer < cutoff) cutoff = *oldest_writer;
+  report.cutoff = cutoff / 1'000'000'000;
+
+  // 1. Mark.
+  std::unordered_set<Digest, DigestHash> referenced;
+  CV_ASSIGN_OR_RETURN(auto snapshots, snapshots_->ListSnapshotsIn(BackupNamespace{}, true));
+  for (const SnapshotEntry& snap : snapshots) {
+    auto files = snapshots_->ListFiles(snap.ref);
+    if (!files) {
+      if (files.error().code() == ErrorCode::kNotFound) continue;  // forgotten meanwhile
+      return std::unexpected(files.error());
+    }
+    for (const std::string& name : *files) {
+      if (!IsIndex(name)) continue;
+      auto raw = snapshots_->ReadFile(snap.ref, name);
+      if (!raw && raw.error().code() == ErrorCode::kNotFound) continue;
+      // An index that cannot be read could reference anything: stop
+      // before anything is removed.
+      if (!raw) return std::unexpected(std::move(raw).error().Context("garbage collection"));
+      auto chunks = IndexChunks(name, *raw);
+      if (!chunks)
+        return std::unexpected(std::move(chunks).error().Context(
+            "garbage collection: " + snap.ref.ToString() + "/" + name));
+      ++report.index_files;
+      for (const ChunkRef& c : *chunks) {
+        if (!referenced.insert(c.digest).second || options.dry_run) continue;
+        auto size = chunks_->StoredSize(c.digest);
+        if (!size) return std::unexpected(size.error());
+        if (*size) {
+          CV_RETURN_IF_ERROR(chunks_->Touch(c.digest));
+        } else if (backend_) {
+          // In the bucket (we trust; verify checks): a marker carries the
+          // mark, as PBS does.
+          CV_ASSIGN_OR_RETURN(bool created, chunks_->WriteMarker(c.digest));
+          report.markers_written += created;
+        } else {
+          report.missing.push_back(ToHex(c.digest));
+        }
+      }
+      if (observer) observer->OnMark(report.index_files, referenced.size());
+    }
+  }
+  report.referenced = referenced.size();
+
+  // 2. Plan.
+  std::unordered_map<Digest, Candidate, DigestHash> plan;
+  uint64_t checked = 0;
+  CV_RETURN_IF_ERROR(
+      chunks_->ForEachChunk([&](const Digest& d, const std::string& path, bool bad) -> Status {
+        if (bad) return {};
+        auto st = env_->Stat(path);
+        if (!st)
+          return st.error().code() == ErrorCode::kNotFound ? Status()
+                                                           : Status(std::unexpected(st.error()));
+        ++checked;
+        if (referenced.count(d)) {
+          ++report.kept;
+          report.kept_bytes += st->size;
+        } else if (st->atime_ns >= cutoff) {
+          ++report.pending;
+          report.pending_bytes += st->size;
+        } else {
+          plan[d] = Candidate{d, st->size, false};
+        }
+        return {};
+      }));
+  if (backend_) {
+    CV_RETURN_IF_ERROR(
+        backend_->List(key_prefix() + ".chunks/", [&](const ObjectInfo& o) -> Status {
+          auto d = DigestOfKey(o.key);
+          if (!d || referenced.count(*d)) return {};
+          auto it = plan.find(*d);
+          if (it != plan.end()) {
+            it->second.object = true;
+            it->second.bytes = std::max(it->second.bytes, o.size);
+            return {};
+          }
+          auto local = chunks_->StoredSize(*d);
+          if (!local) return std::unexpected(local.error());
+          if (*local) return {};  // counted as pending above
+          ++checked;
+          plan[*d] = Candidate{*d, o.size, true};  // no local trace at all: unused
+          return {};
+        }));
+  }
+  std::vector<Candidate> todo;
+  todo.reserve(plan.size());
+  for (auto& [d, c] : plan) todo.push_back(c);
+  std::sort(todo.begin(), todo.end(),
+            [](const Candidate& a, const Candidate& b) { return a.digest < b.digest; });
+  if (options.dry_run) {
+    for (const Candidate& c : todo) {
+      ++report.removed;
+      report.removed_bytes += c.bytes;
+      report.removed_objects += c.object;
+    }
+    if (backend_) report.requests = backend_->Counts() - requests_before;
+    return report;
+  }
+
+  // 3. Sweep, in batches of directories locked in ascending order.
+  ChunkCache* cache = nullptr;
+  if (backend_) {
+    CV_ASSIGN_OR_RETURN(cache, Cache());
+  }
+  auto dir_of = [](const Digest& d) { return unsigned(d[0]) << 8 | d[1]; };
+  size_t at = 0;
+  while (at < todo.size()) {
+    std::vector<std::unique_ptr<FileLock>> locks;
+    std::vector<std::string> keys;
+    std::vector<const Candidate*> batch;
+    unsigned last_dir = ~0u;
+    for (; at < todo.size(); ++at) {
+      const Candidate& c = todo[at];
+      if (dir_of(c.digest) != last_dir) {
+        if (locks.size() >= std::max<size_t>(options.dirs_per_batch, 1) ||
+            keys.size() >= kDeleteBatch - 64)
+          break;
+        CV_ASSIGN_OR_RETURN(auto lock, chunks_->LockDir(c.digest, /*exclusive=*/true));
+        locks.push_back(std::move(lock));
+        last_dir = dir_of(c.digest);
+      }
+      // A backup may have touched (or written) it since the plan.
+      auto st = env_->Stat(chunks_->ChunkPath(c.digest));
+      if (st && st->atime_ns >= cutoff) {
+        ++report.pending;
+        report.pending_bytes += st->size;
+        continue;
+      }
+      if (st) {
+        CV_RETURN_IF_ERROR(chunks_->Remove(c.digest));
+        if (cache) CV_RETURN_IF_ERROR(cache->Erase(c.digest));
+      } else if (!backend_) {
+        continue;  // gone already
+      }
+      // Objects go too when only a local file was seen: a listing can miss
+      // an object written after it, and deleting a missing key is harmless.
+      if (backend_) keys.push_back(ChunkKey(key_prefix(), c.digest));
+      batch.push_back(&c);
+    }
+    if (!keys.empty())
+      CV_RETURN_IF_ERROR(WithContext(backend_->DeleteMany(keys), "garbage collection"));
+    locks.clear();
+    for (const Candidate* c : batch) {
+      ++report.removed;
+      report.removed_bytes += c->bytes;
+      report.removed_objects += c->object;
+    }
+    if (observer) observer->OnSweep(checked, report.removed);
+  }
+  if (backend_) report.requests = backend_->Counts() - requests_before;
+  return report;
+}
+
+}  // namespace chunkvault

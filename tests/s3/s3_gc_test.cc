@@ -1,0 +1,81 @@
+// Garbage collection of an S3-backed store on the real Ceph RGW, through
+// the binary: backup, forget, gc with a cutoff of 0 minutes removes exactly
+// the unused chunks from disk, cache and bucket; a dry run removes nothing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <set>
+
+#include "s3/s3_store_fixture.h"
+#include "support/cli_runner.h"
+#include "support/tree_util.h"
+
+namespace chunkvault {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliRunner;
+
+class S3Gc : public testing::S3StoreFixture {
+ protected:
+  std::set<std::string> LocalChunks(const std::string& store) {
+    std::set<std::string> out;
+    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
+      if (e.is_regular_file()) out.insert(e.path().filename());
+    return out;
+  }
+  std::set<std::string> BucketChunks() {
+    std::set<std::string> out;
+    for (const std::string& k : Keys(name_ + "/.chunks/")) out.insert(k.substr(k.rfind('/') + 1));
+    return out;
+  }
+  // Every chunk file's atime an hour back: older than a 0-minute cutoff
+  // whatever second the GC starts in.
+  void AgeChunks(const std::string& store) {
+    const timespec times[2] = {{::time(nullptr) - 3600, 0}, {0, UTIME_OMIT}};
+    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
+      if (e.is_regular_file()) {
+        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
+      }
+  }
+};
+
+TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
+  testing::WriteFile(tmp_ / "other.raw", testing::RandomData(800000, 5));
+  CliRunner cv = Runner(tmp_ / "store");
+  cv.Init(S3Init());
+  const std::string a = cv.Backup({"--chunk-size", "64K", "root.tar:" + (tmp_ / "src")});
+  const std::string b = cv.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")});
+  // The chunks b uses, from a local store of its own.
+  CliRunner alone(CV_BINARY, tmp_ / "alone");
+  alone.Init();
+  alone.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")});
+  const std::set<std::string> used = LocalChunks(tmp_ / "alone");
+  const std::set<std::string> all = BucketChunks();
+  ASSERT_GT(all.size(), used.size() + 5);
+
+  ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
+  AgeChunks(tmp_ / "store");
+  nlohmann::json dry =
+      CliRunner::Json(cv.Run({"gc", "--dry-run", "--atime-cutoff", "0", "--json"}));
+  EXPECT_EQ(dry["removed-chunks"], all.size() - used.size());
+  EXPECT_EQ(BucketChunks(), all);
+
+  nlohmann::json gc = CliRunner::Json(cv.Run({"gc", "--atime-cutoff", "0", "--json"}));
+  EXPECT_EQ(gc["removed-chunks"], all.size() - used.size());
+  EXPECT_EQ(gc["removed-objects"], all.size() - used.size());
+  EXPECT_GE(gc["s3-requests"]["delete"].get<uint64_t>(), 1u);
+  EXPECT_EQ(BucketChunks(), used);
+  EXPECT_EQ(LocalChunks(tmp_ / "store"), used);
+  nlohmann::json stats = CliRunner::Json(cv.Run({"cache", "stats", "--json"}));
+  EXPECT_EQ(stats["chunks"], used.size());
+  nlohmann::json v = CliRunner::Json(cv.Run({"verify", "--json"}));
+  EXPECT_EQ(v["ok"], true);
+  EXPECT_EQ(v["snapshots-ok"], 1);
+  (void)b;
+}
+
+}  // namespace
+}  // namespace chunkvault

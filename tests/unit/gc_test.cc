@@ -1,0 +1,313 @@
+// Garbage collection (SPEC section 8) on a local store and on an S3-backed
+// one over the in-memory bucket: exactly the unused chunks go, from disk,
+// cache and bucket; a dry run changes nothing; running backups move the
+// cutoff back; an interrupted run is finished by the next.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "archive/tar.h"
+#include "datastore/writers.h"
+#include "remote_fixture.h"
+#include "support/forwarding_backend.h"
+#include "support/tree_util.h"
+
+namespace chunkvault {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Fails DeleteMany while `fail` is set.
+class FlakyDeletes final : public testing::ForwardingBackend {
+ public:
+  using ForwardingBackend::ForwardingBackend;
+  Status DeleteMany(const std::vector<std::string>& keys) override {
+    if (fail) return Fail(ErrorCode::kNetwork, "injected: DeleteObjects failed");
+    return inner_->DeleteMany(keys);
+  }
+  bool fail = false;
+};
+
+class GcTest : public testing::RemoteStoreFixture {
+ protected:
+  void SetUp() override {
+    RemoteStoreFixture::SetUp();
+    fs::create_directories(tmp_ / "other");
+    testing::WriteFile(tmp_ / "other/data.bin", testing::RandomData(600000, 42));
+    bucket_ = flaky_;
+  }
+
+  // A local store (remote = false) or one over the memory bucket.
+  std::unique_ptr<Datastore> Make(const std::string& dir, bool remote) {
+    if (remote) {
+      auto ds = Init(dir);
+      EXPECT_TRUE(ds.has_value()) << ds.error().message();
+      return ds ? std::move(*ds) : nullptr;
+    }
+    auto ds = Datastore::Init(Env::Default(), dir, {});
+    EXPECT_TRUE(ds.has_value()) << ds.error().message();
+    return ds ? std::move(*ds) : nullptr;
+  }
+
+  SnapshotRef BackupTree(Datastore& ds, const std::string& id, const std::string& dir) {
+    BackupOptions bo;
+    bo.id = id;
+    auto session = ds.StartBackup(bo);
+    EXPECT_TRUE(session.has_value()) << session.error().message();
+    EXPECT_TRUE((*session)->AddTar("root.tar", dir, 64 << 10, nullptr, nullptr).has_value());
+    auto summary = (*session)->Finish();
+    EXPECT_TRUE(summary.has_value()) << summary.error().message();
+    return summary->snapshot;
+  }
+
+  // Chunk names (64 hex) with a file or marker in a store.
+  static std::set<std::string> LocalChunks(const std::string& store) {
+    std::set<std::string> out;
+    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
+      if (e.is_regular_file()) out.insert(e.path().filename());
+    return out;
+  }
+  std::set<std::string> BucketChunks(const std::string& prefix) {
+    std::set<std::string> out;
+    for (const std::string& k : Keys(prefix + "/.chunks/")) out.insert(k.substr(k.rfind('/') + 1));
+    return out;
+  }
+
+  // Sets the atime of every chunk file `seconds` into the past.
+  static void AgeChunks(const std::string& store, int64_t seconds) {
+    const timespec times[2] = {{::time(nullptr) - seconds, 0}, {0, UTIME_OMIT}};
+    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
+      if (e.is_regular_file()) {
+        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
+      }
+  }
+
+  // The chunks of a backup of `dir` alone, from a store of their own.
+  std::set<std::string> ChunksOf(const std::string& dir) {
+    auto alone = Datastore::Init(Env::Default(), tmp_ / ("alone" + std::to_string(n_++)), {});
+    BackupTree(**alone, "x", dir);
+    return LocalChunks((*alone)->path());
+  }
+
+  std::shared_ptr<FlakyDeletes> flaky_ = std::make_shared<FlakyDeletes>(NewMemoryBackend());
+  int n_ = 0;
+};
+
+class GcOnBothBackends : public GcTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
+  const bool remote = GetParam();
+  auto ds = Make(tmp_ / "a", remote);
+  SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
+  SnapshotRef b = BackupTree(*ds, "b", tmp_ / "other");
+  const std::set<std::string> all = LocalChunks(tmp_ / "a");
+  const std::set<std::string> used = ChunksOf(tmp_ / "other");
+  ASSERT_TRUE(ds->Forget(a).has_value());
+  AgeChunks(tmp_ / "a", 2 * 3600);
+  std::set<std::string> unused;
+  std::set_difference(all.begin(), all.end(), used.begin(), used.end(),
+                      std::inserter(unused, unused.end()));
+  ASSERT_GT(unused.size(), 5u);
+
+  GcOptions plan;
+  plan.dry_run = true;
+  plan.atime_cutoff_minutes = 60;
+  auto dry = ds->GarbageCollect(plan, nullptr);
+  ASSERT_TRUE(dry.has_value()) << dry.error().message();
+  EXPECT_EQ(dry->removed, unused.size());
+  EXPECT_EQ(dry->kept, used.size());
+  EXPECT_EQ(LocalChunks(tmp_ / "a"), all) << "a dry run removes nothing";
+
+  GcOptions run;
+  run.atime_cutoff_minutes = 60;
+  auto done = ds->GarbageCollect(run, nullptr);
+  ASSERT_TRUE(done.has_value()) << done.error().message();
+  EXPECT_EQ(done->removed, unused.size());
+  EXPECT_EQ(done->referenced, used.size());
+  EXPECT_EQ(LocalChunks(tmp_ / "a"), used);
+  if (remote) {
+    EXPECT_EQ(BucketChunks("store"), used);
+    EXPECT_EQ(done->removed_objects, unused.size());
+    // The cache forgot them too: what it counts is what is on disk.
+    auto state = ds->CacheStatus();
+    ASSERT_TRUE(state.has_value());
+    EXPECT_EQ(state->chunks, used.size());
+  }
+  auto verify = ds->Verify({}, {}, nullptr);
+  ASSERT_TRUE(verify.has_value());
+  EXPECT_TRUE(verify->ok());
+  EXPECT_EQ(verify->snapshots_ok, 1u);
+  // Nothing left to do.
+  EXPECT_EQ(ds->GarbageCollect(run, nullptr)->removed, 0u);
+  (void)b;
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, GcOnBothBackends, ::testing::Values(false));
+INSTANTIATE_TEST_SUITE_P(S3, GcOnBothBackends, ::testing::Values(true));
+
+// Starts a garbage collection when the backup reaches its n-th entry.
+class StartGcAt final : public TarObserver {
+ public:
+  StartGcAt(int n, std::function<void()> start) : n_(n), start_(std::move(start)) {}
+  void OnEntry(const std::string&, uint64_t) override {
+    if (seen_++ == n_) start_();
+  }
+
+ private:
+  const int n_;
+  int seen_ = 0;
+  std::function<void()> start_;
+};
+
+// Runs `fn` (once) when the GC has swept its first batch.
+class RunOnFirstSweep final : public GcObserver {
+ public:
+  explicit RunOnFirstSweep(std::function<void()> fn) : fn_(std::move(fn)) {}
+  void OnSweep(uint64_t, uint64_t) override {
+    if (fn_) std::exchange(fn_, nullptr)();
+  }
+
+ private:
+  std::function<void()> fn_;
+};
+
+TEST_P(GcOnBothBackends, BackupsRunningBesideGcLoseNothing) {
+  const bool remote = GetParam();
+  auto ds = Make(tmp_ / "a", remote);
+  for (int round = 0; round < 20; ++round) {
+    // Some data changes, most is reused; every snapshot is forgotten and
+    // every chunk looks long unused: the GC would take each chunk the
+    // backup reuses if it did not see the backup.
+    testing::WriteFile(tmp_ / "src/dir/changing.bin", testing::RandomData(200000, 1000 + round));
+    AgeChunks(tmp_ / "a", 2 * 3600);
+    auto all = ds->ListSnapshots({}, true);
+    ASSERT_TRUE(all.has_value());
+    for (const SnapshotInfo& s : *all) ASSERT_TRUE(ds->Forget(s.ref).has_value());
+    GcOptions o;
+    o.atime_cutoff_minutes = 0;
+    Result<GcReport> gc = Fail(ErrorCode::kInternal, "not run");
+    auto backup = [&](TarObserver* observer) {
+      BackupOptions bo;
+      bo.id = "box";
+      auto session = ds->StartBackup(bo);
+      ASSERT_TRUE(session.has_value());
+      ASSERT_TRUE((*session)->AddTar("root.tar", tmp_ / "src", 64 << 10, observer, nullptr));
+      ASSERT_TRUE((*session)->Finish().has_value());
+    };
+    if (round % 2 == 0) {
+      // The GC starts while the backup runs, at a different entry each
+      // round: the backup's start moves the cutoff back.
+      std::thread collector;
+      StartGcAt observer(round / 2, [&] {
+        collector = std::thread([&] { gc = ds->GarbageCollect(o, nullptr); });
+      });
+      backup(&observer);
+      if (!collector.joinable())
+        collector = std::thread([&] { gc = ds->GarbageCollect(o, nullptr); });
+      collector.join();
+    } else {
+      // The backup runs after the GC planned and swept its first
+      // directory: it must find each chunk either kept (touched before
+      // the GC re-checks it) or gone (and upload it again).
+      RunOnFirstSweep observer([&] { backup(nullptr); });
+      o.dirs_per_batch = 1;
+      gc = ds->GarbageCollect(o, &observer);
+    }
+    ASSERT_TRUE(gc.has_value()) << gc.error().message();
+    auto v = ds->Verify({}, {}, nullptr);
+    ASSERT_TRUE(v.has_value());
+    ASSERT_EQ(v->snapshots_ok, 1u);
+    ASSERT_TRUE(v->ok()) << "round " << round << ": "
+                         << (v->bad_chunks.empty() ? "" : v->bad_chunks[0].error);
+  }
+}
+
+TEST_F(GcTest, RecentlyUnusedChunksArePending) {
+  auto ds = Make(tmp_ / "a", true);
+  SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
+  ASSERT_TRUE(ds->Forget(a).has_value());
+  auto r = ds->GarbageCollect({}, nullptr);  // the default cutoff: 24 h 5 min
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->removed, 0u);
+  EXPECT_EQ(r->pending, LocalChunks(tmp_ / "a").size());
+  EXPECT_EQ(BucketChunks("store").size(), r->pending);
+}
+
+TEST_F(GcTest, ARunningBackupMovesTheCutoffBack) {
+  auto ds = Make(tmp_ / "a", true);
+  SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
+  ASSERT_TRUE(ds->Forget(a).has_value());
+  // Unused for an hour; a backup running for three might still use them.
+  AgeChunks(tmp_ / "a", 3600);
+  auto writer =
+      RegisterWriter(Env::Default(), tmp_ / "a", (::time(nullptr) - 3 * 3600) * 1'000'000'000);
+  ASSERT_TRUE(writer.has_value());
+  GcOptions o;
+  o.atime_cutoff_minutes = 0;
+  auto r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->removed, 0u);
+  EXPECT_LE(r->cutoff, ::time(nullptr) - 3 * 3600);
+  writer->reset();  // the backup ends
+  r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_GT(r->removed, 0u);
+  EXPECT_EQ(LocalChunks(tmp_ / "a"), std::set<std::string>{});
+  EXPECT_EQ(BucketChunks("store"), std::set<std::string>{});
+}
+
+TEST_F(GcTest, AnInterruptedRunIsFinishedByTheNext) {
+  auto ds = Make(tmp_ / "a", true);
+  SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
+  SnapshotRef b = BackupTree(*ds, "b", tmp_ / "other");
+  ASSERT_TRUE(ds->Forget(a).has_value());
+  AgeChunks(tmp_ / "a", 2 * 3600);
+  GcOptions o;
+  o.atime_cutoff_minutes = 60;
+  flaky_->fail = true;
+  auto r = ds->GarbageCollect(o, nullptr);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("DeleteObjects failed"), std::string::npos);
+  // Local copies went first; the objects are still there, and nothing a
+  // snapshot uses is missing.
+  const std::set<std::string> used = ChunksOf(tmp_ / "other");
+  EXPECT_EQ(LocalChunks(tmp_ / "a"), used);
+  EXPECT_GT(BucketChunks("store").size(), used.size());
+  flaky_->fail = false;
+  r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(BucketChunks("store"), used);
+  EXPECT_TRUE(ds->Verify({b}, {}, nullptr)->ok());
+}
+
+TEST_F(GcTest, OneAtATime) {
+  auto ds = Make(tmp_ / "a", false);
+  auto held = Env::Default()->Lock(tmp_ / "a/.gc-lock", LockMode::kExclusive, false);
+  ASSERT_TRUE(held.has_value());
+  auto r = ds->GarbageCollect({}, nullptr);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kBusy);
+  EXPECT_NE(r.error().message().find("another garbage collection"), std::string::npos);
+}
+
+TEST(Writers, ADeadWritersEntryIsIgnoredAndRemoved) {
+  testing::TempDir tmp;
+  {
+    auto w = RegisterWriter(Env::Default(), tmp.path(), 1000);
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(*OldestWriterStart(Env::Default(), tmp.path()), std::optional<int64_t>(1000));
+  }
+  EXPECT_EQ(*OldestWriterStart(Env::Default(), tmp.path()), std::nullopt);
+  // A writer killed before removing its file: nobody holds its lock.
+  testing::WriteFile(tmp / ".writers/900-1-0", "");
+  auto w = RegisterWriter(Env::Default(), tmp.path(), 2000);
+  EXPECT_EQ(*OldestWriterStart(Env::Default(), tmp.path()), std::optional<int64_t>(2000));
+  EXPECT_FALSE(fs::exists(tmp / ".writers/900-1-0"));
+}
+
+}  // namespace
+}  // namespace chunkvault
