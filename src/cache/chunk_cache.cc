@@ -143,12 +143,18 @@ bool ChunkCache::MakeRoom(uint64_t size) {
   const uint64_t limit = Limit();
   policy_->SetCapacity(limit);
   if (size > limit) return false;
-  while (policy_->bytes() + size > limit) {
+  while (policy_->bytes() + limbo_bytes_ + size > limit) {
     const uint64_t before = policy_->bytes();
     auto victim = policy_->Evict();
     if (!victim) return false;
     const uint64_t freed = before - policy_->bytes();
-    if (auto st = EvictOne(*victim); !st) {
+    if (writing_.count(*victim)) {
+      // Its file is still being written: the writer turns it into a
+      // marker when done (Admit); until then its bytes stay counted.
+      limbo_bytes_ += freed;
+      limbo_[*victim] += freed;
+      (void)Journal(JournalRecord::kEvict, *victim, 0);
+    } else if (auto st = EvictOne(*victim); !st) {
       // The file could not be replaced: keep counting it, stop here.
       policy_->Insert(*victim, freed);
       return false;
@@ -223,6 +229,7 @@ Result<bool> ChunkCache::Admit(const Digest& digest, ByteView blob) {
     // file (dropped lazily), never a file without a record.
     if (!Journal(JournalRecord::kInsert, digest, blob.size())) return reject();
     policy_->Insert(digest, blob.size());
+    ++writing_[digest];
   }
   // The file is written outside the lock, so that admissions overlap. If
   // the policy evicts the entry meanwhile (EvictOne finds no file yet and
@@ -240,6 +247,13 @@ Result<bool> ChunkCache::Admit(const Digest& digest, ByteView blob) {
     if (room) written = store_->Insert(digest, blob);
   }
   std::lock_guard lock(mu_);
+  if (--writing_[digest] == 0) writing_.erase(digest);
+  if (auto it = limbo_.find(digest); it != limbo_.end() && !writing_.count(digest)) {
+    // Evicted while being written (MakeRoom): the marker below (or the
+    // failed write) ends its time in limbo.
+    limbo_bytes_ -= it->second;
+    limbo_.erase(it);
+  }
   if (!written) {
     if (policy_->Contains(digest)) {
       policy_->Erase(digest);

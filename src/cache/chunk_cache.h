@@ -104,6 +104,12 @@ class ChunkCache {
   std::unique_ptr<CachePolicy> policy_ CV_GUARDED_BY(mu_);
   std::unique_ptr<CacheJournal> journal_ CV_GUARDED_BY(mu_);
   bool rescanned_ CV_GUARDED_BY(mu_) = false;
+  // Admissions whose files are being written (Admit), and the bytes of
+  // those the policy evicted meanwhile: still on disk until their writer
+  // replaces them by a marker, so still counted against the limit.
+  std::unordered_map<Digest, int, DigestHash> writing_ CV_GUARDED_BY(mu_);
+  std::unordered_map<Digest, uint64_t, DigestHash> limbo_ CV_GUARDED_BY(mu_);
+  uint64_t limbo_bytes_ CV_GUARDED_BY(mu_) = 0;
   bool closed_ CV_GUARDED_BY(mu_) = false;
 
   std::mutex flights_mu_;

@@ -25,6 +25,7 @@
 #include "datastore/writers.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
+#include "util/crash_point.h"
 
 namespace chunkvault {
 
@@ -105,6 +106,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
           // mark, as PBS does.
           CV_ASSIGN_OR_RETURN(bool created, chunks_->WriteMarker(c.digest));
           report.markers_written += created;
+          CrashPoint("gc-marker");
         } else {
           report.missing.push_back(ToHex(c.digest));
         }
@@ -113,6 +115,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
     }
   }
   report.referenced = referenced.size();
+  CrashPoint("gc-marked");
 
   // 2. Plan.
   std::unordered_map<Digest, Candidate, DigestHash> plan;
@@ -202,6 +205,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
       if (st) {
         CV_RETURN_IF_ERROR(chunks_->Remove(c.digest));
         if (cache) CV_RETURN_IF_ERROR(cache->Erase(c.digest));
+        CrashPoint("gc-local-removed");
       } else if (!backend_) {
         continue;  // gone already
       }
@@ -210,8 +214,10 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
       if (backend_) keys.push_back(ChunkKey(key_prefix(), c.digest));
       batch.push_back(&c);
     }
-    if (!keys.empty())
+    if (!keys.empty()) {
       CV_RETURN_IF_ERROR(WithContext(backend_->DeleteMany(keys), "garbage collection"));
+      CrashPoint("gc-objects-deleted");
+    }
     locks.clear();
     for (const Candidate* c : batch) {
       ++report.removed;

@@ -129,6 +129,10 @@ TEST_F(S3Datastore, RefreshRebuildsLostMetadata) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["comment"], "keep me");
   EXPECT_EQ(cv.Run({"verify"}).exit_code, 0);
+  // From the bucket alone, byte for byte.
+  RunResult restored = cv.Run({"restore", snap, "root.tar", tmp_ / "back"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "back"), std::vector<std::string>{});
 }
 
 TEST_F(S3Datastore, AnUnreachableEndpointIsNamedAndHarmsNothing) {
