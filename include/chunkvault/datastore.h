@@ -249,6 +249,36 @@ struct VerifyReport {
   bool ok() const { return snapshots_failed == 0 && errors.empty() && bad_chunks.empty(); }
 };
 
+// Prune: which snapshots of a group to keep (PBS's semantics; the rules
+// are written in src/datastore/prune.h).
+struct PruneOptions {
+  std::optional<uint64_t> keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,
+      keep_yearly;
+  bool any() const {
+    return keep_last || keep_hourly || keep_daily || keep_weekly || keep_monthly || keep_yearly;
+  }
+};
+
+enum class PruneMark { kKeep, kKeepPartial, kProtected, kRemove };
+const char* PruneMarkName(PruneMark mark);  // "keep", "keep-partial", "protected", "remove"
+
+struct PruneEntry {
+  SnapshotRef snapshot;
+  PruneMark mark = PruneMark::kKeep;
+  std::string error;  // a snapshot to remove that could not be (busy...)
+};
+
+struct PruneReport {
+  bool dry_run = false;
+  std::vector<PruneEntry> entries;  // every snapshot of the groups, newest first
+  uint64_t removed = 0;             // snapshots removed (dry run: to remove)
+  bool ok() const {
+    for (const PruneEntry& e : entries)
+      if (!e.error.empty()) return false;
+    return true;
+  }
+};
+
 // Garbage collection (SPEC section 8).
 struct GcOptions {
   bool dry_run = false;  // plan only: report what would go, change nothing
@@ -362,6 +392,14 @@ class Datastore {
   // namespace if `snapshots` is empty).
   Result<VerifyReport> Verify(const std::vector<SnapshotRef>& snapshots,
                               const VerifyOptions& options, VerifyObserver* observer);
+
+  // Prunes every group of namespace `ns` (or only `group`): removes the
+  // snapshots the options do not keep, locally and from the bucket, as
+  // forget does. Chunks stay until garbage collection. A snapshot that
+  // cannot be removed (a backup writes it) is reported in its entry; the
+  // others are still removed.
+  Result<PruneReport> Prune(const BackupNamespace& ns, const std::optional<BackupGroup>& group,
+                            const PruneOptions& options, bool dry_run);
 
   // Garbage collection: marks every chunk any index file references
   // (touching its file or marker; on S3 writing a marker where there is

@@ -23,14 +23,9 @@ int RunNotes(const NotesArgs& args) {
   const bool is_group = std::count(args.target.begin(), args.target.end(), '/') == 1;
   Result<std::string> notes;
   if (is_group) {
-    BackupGroup group;
-    group.ns = *ns;
-    auto slash = args.target.find('/');
-    auto type = ParseBackupType(args.target.substr(0, slash));
-    if (!type) return ReportError(type.error());
-    group.type = *type;
-    group.id = args.target.substr(slash + 1);
-    if (auto st = CheckBackupId(group.id); !st) return ReportError(st.error());
+    auto parsed = ParseGroup(args.store, args.target);
+    if (!parsed) return ReportError(parsed.error());
+    const BackupGroup& group = *parsed;
     if (args.set) {
       if (auto st = (*ds)->SetGroupNotes(group, *args.set); !st) return ReportError(st.error());
     }

@@ -37,6 +37,18 @@ Result<SnapshotRef> ParseSnapshot(const StoreOptions& opts, const std::string& t
   return SnapshotRef::Parse(ns, text);
 }
 
+Result<BackupGroup> ParseGroup(const StoreOptions& opts, const std::string& text) {
+  BackupGroup group;
+  CV_ASSIGN_OR_RETURN(group.ns, ParseNamespace(opts));
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos || text.find('/', slash + 1) != std::string::npos)
+    return Fail(ErrorCode::kInvalidArgument, "'" + text + "' is not a group (TYPE/ID)");
+  CV_ASSIGN_OR_RETURN(group.type, ParseBackupType(text.substr(0, slash)));
+  group.id = text.substr(slash + 1);
+  CV_RETURN_IF_ERROR(CheckBackupId(group.id));
+  return group;
+}
+
 int ReportError(const Error& error) {
   std::fflush(stdout);
   std::fprintf(stderr, "chunkvault: error: %s\n", error.message().c_str());

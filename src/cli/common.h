@@ -46,6 +46,8 @@ void AddNoAdmitFlag(CLI::App* cmd, StoreOptions& opts, const std::string& name,
 Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts);
 Result<BackupNamespace> ParseNamespace(const StoreOptions& opts);
 Result<SnapshotRef> ParseSnapshot(const StoreOptions& opts, const std::string& text);
+// "TYPE/ID" in the namespace of --ns.
+Result<BackupGroup> ParseGroup(const StoreOptions& opts, const std::string& text);
 
 // Prints "chunkvault: error: <message>" and returns the exit code for it.
 int ReportError(const Error& error);
@@ -74,5 +76,6 @@ void RegisterInspect(CLI::App& app, int& exit_code);
 void RegisterS3Refresh(CLI::App& app, int& exit_code);
 void RegisterCache(CLI::App& app, int& exit_code);
 void RegisterGc(CLI::App& app, int& exit_code);
+void RegisterPrune(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

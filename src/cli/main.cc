@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   RegisterS3Refresh(app, exit_code);
   RegisterCache(app, exit_code);
   RegisterGc(app, exit_code);
+  RegisterPrune(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -215,7 +215,10 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
       batch.push_back(&c);
     }
     if (!keys.empty()) {
-      CV_RETURN_IF_ERROR(WithContext(backend_->DeleteMany(keys), "garbage collection"));
+      CV_RETURN_IF_ERROR(WithContext(
+          backend_->DeleteMany(keys),
+          "deleting " + std::to_string(keys.size()) + " chunk objects (" + keys.front() +
+              (keys.size() > 1 ? " ... " + keys.back() : std::string()) + ")"));
       CrashPoint("gc-objects-deleted");
     }
     locks.clear();

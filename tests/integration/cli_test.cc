@@ -1,5 +1,6 @@
 // Integration tests: drive the built chunkvault binary as a user would, and
 // check the results on disk and in the restored trees.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -257,6 +258,40 @@ TEST_F(Cli, VerifyFindsAndRenamesACorruptChunk) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST_F(Cli, PruneKeepsWhatTheRulesSayAndGcThenFreesTheChunks) {
+  Init();
+  std::filesystem::create_directories(tmp_ / "src");
+  std::vector<std::string> snaps;
+  for (int i = 0; i < 3; ++i) {
+    testing::WriteFile(tmp_ / "src/file", testing::RandomData(300000, 10 + i));
+    snaps.push_back(Backup({"--chunk-size", "64K", "root.tar:" + (tmp_ / "src")}));
+  }
+  ASSERT_EQ(cv({"protect", snaps[0]}).exit_code, 0);
+  EXPECT_EQ(cv({"prune"}).exit_code, 2) << "no rule: refused";
+  auto dry = Json(cv({"prune", "--keep-last", "1", "--dry-run", "--json"}));
+  EXPECT_EQ(dry["removed"], 1);
+  EXPECT_EQ(Json(cv({"snapshots", "--json"})).size(), 3u);
+  auto done = Json(cv({"prune", "host/" + snaps[0].substr(5, snaps[0].rfind('/') - 5),
+                       "--keep-last", "1", "--json"}));
+  EXPECT_EQ(done["removed"], 1);
+  ASSERT_EQ(done["snapshots"].size(), 3u);
+  EXPECT_EQ(done["snapshots"][0]["snapshot"], snaps[2]);
+  EXPECT_EQ(done["snapshots"][0]["mark"], "keep");
+  EXPECT_EQ(done["snapshots"][1]["mark"], "remove");
+  EXPECT_EQ(done["snapshots"][2]["mark"], "protected");
+  EXPECT_EQ(Json(cv({"snapshots", "--json"})).size(), 2u);
+  // The pruned snapshot's own chunks are unused now: gc takes them (once
+  // they are older than the cutoff; here: 0 minutes, all aged an hour).
+  const timespec times[2] = {{::time(nullptr) - 3600, 0}, {0, UTIME_OMIT}};
+  for (auto& e : std::filesystem::recursive_directory_iterator(tmp_ / "store/.chunks"))
+    if (e.is_regular_file()) {
+      ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
+    }
+  auto gc = Json(cv({"gc", "--atime-cutoff", "0", "--json"}));
+  EXPECT_GT(gc["removed-chunks"].get<uint64_t>(), 0u);
+  EXPECT_EQ(cv({"verify"}).exit_code, 0);
+}
+
 TEST_F(Cli, ForgetProtectAndNotes) {
   Init();
   fs::create_directories(tmp_ / "src");
@@ -403,7 +438,7 @@ TEST_F(Cli, EveryCommandHasHelp) {
   const std::vector<std::vector<std::string>> commands = {
       {"init"},    {"backup"},    {"snapshots"}, {"restore"},    {"cat"},
       {"verify"},  {"forget"},    {"protect"},   {"unprotect"},  {"notes"},
-      {"inspect"}, {"s3-refresh"}, {"cache", "stats"}, {"gc"}};
+      {"inspect"}, {"s3-refresh"}, {"cache", "stats"}, {"gc"}, {"prune"}};
   for (const std::vector<std::string>& cmd : commands) {
     std::vector<std::string> argv = {CV_BINARY};
     argv.insert(argv.end(), cmd.begin(), cmd.end());

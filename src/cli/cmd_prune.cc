@@ -1,0 +1,84 @@
+// chunkvault prune [TYPE/ID] --keep-last N --keep-hourly N --keep-daily N
+//                  --keep-weekly N --keep-monthly N --keep-yearly N
+//                  [--dry-run] [--ns NS] [--json]
+#include <cstdio>
+
+#include "cli/common.h"
+
+namespace chunkvault::cli {
+namespace {
+
+struct PruneArgs {
+  StoreOptions store;
+  std::string group;
+  PruneOptions prune;
+  bool dry_run = false;
+};
+
+int RunPrune(const PruneArgs& args) {
+  auto ns = ParseNamespace(args.store);
+  if (!ns) return ReportError(ns.error());
+  std::optional<BackupGroup> group;
+  if (!args.group.empty()) {
+    auto parsed = ParseGroup(args.store, args.group);
+    if (!parsed) return ReportError(parsed.error());
+    group = *parsed;
+  }
+  if (!args.prune.any())
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "prune needs at least one --keep-* option (without, it would keep "
+                             "everything)"));
+  auto ds = OpenStore(args.store);
+  if (!ds) return ReportError(ds.error());
+  auto report = (*ds)->Prune(*ns, group, args.prune, args.dry_run);
+  if (!report) return ReportError(report.error());
+  if (args.store.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const PruneEntry& e : report->entries) {
+      nlohmann::json j = {{"snapshot", e.snapshot.ToString()}, {"mark", PruneMarkName(e.mark)}};
+      if (!e.error.empty()) j["error"] = e.error;
+      list.push_back(j);
+    }
+    PrintJson({{"dry-run", report->dry_run},
+               {"ns", ns->ToString()},
+               {"removed", report->removed},
+               {"snapshots", list}});
+  } else {
+    for (const PruneEntry& e : report->entries) {
+      std::printf("%-12s %s\n", PruneMarkName(e.mark), e.snapshot.ToString().c_str());
+      if (!e.error.empty()) std::fprintf(stderr, "error: %s\n", e.error.c_str());
+    }
+    std::fprintf(stderr, "%s %llu snapshots; their chunks go at the next gc\n",
+                 report->dry_run ? "would remove" : "removed", (unsigned long long)report->removed);
+  }
+  return report->ok() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void RegisterPrune(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<PruneArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "prune",
+      "Remove the snapshots of each group (of --ns, or only TYPE/ID) that the --keep-* rules do "
+      "not keep (PBS semantics); protected snapshots always stay");
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  cmd->add_option("group", args->group, "TYPE/ID (default: every group of the namespace)");
+  struct Keep {
+    const char* flag;
+    std::optional<uint64_t>* value;
+    const char* help;
+  };
+  for (const Keep& k :
+       {Keep{"--keep-last", &args->prune.keep_last, "Keep the N newest"},
+        Keep{"--keep-hourly", &args->prune.keep_hourly, "The newest of N hours"},
+        Keep{"--keep-daily", &args->prune.keep_daily, "The newest of N days"},
+        Keep{"--keep-weekly", &args->prune.keep_weekly, "The newest of N ISO weeks"},
+        Keep{"--keep-monthly", &args->prune.keep_monthly, "The newest of N months"},
+        Keep{"--keep-yearly", &args->prune.keep_yearly, "The newest of N years"}})
+    cmd->add_option(k.flag, *k.value, k.help)->check(CLI::PositiveNumber);
+  cmd->add_flag("--dry-run", args->dry_run, "Only show what would be kept and removed");
+  cmd->callback([args, &exit_code] { exit_code = RunPrune(*args); });
+}
+
+}  // namespace chunkvault::cli
