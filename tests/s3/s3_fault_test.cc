@@ -13,6 +13,7 @@
 
 #include "s3/s3_store_fixture.h"
 #include "support/cli_runner.h"
+#include "support/store_check.h"
 #include "support/fault_proxy.h"
 #include "support/tree_util.h"
 
@@ -29,13 +30,6 @@ class S3Faults : public testing::S3StoreFixture {
     return {"--name",         name_,         "--s3-endpoint",
             proxy.url(),      "--s3-bucket", testing::Rgw().bucket,
             "--s3-path-style"};
-  }
-  static void AgeChunks(const std::string& store) {
-    const timespec times[2] = {{::time(nullptr) - 3600, 0}, {0, UTIME_OMIT}};
-    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file()) {
-        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
-      }
   }
   void ExpectNoSecrets(const RunResult& r) {
     for (const auto& [k, v] : testing::RgwEnv())
@@ -66,7 +60,7 @@ TEST_F(S3Faults, JobsCompleteThroughAFlakyNetwork) {
   EXPECT_EQ(v["ok"], true) << v.dump(2);
   // Forget and collect: the image's chunks stay, nothing b needs goes.
   ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
-  AgeChunks(tmp_ / "store");
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   r = cv.Run({"gc", "--atime-cutoff", "0", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   v = CliRunner::Json(cv.Run({"verify", "--json"}));
@@ -90,7 +84,7 @@ TEST_F(S3Faults, APermanentErrorStopsGcNamingTheCodeAndHalfDeletesNothing) {
   const std::string a = cv.Backup({"--chunk-size", "64K", "root.tar:" + (tmp_ / "src")});
   const std::string b = cv.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "disk.raw")});
   ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
-  AgeChunks(tmp_ / "store");
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   const std::vector<std::string> before = Keys(name_ + "/.chunks/");
 
   proxy.AnswerAlways("?delete", 403, "AccessDenied");  // DeleteObjects

@@ -11,6 +11,7 @@
 
 #include "s3/s3_store_fixture.h"
 #include "support/cli_runner.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
@@ -32,15 +33,6 @@ class S3Gc : public testing::S3StoreFixture {
     for (const std::string& k : Keys(name_ + "/.chunks/")) out.insert(k.substr(k.rfind('/') + 1));
     return out;
   }
-  // Every chunk file's atime an hour back: older than a 0-minute cutoff
-  // whatever second the GC starts in.
-  void AgeChunks(const std::string& store) {
-    const timespec times[2] = {{::time(nullptr) - 3600, 0}, {0, UTIME_OMIT}};
-    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file()) {
-        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
-      }
-  }
 };
 
 TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
@@ -58,7 +50,7 @@ TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
   ASSERT_GT(all.size(), used.size() + 5);
 
   ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
-  AgeChunks(tmp_ / "store");
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   nlohmann::json dry =
       CliRunner::Json(cv.Run({"gc", "--dry-run", "--atime-cutoff", "0", "--json"}));
   EXPECT_EQ(dry["removed-chunks"], all.size() - used.size());
@@ -93,7 +85,7 @@ TEST_P(S3GcCrash, AKilledGcIsFinishedByTheNextRun) {
   alone.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")});
   const std::set<std::string> used = LocalChunks(tmp_ / "alone");
   ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
-  AgeChunks(tmp_ / "store");
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   // Some used chunks without a local trace: the mark writes their markers.
   size_t i = 0;
   for (const std::string& hex : used)

@@ -11,6 +11,7 @@
 #include "s3/s3_store_fixture.h"
 #include "support/cli_runner.h"
 #include "support/process.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
@@ -35,11 +36,7 @@ TEST_F(S3Maintenance, BackupsBesideGcProcessesLoseNothing) {
     testing::WriteFile(tmp_ / "src/dir/changing.bin", testing::RandomData(150000, 500 + round));
     for (const auto& s : CliRunner::Json(cv.Run({"snapshots", "--json"})))
       ASSERT_EQ(cv.Run({"forget", s["snapshot"].get<std::string>()}).exit_code, 0);
-    const timespec times[2] = {{::time(nullptr) - 3600, 0}, {0, UTIME_OMIT}};
-    for (auto& e : fs::recursive_directory_iterator(tmp_ / "store/.chunks"))
-      if (e.is_regular_file()) {
-        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
-      }
+    ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
     // Alternate which starts first; the rest of the timing is the OS's.
     std::vector<std::string> backup = {CV_BINARY, "backup", "--chunk-size", "64K",
                                        "root.tar:" + (tmp_ / "src")};

@@ -1,5 +1,11 @@
 #include "support/store_check.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <ctime>
+#include <filesystem>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -86,6 +92,13 @@ std::vector<std::string> IncompleteSnapshots(const std::string& store) {
       out.push_back(e.path().string());
   });
   return out;
+}
+
+bool AgeChunkFiles(const std::string& store, int64_t seconds) {
+  const timespec times[2] = {{::time(nullptr) - seconds, 0}, {0, UTIME_OMIT}};
+  for (auto& e : std::filesystem::recursive_directory_iterator(store + "/.chunks"))
+    if (e.is_regular_file() && ::utimensat(AT_FDCWD, e.path().c_str(), times, 0) != 0) return false;
+  return true;
 }
 
 }  // namespace chunkvault::testing

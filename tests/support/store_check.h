@@ -2,6 +2,7 @@
 // every file under a final name is complete and valid.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,11 @@ namespace chunkvault::testing {
 // reads 65536 of them).
 std::vector<std::string> CheckStoreFiles(
     const std::string& store, const std::optional<std::set<std::string>>& chunk_dirs = {});
+
+// Sets the atime of every file under <store>/.chunks `seconds` into the
+// past, mtimes kept: to garbage collection the chunks look unused for that
+// long. False if a file could not be changed.
+bool AgeChunkFiles(const std::string& store, int64_t seconds);
 
 // Snapshot directories without a manifest (incomplete snapshots).
 std::vector<std::string> IncompleteSnapshots(const std::string& store);

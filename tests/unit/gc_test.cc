@@ -14,6 +14,7 @@
 #include "datastore/writers.h"
 #include "remote_fixture.h"
 #include "support/forwarding_backend.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
@@ -77,14 +78,6 @@ class GcTest : public testing::RemoteStoreFixture {
     return out;
   }
 
-  // Sets the atime of every chunk file `seconds` into the past.
-  static void AgeChunks(const std::string& store, int64_t seconds) {
-    const timespec times[2] = {{::time(nullptr) - seconds, 0}, {0, UTIME_OMIT}};
-    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file()) {
-        ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), times, 0), 0);
-      }
-  }
 
   // The chunks of a backup of `dir` alone, from a store of their own.
   std::set<std::string> ChunksOf(const std::string& dir) {
@@ -107,7 +100,7 @@ TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
   const std::set<std::string> all = LocalChunks(tmp_ / "a");
   const std::set<std::string> used = ChunksOf(tmp_ / "other");
   ASSERT_TRUE(ds->Forget(a).has_value());
-  AgeChunks(tmp_ / "a", 2 * 3600);
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
   std::set<std::string> unused;
   std::set_difference(all.begin(), all.end(), used.begin(), used.end(),
                       std::inserter(unused, unused.end()));
@@ -183,7 +176,7 @@ TEST_P(GcOnBothBackends, BackupsRunningBesideGcLoseNothing) {
     // every chunk looks long unused: the GC would take each chunk the
     // backup reuses if it did not see the backup.
     testing::WriteFile(tmp_ / "src/dir/changing.bin", testing::RandomData(200000, 1000 + round));
-    AgeChunks(tmp_ / "a", 2 * 3600);
+    ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
     auto all = ds->ListSnapshots({}, true);
     ASSERT_TRUE(all.has_value());
     for (const SnapshotInfo& s : *all) ASSERT_TRUE(ds->Forget(s.ref).has_value());
@@ -242,7 +235,7 @@ TEST_F(GcTest, ARunningBackupMovesTheCutoffBack) {
   SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
   ASSERT_TRUE(ds->Forget(a).has_value());
   // Unused for an hour; a backup running for three might still use them.
-  AgeChunks(tmp_ / "a", 3600);
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 3600));
   auto writer =
       RegisterWriter(Env::Default(), tmp_ / "a", (::time(nullptr) - 3 * 3600) * 1'000'000'000);
   ASSERT_TRUE(writer.has_value());
@@ -265,7 +258,7 @@ TEST_F(GcTest, AnInterruptedRunIsFinishedByTheNext) {
   SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
   SnapshotRef b = BackupTree(*ds, "b", tmp_ / "other");
   ASSERT_TRUE(ds->Forget(a).has_value());
-  AgeChunks(tmp_ / "a", 2 * 3600);
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
   GcOptions o;
   o.atime_cutoff_minutes = 60;
   flaky_->fail = true;
