@@ -171,6 +171,12 @@ Result<bool> ChunkCache::Known(const Digest& digest) {
 }
 
 Result<bool> ChunkCache::TouchIfKnown(const Digest& digest) {
+  // Under mu_ in the owner, so a touch never falls between an eviction's
+  // reading the file's times and its marker replacing the file (the marker
+  // would carry the atime from before the touch, and a running backup's
+  // chunk would look unused to garbage collection).
+  std::unique_lock lock(mu_, std::defer_lock);
+  if (owner_lock_) lock.lock();
   CV_ASSIGN_OR_RETURN(bool known, Known(digest));
   if (!known) return false;
   CV_RETURN_IF_ERROR(store_->Touch(digest));

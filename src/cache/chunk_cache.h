@@ -18,8 +18,9 @@
 // retries once, then the chunk is simply not cached.
 //
 // Thread-safety: all methods may be called from many threads.
-// Lock order: mu_ before flights_mu_ (never the other way); no file is
-// read or written under flights_mu_.
+// Lock order: a .chunks/<4hex> directory lock (ChunkStore::LockDir, held
+// by callers) before mu_ before flights_mu_, never the other way; no file
+// is read or written under flights_mu_.
 #pragma once
 
 #include <atomic>
