@@ -24,24 +24,11 @@ if [ ! -d "$CORPUS" ]; then
 fi
 bytes=$(du -sb --apparent-size "$CORPUS" | cut -f1)
 
-OSD_SIZE_GB=20 "$HERE/scripts/s3-test-server.sh" start "$WORK/rgw" >/dev/null
-trap '"$HERE/scripts/s3-test-server.sh" stop "$WORK/rgw" >/dev/null' EXIT
-# shellcheck disable=SC1091
-. "$WORK/rgw/s3.env"
-export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
-
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+# shellcheck source=bench/s3_bench_lib.sh
+. "$HERE/bench/s3_bench_lib.sh"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 mibs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
-
-# Warm the gateway up: its first writes create its data pools, which
-# would be charged to whichever run comes first.
-rm -rf "$WORK/s3-warmup"
-"$CV" init --store "$WORK/s3-warmup" --name warmup --s3-endpoint "$S3_ENDPOINT" \
-  --s3-bucket "$S3_BUCKET" --s3-path-style >/dev/null
-"$CV" backup --store "$WORK/s3-warmup" --chunk-size 64K "root.tar:$HERE/src" >/dev/null 2>&1
-rm -rf "$WORK/s3-warmup"
 
 echo "corpus: $(awk -v b="$bytes" 'BEGIN{printf "%.2f GiB", b/2^30}') ($CORPUS)"
 echo
@@ -49,9 +36,8 @@ echo "| requests in flight | backup | restore from the bucket | cat from the buc
 echo "|---|---|---|---|"
 for jobs in $JOBS_LIST; do
   store=$WORK/s3-store-$jobs
-  rm -rf "$store" "$WORK/s3-restore"
-  "$CV" init --store "$store" --name "bench$jobs-$RANDOM" --s3-endpoint "$S3_ENDPOINT" \
-    --s3-bucket "$S3_BUCKET" --s3-path-style >/dev/null
+  rm -rf "$WORK/s3-restore"
+  s3_init "$store" "bench$jobs"
   cold; t0=$(now)
   snap=$("$CV" backup --store "$store" --jobs "$jobs" --backup-id bench "root.tar:$CORPUS" 2>/dev/null)
   t1=$(now); backup=$(elapsed "$t0" "$t1")

@@ -19,18 +19,8 @@ CORPUS=${CORPUS:-$WORK/corpus}
 bytes=$(du -sb --apparent-size "$CORPUS" | cut -f1)
 [ "$bytes" -ge $((1 << 30)) ] || { echo "corpus $CORPUS is under 1 GiB" >&2; exit 1; }
 
-OSD_SIZE_GB=20 "$HERE/scripts/s3-test-server.sh" start "$WORK/rgw" >/dev/null
-trap '"$HERE/scripts/s3-test-server.sh" stop "$WORK/rgw" >/dev/null' EXIT
-# shellcheck disable=SC1091
-. "$WORK/rgw/s3.env"
-export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
-
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-init() {
-  rm -rf "$1"
-  "$CV" init --store "$1" --name "$2-$RANDOM" --s3-endpoint "$S3_ENDPOINT" \
-    --s3-bucket "$S3_BUCKET" --s3-path-style >/dev/null
-}
+# shellcheck source=bench/s3_bench_lib.sh
+. "$HERE/bench/s3_bench_lib.sh"
 cached_bytes() { find "$1/.chunks" -type f -size +0 -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 
 # One row: label, store, then the command's arguments (it must print --json).
@@ -49,18 +39,13 @@ row() {
      <<<"$json"
 }
 
-# Warm the gateway up: its first writes create its data pools.
-init "$WORK/cache-warmup" warmup
-"$CV" backup --store "$WORK/cache-warmup" --chunk-size 64K "root.tar:$HERE/src" >/dev/null 2>&1
-rm -rf "$WORK/cache-warmup"
-
 echo "corpus: $(awk -v b="$bytes" 'BEGIN{printf "%.2f GiB", b/2^30}') ($CORPUS), $(nproc) cores"
 echo
 echo "| run | time | rate | GET | PUT | HEAD | uploads skipped | cache hits | cached locally after |"
 echo "|---|---|---|---|---|---|---|---|---|"
-init "$WORK/cache-none" none
+s3_init "$WORK/cache-none" none
 row "backup, no cache (\`--no-cache\`)" "$WORK/cache-none" backup --no-cache --backup-id bench "root.tar:$CORPUS"
-init "$WORK/cache-on" cache
+s3_init "$WORK/cache-on" cache
 row "backup, empty cache" "$WORK/cache-on" backup --backup-id bench "root.tar:$CORPUS"
 row "backup, everything cached" "$WORK/cache-on" backup --backup-id bench "root.tar:$CORPUS"
 snap=$("$CV" snapshots --store "$WORK/cache-on" --json | jq -r '.[-1].snapshot')

@@ -434,6 +434,8 @@ class Datastore {
   // Opens the cache when first needed (commands that never touch chunks
   // do not take its lock).
   Result<ChunkCache*> Cache();
+  // The running totals of every run (.cache/stats.json).
+  std::string CacheStatsPath() const;
 
   Env* const env_;
   const std::string path_;

@@ -29,9 +29,8 @@ enum class FileType { kRegular, kDirectory, kSymlink, kOther };
 struct FileStat {
   FileType type = FileType::kOther;
   uint64_t size = 0;
-  int64_t atime = 0;  // seconds since the epoch
-  int64_t mtime = 0;
-  int64_t atime_ns = 0;  // atime in nanoseconds since the epoch
+  int64_t atime_ns = 0;  // nanoseconds since the epoch
+  int64_t mtime = 0;     // seconds since the epoch
 };
 
 // A held lock; released when destroyed.

@@ -82,7 +82,7 @@ Status ChunkCache::Reconcile() {
   struct Found {
     Digest digest;
     uint64_t size;
-    int64_t atime;
+    int64_t atime_ns;
   };
   std::vector<Found> found;
   std::unordered_map<Digest, uint64_t, DigestHash> on_disk;
@@ -90,7 +90,7 @@ Status ChunkCache::Reconcile() {
     if (bad) return {};
     auto st = options_.env->Stat(path);
     if (st && st->type == FileType::kRegular && st->size > 0) {
-      found.push_back({d, st->size, st->atime});
+      found.push_back({d, st->size, st->atime_ns});
       on_disk[d] = st->size;
     }
     return {};
@@ -102,7 +102,7 @@ Status ChunkCache::Reconcile() {
     if (it == on_disk.end() || it->second != e.size) policy_->Erase(e.digest);
   }
   // Files the state does not know join it, least recently used first.
-  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.atime < b.atime; });
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.atime_ns < b.atime_ns; });
   for (const Found& f : found)
     if (!policy_->Contains(f.digest)) policy_->Insert(f.digest, f.size);
   return {};

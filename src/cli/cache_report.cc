@@ -14,6 +14,11 @@ std::string HitRatio(uint64_t hits, uint64_t misses) {
   return buf;
 }
 
+nlohmann::json HitRatioJson(uint64_t hits, uint64_t misses) {
+  if (hits + misses == 0) return nullptr;
+  return double(hits) / double(hits + misses);
+}
+
 std::string RequestsLine(const nlohmann::json& r) {
   auto n = [&](const char* key) { return r.value(key, uint64_t(0)); };
   std::string line = std::to_string(n("get")) + " GET";
@@ -32,9 +37,7 @@ void AddCacheJson(nlohmann::json& j, const CacheReport& report) {
   nlohmann::json cache = CacheRunJson(c, report.requests);
   cache.erase("requests");
   cache["used"] = report.opened;
-  cache["hit-ratio"] = c.hits + c.misses == 0
-                           ? nlohmann::json(nullptr)
-                           : nlohmann::json(double(c.hits) / double(c.hits + c.misses));
+  cache["hit-ratio"] = HitRatioJson(c.hits, c.misses);
   cache["owner"] = report.state.owner;
   cache["policy"] = report.state.policy;
   cache["size"] = report.state.bytes;

@@ -17,6 +17,8 @@ void PrintCacheReport(const CacheReport& report);
 
 // "99.6%", or "-" without any lookups.
 std::string HitRatio(uint64_t hits, uint64_t misses);
+// The same for JSON: a fraction, or null without any lookups.
+nlohmann::json HitRatioJson(uint64_t hits, uint64_t misses);
 
 // "3 GET (12 MiB), 45 PUT (180 MiB), 0 HEAD, 0 LIST, 0 DELETE"
 std::string RequestsLine(const nlohmann::json& requests);

@@ -56,8 +56,7 @@ int RunCacheStats(const CacheStatsArgs& args) {
         {"runs", n("runs")},
         {"hits", hits},
         {"misses", misses},
-        {"hit-ratio", hits + misses == 0 ? nlohmann::json(nullptr)
-                                         : nlohmann::json(double(hits) / double(hits + misses))},
+        {"hit-ratio", HitRatioJson(hits, misses)},
         {"bytes-served-locally", n("bytes-served-locally")},
         {"admissions", n("admissions")},
         {"evictions", n("evictions")},

@@ -78,11 +78,7 @@ class CachedChunkAccess final : public ChunkAccess {
     auto created = backend_->Put(ChunkKey(prefix_, digest), blob, PutMode::kIfAbsent);
     if (!created) return std::unexpected(std::move(created).error().Context("upload chunk " + ToHex(digest)));
     CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
-    if (admit_) {
-      CV_RETURN_IF_ERROR(cache->Admit(digest, blob));
-    } else {
-      CV_RETURN_IF_ERROR(cache->Mark(digest));
-    }
+    CV_RETURN_IF_ERROR(Keep(*cache, digest, blob));
     return InsertResult{!*created, blob.size()};
   }
 
@@ -113,11 +109,7 @@ class CachedChunkAccess final : public ChunkAccess {
       CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
       // Checked before anything keeps it: a corrupt object is never cached.
       CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeChunk(raw, digest), ChunkKey(prefix_, digest)));
-      if (admit_) {
-        CV_RETURN_IF_ERROR(cache->Admit(digest, raw));
-      } else {
-        CV_RETURN_IF_ERROR(cache->Mark(digest));
-      }
+      CV_RETURN_IF_ERROR(Keep(*cache, digest, raw));
       return data;
     });
   }
@@ -146,6 +138,15 @@ class CachedChunkAccess final : public ChunkAccess {
   }
 
  private:
+  // A chunk now known to be in the bucket: cached, or (without admission)
+  // only marked.
+  Status Keep(ChunkCache& cache, const Digest& digest, ByteView blob) {
+    if (!admit_) return cache.Mark(digest);
+    // Not admitted (no room, disk full): marked, and served uncached.
+    CV_RETURN_IF_ERROR(cache.Admit(digest, blob));
+    return {};
+  }
+
   Result<Bytes> Get(const Digest& digest) {
     auto raw = backend_->Get(ChunkKey(prefix_, digest));
     if (!raw && raw.error().code() == ErrorCode::kNotFound)

@@ -134,9 +134,11 @@ Datastore::~Datastore() {
                             r.get + r.put + r.head + r.list + r.del + r.copy >
                         0;
   if (anything)
-    (void)AccumulateCacheStats(env_, JoinPath(path_, ".cache/stats.json"),
+    (void)AccumulateCacheStats(env_, CacheStatsPath(),
                                CacheRunJson(report.counters, report.requests));
 }
+
+std::string Datastore::CacheStatsPath() const { return JoinPath(path_, ".cache/stats.json"); }
 
 Result<ChunkCache*> Datastore::Cache() {
   std::lock_guard lock(cache_mu_);
@@ -174,7 +176,7 @@ Result<CacheState> Datastore::CacheStatus() {
 }
 
 Result<nlohmann::json> Datastore::CacheTotals() {
-  return LoadCacheStats(env_, JoinPath(path_, ".cache/stats.json"));
+  return LoadCacheStats(env_, CacheStatsPath());
 }
 
 Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& path,
@@ -243,8 +245,8 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
       CV_ASSIGN_OR_RETURN(s3, S3OptionsFromJson(config["s3"]));
     }
     if (config.contains("cache") && config["cache"].is_object()) {
-      cache.max_size = config["cache"].value("max-size", uint64_t(0));
-      cache.policy = config["cache"].value("policy", "s3fifo");
+      cache.max_size = config["cache"].value("max-size", cache.max_size);
+      cache.policy = config["cache"].value("policy", cache.policy);
     }
   } else if (raw.error().code() != ErrorCode::kNotFound) {
     return std::unexpected(std::move(raw).error());

@@ -119,6 +119,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
 
   // 2. Plan.
   std::unordered_map<Digest, Candidate, DigestHash> plan;
+  std::unordered_set<Digest, DigestHash> recent;  // unreferenced, newer than the cutoff
   uint64_t checked = 0;
   CV_RETURN_IF_ERROR(
       chunks_->ForEachChunk([&](const Digest& d, const std::string& path, bool bad) -> Status {
@@ -134,6 +135,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         } else if (st->atime_ns >= cutoff) {
           ++report.pending;
           report.pending_bytes += st->size;
+          recent.insert(d);
         } else {
           plan[d] = Candidate{d, st->size, false};
         }
@@ -150,11 +152,11 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
             it->second.bytes = std::max(it->second.bytes, o.size);
             return {};
           }
-          auto local = chunks_->StoredSize(*d);
-          if (!local) return std::unexpected(local.error());
-          if (*local) return {};  // counted as pending above
+          if (recent.count(*d)) return {};  // counted as pending above
+          // No local trace when the directory was read: unused. (A marker
+          // written since is seen by the sweep's re-check.)
           ++checked;
-          plan[*d] = Candidate{*d, o.size, true};  // no local trace at all: unused
+          plan[*d] = Candidate{*d, o.size, true};
           return {};
         }));
   }

@@ -153,7 +153,6 @@ class PosixEnv final : public Env {
     else if (S_ISDIR(st.st_mode)) fs.type = FileType::kDirectory;
     else if (S_ISLNK(st.st_mode)) fs.type = FileType::kSymlink;
     fs.size = uint64_t(st.st_size);
-    fs.atime = st.st_atim.tv_sec;
     fs.mtime = st.st_mtim.tv_sec;
     fs.atime_ns = int64_t(st.st_atim.tv_sec) * 1'000'000'000 + st.st_atim.tv_nsec;
     return fs;

@@ -39,12 +39,7 @@ class Cli : public ::testing::Test {
   nlohmann::json Json(const RunResult& r) { return testing::CliRunner::Json(r); }
   testing::CliRunner runner() const { return testing::CliRunner(CV_BINARY, store_); }
 
-  size_t CountChunkFiles() {
-    size_t n = 0;
-    for (auto& e : fs::recursive_directory_iterator(store_ + "/.chunks"))
-      if (e.is_regular_file()) ++n;
-    return n;
-  }
+  size_t CountChunkFiles() { return testing::ChunkFilePaths(store_).size(); }
 
   std::vector<std::string> CheckStoreFiles() { return testing::CheckStoreFiles(store_); }
 

@@ -11,6 +11,7 @@
 
 #include "s3/s3_store_fixture.h"
 #include "support/cli_runner.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
@@ -41,12 +42,10 @@ class S3Cache : public testing::S3StoreFixture {
     return j;
   }
 
-  // Non-empty chunk files (cached) or empty ones (markers).
-  std::set<std::string> ChunkFiles(bool markers) {
-    std::set<std::string> out;
-    for (auto& e : fs::recursive_directory_iterator(tmp_ / "store/.chunks"))
-      if (e.is_regular_file() && (e.file_size() == 0) == markers) out.insert(e.path());
-    return out;
+  // The store's non-empty chunk files (cached) or empty ones (markers).
+  std::vector<std::string> ChunkFiles(bool markers) {
+    return testing::ChunkFilePaths(tmp_ / "store", markers ? testing::ChunkFileKind::kMarker
+                                                           : testing::ChunkFileKind::kCached);
   }
 
   CliRunner cv_ = Runner(tmp_ / "store");
@@ -65,7 +64,7 @@ TEST_F(S3Cache, ARestoreAfterABackupMakesNoChunkGets) {
 }
 
 TEST_F(S3Cache, DeletedCachedFilesAreFetchedAgainExactly) {
-  const std::set<std::string> cached = ChunkFiles(false);
+  const std::vector<std::string> cached = ChunkFiles(false);
   ASSERT_GT(cached.size(), 10u);
   size_t removed = 0, i = 0;
   for (const std::string& f : cached)
@@ -80,7 +79,7 @@ TEST_F(S3Cache, DeletedCachedFilesAreFetchedAgainExactly) {
 TEST_F(S3Cache, AVerifyWithoutAdmissionLeavesTheWorkingSet) {
   // A second data set, backed up without caching: markers only.
   testing::WriteFile(tmp_ / "other.raw", testing::RandomData(900000, 31));
-  const std::set<std::string> hot = ChunkFiles(false);
+  const std::vector<std::string> hot = ChunkFiles(false);
   nlohmann::json b = CliRunner::Json(
       cv_.Run({"backup", "--json", "--no-cache", "--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")}));
   EXPECT_GT(b["new-chunks"].get<uint64_t>(), 5u);

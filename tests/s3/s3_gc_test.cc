@@ -22,17 +22,7 @@ using testing::CliRunner;
 
 class S3Gc : public testing::S3StoreFixture {
  protected:
-  std::set<std::string> LocalChunks(const std::string& store) {
-    std::set<std::string> out;
-    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file()) out.insert(e.path().filename());
-    return out;
-  }
-  std::set<std::string> BucketChunks() {
-    std::set<std::string> out;
-    for (const std::string& k : Keys(name_ + "/.chunks/")) out.insert(k.substr(k.rfind('/') + 1));
-    return out;
-  }
+  std::set<std::string> BucketChunks() { return testing::Basenames(Keys(name_ + "/.chunks/")); }
 };
 
 TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
@@ -45,7 +35,7 @@ TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
   CliRunner alone(CV_BINARY, tmp_ / "alone");
   alone.Init();
   alone.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")});
-  const std::set<std::string> used = LocalChunks(tmp_ / "alone");
+  const std::set<std::string> used = testing::ChunkFileNames(tmp_ / "alone");
   const std::set<std::string> all = BucketChunks();
   ASSERT_GT(all.size(), used.size() + 5);
 
@@ -61,7 +51,7 @@ TEST_F(S3Gc, RemovesExactlyTheUnusedChunksEverywhere) {
   EXPECT_EQ(gc["removed-objects"], all.size() - used.size());
   EXPECT_GE(gc["s3-requests"]["delete"].get<uint64_t>(), 1u);
   EXPECT_EQ(BucketChunks(), used);
-  EXPECT_EQ(LocalChunks(tmp_ / "store"), used);
+  EXPECT_EQ(testing::ChunkFileNames(tmp_ / "store"), used);
   nlohmann::json stats = CliRunner::Json(cv.Run({"cache", "stats", "--json"}));
   EXPECT_EQ(stats["chunks"], used.size());
   nlohmann::json v = CliRunner::Json(cv.Run({"verify", "--json"}));
@@ -83,7 +73,7 @@ TEST_P(S3GcCrash, AKilledGcIsFinishedByTheNextRun) {
   CliRunner alone(CV_BINARY, tmp_ / "alone");
   alone.Init();
   alone.Backup({"--chunk-size", "64K", "disk.img:" + (tmp_ / "other.raw")});
-  const std::set<std::string> used = LocalChunks(tmp_ / "alone");
+  const std::set<std::string> used = testing::ChunkFileNames(tmp_ / "alone");
   ASSERT_EQ(cv.Run({"forget", a}).exit_code, 0);
   ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   // Some used chunks without a local trace: the mark writes their markers.
@@ -100,7 +90,7 @@ TEST_P(S3GcCrash, AKilledGcIsFinishedByTheNextRun) {
 
   nlohmann::json gc = CliRunner::Json(cv.Run({"gc", "--atime-cutoff", "0", "--json"}));
   EXPECT_EQ(BucketChunks(), used);
-  for (const std::string& hex : LocalChunks(tmp_ / "store")) EXPECT_TRUE(used.count(hex)) << hex;
+  for (const std::string& hex : testing::ChunkFileNames(tmp_ / "store")) EXPECT_TRUE(used.count(hex)) << hex;
   v = CliRunner::Json(cv.Run({"verify", "--json"}));
   EXPECT_EQ(v["ok"], true);
   EXPECT_EQ(v["snapshots-ok"], 1);

@@ -3,9 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
-#include <filesystem>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -92,6 +91,27 @@ std::vector<std::string> IncompleteSnapshots(const std::string& store) {
       out.push_back(e.path().string());
   });
   return out;
+}
+
+std::vector<std::string> ChunkFilePaths(const std::string& store, ChunkFileKind kind) {
+  std::vector<std::string> out;
+  for (auto& e : std::filesystem::recursive_directory_iterator(store + "/.chunks")) {
+    if (!e.is_regular_file()) continue;
+    if (kind == ChunkFileKind::kAny || (e.file_size() == 0) == (kind == ChunkFileKind::kMarker))
+      out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::set<std::string> Basenames(const std::vector<std::string>& paths) {
+  std::set<std::string> out;
+  for (const std::string& p : paths) out.insert(p.substr(p.rfind('/') + 1));
+  return out;
+}
+
+std::set<std::string> ChunkFileNames(const std::string& store) {
+  return Basenames(ChunkFilePaths(store));
 }
 
 bool AgeChunkFiles(const std::string& store, int64_t seconds) {

@@ -17,6 +17,16 @@ namespace chunkvault::testing {
 std::vector<std::string> CheckStoreFiles(
     const std::string& store, const std::optional<std::set<std::string>>& chunk_dirs = {});
 
+enum class ChunkFileKind { kAny, kCached /* non-empty */, kMarker /* empty */ };
+
+// Paths of the regular files under <store>/.chunks of that kind, sorted.
+std::vector<std::string> ChunkFilePaths(const std::string& store,
+                                        ChunkFileKind kind = ChunkFileKind::kAny);
+// The last components of paths or object keys: chunk digests in hex.
+std::set<std::string> Basenames(const std::vector<std::string>& paths);
+// The digests (hex) with a chunk file or marker in a store.
+std::set<std::string> ChunkFileNames(const std::string& store);
+
 // Sets the atime of every file under <store>/.chunks `seconds` into the
 // past, mtimes kept: to garbage collection the chunks look unused for that
 // long. False if a file could not be changed.

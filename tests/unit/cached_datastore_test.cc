@@ -12,12 +12,15 @@
 #include "chunkvault/blob.h"
 #include "remote_fixture.h"
 #include "support/forwarding_backend.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
 namespace {
 
 namespace fs = std::filesystem;
+constexpr auto kCached = testing::ChunkFileKind::kCached;
+constexpr auto kMarker = testing::ChunkFileKind::kMarker;
 
 // Records the keys of GET requests.
 class GetRecorder final : public testing::ForwardingBackend {
@@ -75,7 +78,7 @@ TEST_F(CachedDatastoreTest, ARestoreAfterABackupMakesNoChunkGets) {
   ASSERT_TRUE(ds.has_value()) << ds.error().message();
   auto summary = Backup(**ds);
   ASSERT_TRUE(summary.has_value()) << summary.error().message();
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false).size(), summary->new_chunks);
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached).size(), summary->new_chunks);
   recorder_->TakeChunkGets();
   RestoreAndCompare(**ds, summary->snapshot);
   EXPECT_EQ(recorder_->TakeChunkGets(), std::multiset<std::string>{});
@@ -89,7 +92,7 @@ TEST_F(CachedDatastoreTest, DeletedCachedFilesAreFetchedAgainOnceEach) {
   auto ds = Init(tmp_ / "a");
   auto summary = Backup(**ds);
   ASSERT_TRUE(summary.has_value());
-  std::vector<std::string> cached = ChunkFiles(tmp_ / "a", false);
+  std::vector<std::string> cached = testing::ChunkFilePaths(tmp_ / "a", kCached);
   ASSERT_GE(cached.size(), 6u);
   std::multiset<std::string> expected;
   for (size_t i = 0; i < cached.size(); i += cached.size() / 3) {
@@ -100,7 +103,7 @@ TEST_F(CachedDatastoreTest, DeletedCachedFilesAreFetchedAgainOnceEach) {
   RestoreAndCompare(**ds, summary->snapshot);
   EXPECT_EQ(recorder_->TakeChunkGets(), expected);
   // Cached again: a second restore fetches nothing.
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false), cached);
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached), cached);
   RestoreAndCompare(**ds, summary->snapshot);
   EXPECT_EQ(recorder_->TakeChunkGets(), std::multiset<std::string>{});
 }
@@ -117,7 +120,7 @@ TEST_F(CachedDatastoreTest, ANewProcessFindsTheCacheWarmWithoutARescan) {
   auto state = ds->CacheStatus();
   ASSERT_TRUE(state.has_value()) << state.error().message();
   EXPECT_FALSE(state->rescanned);
-  EXPECT_EQ(state->chunks, ChunkFiles(tmp_ / "a", false).size());
+  EXPECT_EQ(state->chunks, testing::ChunkFilePaths(tmp_ / "a", kCached).size());
   recorder_->TakeChunkGets();
   RestoreAndCompare(*ds, *snap);
   EXPECT_EQ(recorder_->TakeChunkGets(), std::multiset<std::string>{});
@@ -153,8 +156,8 @@ TEST_F(CachedDatastoreTest, ANoCacheBackupLeavesOnlyMarkersThatStillSkipUploads)
   auto ds = Open(tmp_ / "a", no_cache);
   auto first = Backup(*ds);
   ASSERT_TRUE(first.has_value()) << first.error().message();
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false), std::vector<std::string>{});
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", true).size(), first->new_chunks);
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached), std::vector<std::string>{});
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kMarker).size(), first->new_chunks);
   EXPECT_EQ(Keys("store/.chunks/").size(), first->new_chunks);
   const BackendCounts before = bucket_->Counts();
   auto second = Backup(*ds);
@@ -164,7 +167,7 @@ TEST_F(CachedDatastoreTest, ANoCacheBackupLeavesOnlyMarkersThatStillSkipUploads)
   recorder_->TakeChunkGets();
   RestoreAndCompare(*ds, first->snapshot);
   EXPECT_EQ(recorder_->TakeChunkGets().size(), first->new_chunks);
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false), std::vector<std::string>{});
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached), std::vector<std::string>{});
 }
 
 TEST_F(CachedDatastoreTest, AVerifyWithoutAdmissionLeavesTheWorkingSet) {
@@ -179,7 +182,7 @@ TEST_F(CachedDatastoreTest, AVerifyWithoutAdmissionLeavesTheWorkingSet) {
   no_admit.cache_admit = false;
   auto cold = Backup(*Open(tmp_ / "a", no_admit));
   ASSERT_TRUE(cold.has_value());
-  const std::vector<std::string> cached = ChunkFiles(tmp_ / "a", false);
+  const std::vector<std::string> cached = testing::ChunkFilePaths(tmp_ / "a", kCached);
   // Verify through the cache, without admitting: every snapshot checked,
   // the cached files are the same ones.
   auto reader = Open(tmp_ / "a", no_admit);
@@ -189,7 +192,7 @@ TEST_F(CachedDatastoreTest, AVerifyWithoutAdmissionLeavesTheWorkingSet) {
   ASSERT_TRUE(report.has_value());
   EXPECT_TRUE(report->ok());
   EXPECT_EQ(report->snapshots_ok, 2u);
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false), cached);
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached), cached);
   EXPECT_EQ(reader->Report().counters.admissions, 0u);
   EXPECT_GT(reader->Report().counters.hits, 0u);
   EXPECT_GT(reader->Report().counters.misses, 0u);
@@ -197,7 +200,7 @@ TEST_F(CachedDatastoreTest, AVerifyWithoutAdmissionLeavesTheWorkingSet) {
   reader.reset();
   auto admitting = Open(tmp_ / "a");
   ASSERT_TRUE(admitting->Verify({}, vo, nullptr)->ok());
-  EXPECT_GT(ChunkFiles(tmp_ / "a", false).size(), cached.size());
+  EXPECT_GT(testing::ChunkFilePaths(tmp_ / "a", kCached).size(), cached.size());
 }
 
 TEST_F(CachedDatastoreTest, AVerifyByDefaultReadsTheBucketAndLeavesTheCache) {
@@ -221,7 +224,7 @@ TEST_F(CachedDatastoreTest, TheCacheStaysWithinItsLimit) {
   ASSERT_TRUE(summary.has_value()) << summary.error().message();
   auto bytes = [&] {
     uint64_t sum = 0;
-    for (const std::string& f : ChunkFiles(tmp_ / "a", false)) sum += fs::file_size(f);
+    for (const std::string& f : testing::ChunkFilePaths(tmp_ / "a", kCached)) sum += fs::file_size(f);
     return sum;
   };
   EXPECT_LE(bytes(), o.cache.max_size);
@@ -230,7 +233,7 @@ TEST_F(CachedDatastoreTest, TheCacheStaysWithinItsLimit) {
   EXPECT_GT(report.counters.evictions, 0u);
   EXPECT_EQ(report.state.bytes, bytes());
   // Every chunk is either cached or a marker: nothing is forgotten.
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false).size() + ChunkFiles(tmp_ / "a", true).size(),
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached).size() + testing::ChunkFilePaths(tmp_ / "a", kMarker).size(),
             summary->new_chunks);
   // Reads of evicted chunks fetch and cache them within the limit again.
   RestoreAndCompare(**ds, summary->snapshot);
@@ -244,7 +247,7 @@ TEST_F(CachedDatastoreTest, AFullCacheDiskFailsNeitherBackupNorRestore) {
   auto ds = Open(tmp_ / "a", full);
   auto summary = Backup(*ds);
   ASSERT_TRUE(summary.has_value()) << summary.error().message();
-  EXPECT_EQ(ChunkFiles(tmp_ / "a", false), std::vector<std::string>{});
+  EXPECT_EQ(testing::ChunkFilePaths(tmp_ / "a", kCached), std::vector<std::string>{});
   EXPECT_EQ(ds->Report().counters.rejected, summary->new_chunks);
   RestoreAndCompare(*ds, summary->snapshot);
 }
@@ -253,7 +256,7 @@ TEST_F(CachedDatastoreTest, ACorruptObjectIsNamedAndNeverCached) {
   auto ds = Init(tmp_ / "a");
   auto summary = Backup(**ds);
   ASSERT_TRUE(summary.has_value());
-  const std::string victim = ChunkFiles(tmp_ / "a", false).front();
+  const std::string victim = testing::ChunkFilePaths(tmp_ / "a", kCached).front();
   const std::string key = KeyOf(victim);
   Bytes blob = *bucket_->Get(key);
   blob[blob.size() / 2] ^= 0x40;

@@ -65,17 +65,8 @@ class GcTest : public testing::RemoteStoreFixture {
     return summary->snapshot;
   }
 
-  // Chunk names (64 hex) with a file or marker in a store.
-  static std::set<std::string> LocalChunks(const std::string& store) {
-    std::set<std::string> out;
-    for (auto& e : fs::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file()) out.insert(e.path().filename());
-    return out;
-  }
   std::set<std::string> BucketChunks(const std::string& prefix) {
-    std::set<std::string> out;
-    for (const std::string& k : Keys(prefix + "/.chunks/")) out.insert(k.substr(k.rfind('/') + 1));
-    return out;
+    return testing::Basenames(Keys(prefix + "/.chunks/"));
   }
 
 
@@ -83,7 +74,7 @@ class GcTest : public testing::RemoteStoreFixture {
   std::set<std::string> ChunksOf(const std::string& dir) {
     auto alone = Datastore::Init(Env::Default(), tmp_ / ("alone" + std::to_string(n_++)), {});
     BackupTree(**alone, "x", dir);
-    return LocalChunks((*alone)->path());
+    return testing::ChunkFileNames((*alone)->path());
   }
 
   std::shared_ptr<FlakyDeletes> flaky_ = std::make_shared<FlakyDeletes>(NewMemoryBackend());
@@ -97,7 +88,7 @@ TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
   auto ds = Make(tmp_ / "a", remote);
   SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
   SnapshotRef b = BackupTree(*ds, "b", tmp_ / "other");
-  const std::set<std::string> all = LocalChunks(tmp_ / "a");
+  const std::set<std::string> all = testing::ChunkFileNames(tmp_ / "a");
   const std::set<std::string> used = ChunksOf(tmp_ / "other");
   ASSERT_TRUE(ds->Forget(a).has_value());
   ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
@@ -113,7 +104,7 @@ TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
   ASSERT_TRUE(dry.has_value()) << dry.error().message();
   EXPECT_EQ(dry->removed, unused.size());
   EXPECT_EQ(dry->kept, used.size());
-  EXPECT_EQ(LocalChunks(tmp_ / "a"), all) << "a dry run removes nothing";
+  EXPECT_EQ(testing::ChunkFileNames(tmp_ / "a"), all) << "a dry run removes nothing";
 
   GcOptions run;
   run.atime_cutoff_minutes = 60;
@@ -121,7 +112,7 @@ TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
   ASSERT_TRUE(done.has_value()) << done.error().message();
   EXPECT_EQ(done->removed, unused.size());
   EXPECT_EQ(done->referenced, used.size());
-  EXPECT_EQ(LocalChunks(tmp_ / "a"), used);
+  EXPECT_EQ(testing::ChunkFileNames(tmp_ / "a"), used);
   if (remote) {
     EXPECT_EQ(BucketChunks("store"), used);
     EXPECT_EQ(done->removed_objects, unused.size());
@@ -226,7 +217,7 @@ TEST_F(GcTest, RecentlyUnusedChunksArePending) {
   auto r = ds->GarbageCollect({}, nullptr);  // the default cutoff: 24 h 5 min
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->removed, 0u);
-  EXPECT_EQ(r->pending, LocalChunks(tmp_ / "a").size());
+  EXPECT_EQ(r->pending, testing::ChunkFileNames(tmp_ / "a").size());
   EXPECT_EQ(BucketChunks("store").size(), r->pending);
 }
 
@@ -249,7 +240,7 @@ TEST_F(GcTest, ARunningBackupMovesTheCutoffBack) {
   r = ds->GarbageCollect(o, nullptr);
   ASSERT_TRUE(r.has_value());
   EXPECT_GT(r->removed, 0u);
-  EXPECT_EQ(LocalChunks(tmp_ / "a"), std::set<std::string>{});
+  EXPECT_EQ(testing::ChunkFileNames(tmp_ / "a"), std::set<std::string>{});
   EXPECT_EQ(BucketChunks("store"), std::set<std::string>{});
 }
 
@@ -268,7 +259,7 @@ TEST_F(GcTest, AnInterruptedRunIsFinishedByTheNext) {
   // Local copies went first; the objects are still there, and nothing a
   // snapshot uses is missing.
   const std::set<std::string> used = ChunksOf(tmp_ / "other");
-  EXPECT_EQ(LocalChunks(tmp_ / "a"), used);
+  EXPECT_EQ(testing::ChunkFileNames(tmp_ / "a"), used);
   EXPECT_GT(BucketChunks("store").size(), used.size());
   flaky_->fail = false;
   r = ds->GarbageCollect(o, nullptr);

@@ -66,16 +66,6 @@ class RemoteStoreFixture : public ::testing::Test {
     return keys;
   }
 
-  // The files under <store>/.chunks: non-empty (cached chunks) or empty
-  // (markers), as paths.
-  std::vector<std::string> ChunkFiles(const std::string& store, bool markers) {
-    std::vector<std::string> out;
-    for (auto& e : std::filesystem::recursive_directory_iterator(store + "/.chunks"))
-      if (e.is_regular_file() && (e.file_size() == 0) == markers) out.push_back(e.path());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
   void RemoveLocalChunks(const std::string& store) {
     for (auto& d : std::filesystem::directory_iterator(store + "/.chunks"))
       for (auto& f : std::filesystem::directory_iterator(d.path())) std::filesystem::remove(f.path());
