@@ -6,10 +6,18 @@
 // libraries), since zstd's speed depends on the data. Random bytes for the
 // chunker and the hashes, whose speed does not.
 //
+// The BM_Part* and BM_Pipeline benchmarks measure the backup pipeline on
+// one core: chunk -> SHA-256 -> zstd-1 -> blob (CRC-32 and header), each
+// part alone and all of them chained, on the same data: a sample of the
+// files under $CV_PIPELINE_CORPUS (default /usr/share), every k-th file in
+// sorted order, about 128 MiB. bench/pipeline.sh computes the bound the
+// parts allow (1 / sum of 1/speed) and how close the chain comes to it.
+//
 //   build/release/bench/micro_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -116,23 +124,150 @@ void BM_Zstd1Decompress(benchmark::State& state) {
 }
 BENCHMARK(BM_Zstd1Decompress)->ArgName("binary")->Arg(0)->Arg(1);
 
+// The cuts a new chunker finds in `data`, fed at once.
+size_t CountCuts(ByteView data, size_t avg) {
+  BuzhashChunker chunker(avg);
+  size_t cuts = 0;
+  while (!data.empty()) {
+    size_t k = chunker.Scan(data);
+    if (k == 0) break;
+    data = data.subspan(k);
+    ++cuts;
+  }
+  return cuts;
+}
+
 void BM_Buzhash(benchmark::State& state) {
   const Bytes& data = Random();
-  for (auto _ : state) {
-    BuzhashChunker chunker(size_t(state.range(0)));
-    ByteView rest(data);
-    size_t cuts = 0;
-    while (!rest.empty()) {
-      size_t k = chunker.Scan(rest);
-      if (k == 0) break;
-      rest = rest.subspan(k);
-      ++cuts;
-    }
-    benchmark::DoNotOptimize(cuts);
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(CountCuts(data, size_t(state.range(0))));
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(data.size()));
 }
 BENCHMARK(BM_Buzhash)->Arg(64 << 10)->Arg(4 << 20);
+
+// --- The backup pipeline on one core -------------------------------------
+
+constexpr uint64_t kPipelineSample = 128 << 20;
+
+// Every k-th regular file under `dir` (sorted), k chosen for ~128 MiB.
+Bytes LoadSample(const std::string& dir) {
+  std::vector<std::pair<std::string, uint64_t>> files;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
+    const uint64_t size = e.file_size(ec);
+    if (ec) continue;
+    files.emplace_back(e.path().string(), size);
+    total += size;
+  }
+  std::sort(files.begin(), files.end());
+  const size_t stride = std::max<uint64_t>(1, total / kPipelineSample);
+  Bytes out;
+  for (size_t i = 0; i < files.size(); i += stride) {
+    std::ifstream in(files[i].first, std::ios::binary);
+    out.insert(out.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (out.size() < (16u << 20)) {
+    std::fprintf(stderr, "pipeline corpus %s: only %zu bytes\n", dir.c_str(), out.size());
+    std::exit(1);
+  }
+  return out;
+}
+
+struct PipelineData {
+  Bytes corpus;
+  std::vector<ByteView> chunks;  // as the 4 MiB-average chunker cuts it
+  std::vector<Bytes> frames;     // each chunk's zstd-1 frame
+};
+
+const PipelineData& Pipeline() {
+  static const PipelineData data = [] {
+    PipelineData d;
+    const char* dir = std::getenv("CV_PIPELINE_CORPUS");
+    d.corpus = LoadSample(dir != nullptr ? dir : "/usr/share");
+    BuzhashChunker chunker(kDefaultChunkSize);
+    ByteView rest(d.corpus);
+    while (!rest.empty()) {
+      size_t k = chunker.Scan(rest);
+      if (k == 0) k = rest.size();
+      d.chunks.push_back(rest.first(k));
+      rest = rest.subspan(k);
+    }
+    for (ByteView c : d.chunks) {
+      Bytes f(ZSTD_compressBound(c.size()));
+      f.resize(ZSTD_compress(f.data(), f.size(), c.data(), c.size(), 1));
+      d.frames.push_back(std::move(f));
+    }
+    return d;
+  }();
+  return data;
+}
+
+// Every part reports the corpus bytes it covered, so that their speeds
+// add up as 1 / sum(1 / speed).
+void SetCorpusBytes(benchmark::State& state) {
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(Pipeline().corpus.size()));
+}
+
+void BM_PartChunk(benchmark::State& state) {
+  const PipelineData& d = Pipeline();
+  for (auto _ : state) benchmark::DoNotOptimize(CountCuts(d.corpus, kDefaultChunkSize));
+  SetCorpusBytes(state);
+}
+BENCHMARK(BM_PartChunk);
+
+void BM_PartSha256(benchmark::State& state) {
+  const PipelineData& d = Pipeline();
+  for (auto _ : state)
+    for (ByteView c : d.chunks) benchmark::DoNotOptimize(Sha256Of(c));
+  SetCorpusBytes(state);
+}
+BENCHMARK(BM_PartSha256);
+
+void BM_PartZstd1(benchmark::State& state) {
+  const PipelineData& d = Pipeline();
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  Bytes out(ZSTD_compressBound(kMaxChunkSize));
+  size_t compressed = 0;
+  for (auto _ : state) {
+    compressed = 0;
+    for (ByteView c : d.chunks)
+      compressed += ZSTD_compressCCtx(cctx, out.data(), out.size(), c.data(), c.size(), 1);
+  }
+  ZSTD_freeCCtx(cctx);
+  SetCorpusBytes(state);
+  state.counters["ratio"] = double(d.corpus.size()) / double(compressed);
+}
+BENCHMARK(BM_PartZstd1);
+
+// The blob around a compressed chunk: CRC-32 of the payload, the header.
+void BM_PartBlob(benchmark::State& state) {
+  const PipelineData& d = Pipeline();
+  for (auto _ : state)
+    for (const Bytes& f : d.frames) benchmark::DoNotOptimize(Crc32(f));
+  SetCorpusBytes(state);
+}
+BENCHMARK(BM_PartBlob);
+
+// All four chained, as a backup's chunk work runs: cut, hash, encode.
+void BM_Pipeline(benchmark::State& state) {
+  const PipelineData& d = Pipeline();
+  for (auto _ : state) {
+    BuzhashChunker chunker(kDefaultChunkSize);
+    ByteView rest(d.corpus);
+    while (!rest.empty()) {
+      size_t k = chunker.Scan(rest);
+      if (k == 0) k = rest.size();
+      ByteView chunk = rest.first(k);
+      benchmark::DoNotOptimize(Sha256Of(chunk));
+      Bytes blob = EncodeBlob(chunk, true);
+      benchmark::DoNotOptimize(blob.data());
+      rest = rest.subspan(k);
+    }
+  }
+  SetCorpusBytes(state);
+}
+BENCHMARK(BM_Pipeline);
 
 }  // namespace
 }  // namespace chunkvault

@@ -3,7 +3,7 @@
 # project's Ceph RGW under $WORK/rgw (stopped on exit), exports its keys,
 # warms it up (its first writes create its data pools, which would be
 # charged to whichever run came first), and defines:
-#   cold                 drop the page cache (when allowed)
+#   cold                 write back and drop the page cache (when allowed)
 #   s3_init STORE NAME   a fresh S3-backed store, prefix NAME-<random>
 
 OSD_SIZE_GB=20 "$HERE/scripts/s3-test-server.sh" start "$WORK/rgw" >/dev/null
@@ -12,7 +12,9 @@ trap '"$HERE/scripts/s3-test-server.sh" stop "$WORK/rgw" >/dev/null' EXIT
 . "$WORK/rgw/s3.env"
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+# Twice: a loop-mounted filesystem's flush dirties its image file, which
+# the second sync writes out.
+cold() { sync; sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 
 s3_init() {
   rm -rf "$1"

@@ -53,6 +53,9 @@ struct ExtractOptions {
   bool overwrite = false;
   // Restore owners (as root) instead of leaving files to the current user.
   bool restore_owner = false;
+  // Threads writing regular files (into an empty target; an overwriting
+  // restore works on one thread).
+  size_t jobs = 1;
 };
 
 // Extracts a tar stream into `target` (created if missing; an existing one

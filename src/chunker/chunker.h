@@ -36,6 +36,7 @@ class BuzhashChunker {
 
  private:
   static constexpr size_t kWindow = 64;
+  size_t Cut(size_t pos);  // resets for the next chunk; returns pos
 
   uint32_t h_ = 0;
   size_t window_fill_ = 0;

@@ -365,6 +365,9 @@ Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::st
     ExtractOptions eo;
     eo.overwrite = options.overwrite;
     eo.restore_owner = ::geteuid() == 0;
+    // File creation is CPU work in the kernel: one writer per core (jobs_
+    // may be larger, for S3 requests in flight).
+    eo.jobs = std::min(jobs_, ThreadPool::DefaultThreads());
     CV_ASSIGN_OR_RETURN(TarStats stats,
                         ExtractTar([&] { return reader->Next(); }, target, eo, observer));
     summary.bytes = stats.bytes;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <random>
 
 #include "chunker/chunker.h"
@@ -39,6 +41,45 @@ Bytes Random(size_t n, uint32_t seed) {
   Bytes b(n);
   for (auto& x : b) x = uint8_t(rng());
   return b;
+}
+
+// The chunker as SPEC section 5 defines it, one byte at a time: the
+// optimised Scan() (which skips bytes before min and reads outgoing bytes
+// from its input) must find exactly these cuts.
+std::vector<size_t> ReferenceCuts(const Bytes& data, size_t avg) {
+  static constexpr uint32_t kTable[256] = {
+#include "chunker/buzhash_table.inc"
+  };
+  const uint32_t mask = uint32_t(avg * 2 - 1), threshold = mask - 2;
+  std::vector<size_t> cuts;
+  size_t chunk_start = 0;
+  uint32_t h = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const size_t size = i + 1 - chunk_start;
+    h = std::rotl(h, 1) ^ kTable[data[i]];
+    if (size > 64) h ^= kTable[data[i - 64]];  // rotated by 64: unchanged
+    if (size >= avg * 4 || (size >= avg / 4 && (h & mask) >= threshold)) {
+      cuts.push_back(i + 1);
+      chunk_start = i + 1;
+      h = 0;
+    }
+  }
+  return cuts;
+}
+
+TEST(Buzhash, MatchesTheByteAtATimeDefinition) {
+  Bytes mixed = Random(3 << 20, 3);
+  std::fill(mixed.begin() + (1 << 20), mixed.begin() + (2 << 20) + 77, 0);  // max-size cuts
+  for (const Bytes& data : {Random(2 << 20, 1), mixed, PbsTestPattern()}) {
+    for (size_t avg : {size_t(64) << 10, size_t(256) << 10}) {
+      const auto expected = ReferenceCuts(data, avg);
+      ASSERT_FALSE(expected.empty());
+      for (size_t step : {size_t(1), size_t(63), size_t(64), size_t(65), size_t(4097),
+                          size_t(1) << 20, data.size()})
+        EXPECT_EQ(Cuts(BuzhashChunker(avg), data, step), expected)
+            << "average " << avg << ", pieces of " << step;
+    }
+  }
 }
 
 TEST(Buzhash, SpecVectorZeros) {

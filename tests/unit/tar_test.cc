@@ -1,6 +1,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,7 +163,20 @@ TEST(Tar, SourceErrorsStopTheExtraction) {
   EXPECT_EQ(r.error().message(), "chunk abc: CRC mismatch");
 }
 
-Bytes TarWithEntry(const char* name, const char* hardlink = nullptr) {
+// One entry of a hand-made tar stream.
+struct Entry {
+  std::string name;
+  mode_t type;
+  std::string data;      // file contents
+  std::string link;      // symlink target (AE_IFLNK)
+  std::string hardlink;  // earlier entry this one links to
+};
+Entry File(std::string name, std::string data) { return {std::move(name), AE_IFREG, std::move(data), "", ""}; }
+Entry Dir(std::string name) { return {std::move(name), AE_IFDIR, "", "", ""}; }
+Entry Symlink(std::string name, std::string to) { return {std::move(name), AE_IFLNK, "", std::move(to), ""}; }
+Entry Hardlink(std::string name, std::string to) { return {std::move(name), AE_IFREG, "", "", std::move(to)}; }
+
+Bytes TarOfEntries(const std::vector<Entry>& entries) {
   Bytes out;
   struct archive* a = archive_write_new();
   archive_write_set_format_pax(a);
@@ -174,17 +188,26 @@ Bytes TarWithEntry(const char* name, const char* hardlink = nullptr) {
                         return la_ssize_t(n);
                       },
                       nullptr, nullptr);
-  struct archive_entry* e = archive_entry_new();
-  archive_entry_set_pathname(e, name);
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_entry_set_perm(e, 0644);
-  if (hardlink) archive_entry_set_hardlink(e, hardlink);
-  archive_entry_set_size(e, 0);
-  archive_write_header(a, e);
-  archive_entry_free(e);
+  for (const Entry& x : entries) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, x.name.c_str());
+    archive_entry_set_filetype(e, x.type);
+    archive_entry_set_perm(e, x.type == AE_IFDIR ? 0755 : 0644);
+    if (x.type == AE_IFLNK) archive_entry_set_symlink(e, x.link.c_str());
+    if (!x.hardlink.empty()) archive_entry_set_hardlink(e, x.hardlink.c_str());
+    const bool has_data = x.type == AE_IFREG && x.hardlink.empty();
+    archive_entry_set_size(e, has_data ? la_int64_t(x.data.size()) : 0);
+    archive_write_header(a, e);
+    if (has_data) archive_write_data(a, x.data.data(), x.data.size());
+    archive_entry_free(e);
+  }
   archive_write_close(a);
   archive_write_free(a);
   return out;
+}
+
+Bytes TarWithEntry(const char* name, const char* hardlink = nullptr) {
+  return TarOfEntries({hardlink ? Hardlink(name, hardlink) : File(name, "")});
 }
 
 TEST(Tar, EntriesOutsideTheTargetAreRefused) {
@@ -219,6 +242,88 @@ TEST(Tar, NonEmptyTargetIsRefusedUnlessOverwriting) {
   opts.overwrite = true;
   ASSERT_TRUE(ExtractBytes(*tar, tmp / "dst", 1 << 20, opts).has_value());
   EXPECT_EQ(testing::ReadFile(tmp / "dst/f"), "new");
+}
+
+// Files the writer pool takes and files libarchive streams (large, sparse,
+// set-id) come back the same, with one writer thread or several.
+TEST(Tar, PooledAndStreamedFilesRoundTrip) {
+  TempDir tmp;
+  const std::string src = tmp / "src";
+  for (int d = 0; d < 10; ++d) {
+    std::filesystem::create_directories(src + "/d" + std::to_string(d));
+    for (int f = 0; f < 30; ++f)
+      testing::WriteFile(src + "/d" + std::to_string(d) + "/f" + std::to_string(f),
+                         testing::RandomData(size_t(d * 1000 + f * 37), uint32_t(d * 100 + f)));
+  }
+  testing::WriteFile(src + "/large.bin", testing::RandomData(9 << 20, 7));  // in pieces
+  for (int mib : {3, 13}) {
+    // 4 KiB of data at 1 MiB and at 2 MiB from the end: holes around them.
+    const std::string path = src + "/sparse" + std::to_string(mib);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    const std::string data = testing::RandomData(4096, uint32_t(mib));
+    ASSERT_EQ(::pwrite(fd, data.data(), data.size(), 1 << 20), ssize_t(data.size()));
+    ASSERT_EQ(::pwrite(fd, data.data(), data.size(), (mib - 2) << 20), ssize_t(data.size()));
+    ASSERT_EQ(::ftruncate(fd, mib << 20), 0);
+    ::close(fd);
+  }
+  testing::WriteFile(src + "/setuid", "s");
+  ::chmod((src + "/setuid").c_str(), 04755);
+  auto tar = TarOf(src);
+  ASSERT_TRUE(tar.has_value()) << tar.error().message();
+  for (size_t jobs : {1, 4}) {
+    ExtractOptions opts;
+    opts.jobs = jobs;
+    const std::string dst = tmp / ("dst" + std::to_string(jobs));
+    auto ex = ExtractBytes(*tar, dst, 64 << 10, opts);
+    ASSERT_TRUE(ex.has_value()) << ex.error().message();
+    EXPECT_EQ(ex->files, 300u + 4u);
+    EXPECT_EQ(CompareTrees(src, dst), std::vector<std::string>{}) << "jobs " << jobs;
+  }
+}
+
+// Below an empty target the only symlinks are the restore's own; a path
+// through one (or through a hard link to one) is refused, pooled or not.
+TEST(Tar, PathsThroughRestoredSymlinksAreRefused) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "outside");
+  const std::string outside = tmp / "outside";
+  const std::vector<std::vector<Entry>> attacks = {
+      {Symlink("esc", outside), File("esc/evil", "x")},
+      {Symlink("./esc", outside), Dir("d"), File("./d/.//../esc/evil", "x")},
+      {Symlink("esc", outside), Dir("d"), File("d/.//esc/../../esc/evil", "x")},
+      {Symlink("esc", outside), Hardlink("h", "esc"), File("h/evil", "x")},
+      {Symlink("esc", outside), File("f", "x"), Hardlink("g", "esc/f")},
+      {Symlink("esc", outside), File("esc//evil", "x")},
+  };
+  for (size_t i = 0; i < attacks.size(); ++i) {
+    const std::string dst = tmp / ("dst" + std::to_string(i));
+    ExtractOptions opts;
+    opts.jobs = 2;
+    auto r = ExtractBytes(TarOfEntries(attacks[i]), dst, 1 << 20, opts);
+    ASSERT_FALSE(r.has_value()) << "attack " << i;
+    EXPECT_TRUE(std::filesystem::is_empty(outside)) << "attack " << i;
+  }
+  // Overwriting: the target's own symlinks are not followed either
+  // (libarchive replaces such a symlink by a directory).
+  std::filesystem::create_directories(tmp / "old");
+  std::filesystem::create_symlink(outside, tmp / "old/esc");
+  ExtractOptions opts;
+  opts.overwrite = true;
+  (void)ExtractBytes(TarOfEntries({File("esc/evil", "x")}), tmp / "old", 1 << 20, opts);
+  EXPECT_TRUE(std::filesystem::is_empty(outside));
+}
+
+TEST(Tar, StreamsWithoutDirectoryEntriesOrWithRepeatsExtract) {
+  TempDir tmp;
+  ExtractOptions opts;
+  opts.jobs = 2;
+  auto r = ExtractBytes(
+      TarOfEntries({File("a/b/c.txt", "deep"), File("twice", "first"), File("twice", "second")}),
+      tmp / "dst", 1 << 20, opts);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(testing::ReadFile(tmp / "dst/a/b/c.txt"), "deep");
+  EXPECT_EQ(testing::ReadFile(tmp / "dst/twice"), "second");
 }
 
 }  // namespace

@@ -1,0 +1,218 @@
+#include "archive/file_writer_pool.h"
+
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace chunkvault {
+namespace {
+
+// Queued files, by count: the byte budget is the real bound, this only
+// keeps a stream of empty files from queueing without end.
+constexpr size_t kMaxQueuedFiles = 4096;
+
+Status WriteAll(int fd, const uint8_t* p, size_t n, uint64_t offset) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, off_t(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno(errno, "write at offset " + std::to_string(offset));
+    }
+    p += w;
+    n -= size_t(w);
+    offset += uint64_t(w);
+  }
+  return {};
+}
+
+// Creates the missing directories above `name` (a stream whose entries do
+// not list every directory), as libarchive would.
+void MakeParents(int dir, const std::string& name) {
+  for (size_t slash = name.find('/'); slash != std::string::npos;
+       slash = name.find('/', slash + 1)) {
+    (void)::mkdirat(dir, name.substr(0, slash).c_str(), 0755);
+  }
+}
+
+// The process's umask, read without changing it (umask(2) would, for every
+// thread, for a moment); 0777 if unknown, so that every mode gets set.
+mode_t CurrentUmask() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) return 0777;
+  char line[256];
+  unsigned mask = 0777;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "Umask: %o", &mask) == 1) break;
+  std::fclose(f);
+  return mode_t(mask);
+}
+
+}  // namespace
+
+FileWriterPool::FileWriterPool(int target_dir, size_t threads, uint64_t max_bytes)
+    : dir_(target_dir),
+      max_bytes_(max_bytes),
+      umask_(CurrentUmask()),
+      pool_(threads, kMaxQueuedFiles) {}
+
+FileWriterPool::~FileWriterPool() { pool_.WaitIdle(); }
+
+void FileData::Add(uint64_t offset, const uint8_t* p, size_t n) {
+  if (n == 0) return;
+  data.insert(data.end(), p, p + n);
+  if (!extents.empty() && end() == offset)
+    extents.back().second += n;
+  else
+    extents.emplace_back(offset, n);
+}
+
+// A large file being written: the descriptor and metadata, and how many
+// pieces (plus the caller, until End) still hold it.
+struct FileWriterPool::LargeFile {
+  RestoreFile meta;
+  UniqueFd fd;
+  uint64_t data_end = 0;        // set by End, before its release
+  std::atomic<int> holders{1};  // the caller
+};
+
+Status FileWriterPool::Reserve(uint64_t bytes) {
+  std::unique_lock lock(mu_);
+  room_.wait(lock, [&] { return in_flight_ == 0 || in_flight_ + bytes <= max_bytes_; });
+  if (!error_) return error_;
+  in_flight_ += bytes;
+  return {};
+}
+
+bool FileWriterPool::Failed() {
+  std::lock_guard lock(mu_);
+  return !error_;
+}
+
+void FileWriterPool::Done(uint64_t bytes, Status result, const std::string& name) {
+  std::lock_guard lock(mu_);
+  in_flight_ -= bytes;
+  if (!result && error_) error_ = std::unexpected(std::move(result).error().Context("restore " + name));
+  room_.notify_all();
+}
+
+Status FileWriterPool::Submit(RestoreFile file) {
+  const uint64_t bytes = file.content.data.size();
+  CV_RETURN_IF_ERROR(Reserve(bytes));
+  pool_.Submit([this, f = std::move(file), bytes] {
+    // After a failure nothing more is written.
+    Done(bytes, Failed() ? Status() : WriteWhole(f), f.name);
+  });
+  return {};
+}
+
+Result<std::shared_ptr<FileWriterPool::LargeFile>> FileWriterPool::Begin(RestoreFile file) {
+  auto large = std::make_shared<LargeFile>();
+  auto fd = Create(file.name, file.perm);
+  if (!fd) return std::unexpected(std::move(fd).error().Context("restore " + file.name));
+  large->fd = std::move(*fd);
+  large->meta = std::move(file);
+  return large;
+}
+
+Status FileWriterPool::Append(const std::shared_ptr<LargeFile>& file, FileData piece) {
+  const uint64_t bytes = piece.data.size();
+  CV_RETURN_IF_ERROR(Reserve(bytes));
+  file->holders.fetch_add(1, std::memory_order_relaxed);
+  pool_.Submit([this, file, p = std::move(piece), bytes] {
+    Status s;
+    if (!Failed()) {
+      size_t pos = 0;
+      for (const auto& [offset, length] : p.extents) {
+        s = WriteAll(file->fd.get(), p.data.data() + pos, length, offset);
+        if (!s) break;
+        pos += length;
+      }
+    }
+    Done(bytes, std::move(s), file->meta.name);
+    Release(file);
+  });
+  return {};
+}
+
+Status FileWriterPool::End(std::shared_ptr<LargeFile> file, uint64_t data_end) {
+  file->data_end = data_end;
+  Release(file);
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void FileWriterPool::Release(const std::shared_ptr<LargeFile>& file) {
+  // The last holder finishes the file; acq_rel makes every piece's writes
+  // (and End's data_end) visible to it.
+  if (file->holders.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (Failed()) return;  // the descriptor closes with the handle
+  Done(0, Complete(file->fd.release(), file->meta, file->data_end), file->meta.name);
+}
+
+std::vector<std::string> FileWriterPool::TakeWarnings() {
+  std::lock_guard lock(mu_);
+  return std::exchange(warnings_, {});
+}
+
+Status FileWriterPool::Finish() {
+  pool_.WaitIdle();
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+Result<UniqueFd> FileWriterPool::Create(const std::string& name, mode_t perm) {
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::openat(dir_, name.c_str(), kFlags, perm);
+    if (fd >= 0) return UniqueFd(fd);
+    const int err = errno;
+    if (attempt == 2) return FailErrno(err, "create");
+    if (err == EEXIST) {
+      // The stream names the file twice, or it replaces a symlink restored
+      // earlier: replace it (never through it: O_NOFOLLOW | O_EXCL).
+      if (::unlinkat(dir_, name.c_str(), 0) != 0) return FailErrno(errno, "replace");
+    } else if (err == ENOENT) {
+      MakeParents(dir_, name);
+    } else {
+      return FailErrno(err, "create");
+    }
+  }
+}
+
+Status FileWriterPool::WriteWhole(const RestoreFile& file) {
+  CV_ASSIGN_OR_RETURN(UniqueFd fd, Create(file.name, file.perm));
+  size_t pos = 0;
+  for (const auto& [offset, length] : file.content.extents) {
+    CV_RETURN_IF_ERROR(WriteAll(fd.get(), file.content.data.data() + pos, length, offset));
+    pos += length;
+  }
+  return Complete(fd.release(), file, file.content.end());
+}
+
+Status FileWriterPool::Complete(int raw_fd, const RestoreFile& file, uint64_t data_end) {
+  UniqueFd fd(raw_fd);
+  if (file.size > data_end && ::ftruncate(fd.get(), off_t(file.size)) != 0)
+    return FailErrno(errno, "extend to " + std::to_string(file.size) + " bytes");
+  if (file.owner && ::fchown(fd.get(), file.owner->first, file.owner->second) != 0)
+    return FailErrno(errno, "chown");
+  for (const auto& [key, value] : file.xattrs) {
+    if (::fsetxattr(fd.get(), key.c_str(), value.data(), value.size(), 0) != 0) {
+      std::lock_guard lock(mu_);
+      warnings_.push_back(file.name + ": cannot restore extended attribute " + key + ": " +
+                          std::strerror(errno));
+    }
+  }
+  // Created with the mode less the umask: set it only where that differs.
+  if ((file.perm & umask_) != 0 && ::fchmod(fd.get(), file.perm) != 0)
+    return FailErrno(errno, "chmod");
+  const struct timespec times[2] = {file.atime, file.mtime};
+  if (::futimens(fd.get(), times) != 0) return FailErrno(errno, "set times");
+  if (::close(fd.release()) != 0) return FailErrno(errno, "close");
+  return {};
+}
+
+}  // namespace chunkvault

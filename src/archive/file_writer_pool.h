@@ -1,0 +1,115 @@
+// FileWriterPool: the regular files of a restore, written on worker threads.
+//
+// A restore of a directory tree is bound by creating files, not by reading
+// chunks: tens of thousands of small files cost an openat, a write, an
+// fchmod, a futimens and a close each, nearly all of it kernel time. One
+// thread doing that leaves the other cores idle, so the extractor hands
+// whole files (data and metadata) to this pool and goes on parsing the
+// stream. Directories, links, special files, large files and anything with
+// ACLs, file flags or set-id bits stay with libarchive on the extractor's
+// thread (see tar_extractor.cc for the split and why it is safe).
+//
+// A small file goes over whole: a worker creates, writes and finishes it.
+// A large one is created at once by Begin() and handed over in pieces
+// (Append), which workers write in parallel at their offsets; whichever
+// piece completes last after End() finishes the file (owner, xattrs, mode,
+// times, close). So a large file does not hold up the stream either.
+//
+// Files are created relative to the target directory's descriptor with
+// O_EXCL | O_NOFOLLOW; an existing non-directory of the same name is
+// replaced (as libarchive does). The caller guarantees that no directory
+// on a file's path is a symlink.
+//
+// Memory: Submit() blocks while more than `max_bytes` of file data is
+// queued or being written (a single larger file still goes through).
+// Errors: the first failure, naming the file, is kept; Submit() and
+// Finish() return it, and no further file is written after it.
+// Thread-safety: Submit, Finish and TakeWarnings from one thread.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chunkvault/bytes.h"
+#include "chunkvault/status.h"
+#include "util/fd.h"
+#include "util/thread_annotations.h"
+#include "util/thread_pool.h"
+
+namespace chunkvault {
+
+// Data as extents (offset, length) laid end to end in `data`: one extent
+// for ordinary data, several for a sparse file.
+struct FileData {
+  Bytes data;
+  std::vector<std::pair<uint64_t, size_t>> extents;
+
+  void Add(uint64_t offset, const uint8_t* p, size_t n);
+  uint64_t end() const { return extents.empty() ? 0 : extents.back().first + extents.back().second; }
+};
+
+struct RestoreFile {
+  std::string name;  // relative to the target: created and named in messages
+  mode_t perm = 0600;  // permission bits, no set-id bits (chown would clear them)
+  struct timespec atime = {0, 0}, mtime = {0, 0};
+  std::optional<std::pair<uid_t, gid_t>> owner;  // chown to these, if set
+  std::vector<std::pair<std::string, Bytes>> xattrs;
+  FileData content;   // whole files only (Submit)
+  uint64_t size = 0;  // the final size (a sparse file may end in a hole)
+};
+
+class FileWriterPool {
+ public:
+  // `target_dir`: an open descriptor of the restore target.
+  FileWriterPool(int target_dir, size_t threads, uint64_t max_bytes);
+  ~FileWriterPool();  // waits for queued files
+
+  // A whole file.
+  Status Submit(RestoreFile file) CV_EXCLUDES(mu_);
+
+  // A large file in pieces: Begin, Append for each piece (any offsets,
+  // each once), End. The handle is the caller's until End.
+  struct LargeFile;
+  Result<std::shared_ptr<LargeFile>> Begin(RestoreFile file) CV_EXCLUDES(mu_);
+  Status Append(const std::shared_ptr<LargeFile>& file, FileData piece) CV_EXCLUDES(mu_);
+  // `data_end`: where the last piece's data ends (the size, but for a
+  // trailing hole).
+  Status End(std::shared_ptr<LargeFile> file, uint64_t data_end) CV_EXCLUDES(mu_);
+
+  // Waits until every submitted file is written; the first error.
+  Status Finish() CV_EXCLUDES(mu_);
+  // Problems that did not stop the restore (an xattr the filesystem
+  // refuses), for the caller to report on its own thread.
+  std::vector<std::string> TakeWarnings() CV_EXCLUDES(mu_);
+
+ private:
+  Status Reserve(uint64_t bytes) CV_EXCLUDES(mu_);  // waits for room in the budget
+  bool Failed() CV_EXCLUDES(mu_);
+  void Done(uint64_t bytes, Status result, const std::string& name) CV_EXCLUDES(mu_);
+  Result<UniqueFd> Create(const std::string& name, mode_t perm);
+  Status WriteWhole(const RestoreFile& file);
+  Status Complete(int fd, const RestoreFile& file, uint64_t data_end);  // metadata, close
+  void Release(const std::shared_ptr<LargeFile>& file);  // one reference fewer
+
+  const int dir_;
+  const uint64_t max_bytes_;
+  const mode_t umask_;
+  std::mutex mu_;
+  std::condition_variable room_;  // in-flight bytes went down
+  uint64_t in_flight_ CV_GUARDED_BY(mu_) = 0;
+  Status error_ CV_GUARDED_BY(mu_);
+  std::vector<std::string> warnings_ CV_GUARDED_BY(mu_);
+  ThreadPool pool_;  // last: joined first
+};
+
+}  // namespace chunkvault
