@@ -17,19 +17,22 @@ TreeWalker::~TreeWalker() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  changed_.notify_all();
+  not_full_.notify_all();
   thread_.join();
 }
 
 std::optional<WalkEntry> TreeWalker::Next() {
   std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return !queue_.empty() || done_; });
+  reader_waiting_ = true;
+  not_empty_.wait(lock, [&] { return !queue_.empty() || done_; });
+  reader_waiting_ = false;
   if (queue_.empty()) return std::nullopt;
   WalkEntry e = std::move(queue_.front());
   queue_.pop_front();
   if (e.fd) queued_bytes_ -= std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead);
+  const bool wake = walker_waiting_ && LowWater();
   lock.unlock();
-  changed_.notify_all();
+  if (wake) not_full_.notify_one();
   return e;
 }
 
@@ -37,16 +40,22 @@ bool TreeWalker::Push(WalkEntry entry) {
   const uint64_t bytes = entry.fd ? std::min<uint64_t>(uint64_t(entry.st.st_size), kReadAhead) : 0;
   std::unique_lock lock(mu_);
   // An entry too big for the byte budget still goes in when the queue is
-  // empty, so one huge file cannot stall the walk.
-  changed_.wait(lock, [&] {
-    return stop_ || (queue_.size() < kMaxEntries &&
-                     (queue_.empty() || queued_bytes_ + bytes <= kMaxBytes));
-  });
+  // empty, so one huge file cannot stall the walk. Once full, the walker
+  // waits for low water.
+  auto fits = [&] {
+    return queue_.size() < kMaxEntries && (queue_.empty() || queued_bytes_ + bytes <= kMaxBytes);
+  };
+  if (!fits()) {
+    walker_waiting_ = true;
+    not_full_.wait(lock, [&] { return stop_ || queue_.empty() || (LowWater() && fits()); });
+    walker_waiting_ = false;
+  }
   if (stop_) return false;
   queued_bytes_ += bytes;
   queue_.push_back(std::move(entry));
+  const bool wake = reader_waiting_;
   lock.unlock();
-  changed_.notify_all();
+  if (wake) not_empty_.notify_one();
   return true;
 }
 
@@ -119,7 +128,7 @@ void TreeWalker::Run() {
   }
   std::lock_guard lock(mu_);
   done_ = true;
-  changed_.notify_all();
+  not_empty_.notify_all();
 }
 
 }  // namespace chunkvault
