@@ -29,6 +29,16 @@ Status WriteAll(int fd, const uint8_t* p, size_t n, uint64_t offset) {
   return {};
 }
 
+// Writes each extent of `content` at its offset.
+Status WriteExtents(int fd, const FileData& content) {
+  size_t pos = 0;
+  for (const auto& [offset, length] : content.extents) {
+    CV_RETURN_IF_ERROR(WriteAll(fd, content.data.data() + pos, length, offset));
+    pos += length;
+  }
+  return {};
+}
+
 // Creates the missing directories above `name` (a stream whose entries do
 // not list every directory), as libarchive would.
 void MakeParents(int dir, const std::string& name) {
@@ -123,16 +133,7 @@ Status FileWriterPool::Append(const std::shared_ptr<LargeFile>& file, FileData p
   CV_RETURN_IF_ERROR(Reserve(bytes));
   file->holders.fetch_add(1, std::memory_order_relaxed);
   pool_.Submit([this, file, p = std::move(piece), bytes] {
-    Status s;
-    if (!Failed()) {
-      size_t pos = 0;
-      for (const auto& [offset, length] : p.extents) {
-        s = WriteAll(file->fd.get(), p.data.data() + pos, length, offset);
-        if (!s) break;
-        pos += length;
-      }
-    }
-    Done(bytes, std::move(s), file->meta.name);
+    Done(bytes, Failed() ? Status() : WriteExtents(file->fd.get(), p), file->meta.name);
     Release(file);
   });
   return {};
@@ -185,11 +186,7 @@ Result<UniqueFd> FileWriterPool::Create(const std::string& name, mode_t perm) {
 
 Status FileWriterPool::WriteWhole(const RestoreFile& file) {
   CV_ASSIGN_OR_RETURN(UniqueFd fd, Create(file.name, file.perm));
-  size_t pos = 0;
-  for (const auto& [offset, length] : file.content.extents) {
-    CV_RETURN_IF_ERROR(WriteAll(fd.get(), file.content.data.data() + pos, length, offset));
-    pos += length;
-  }
+  CV_RETURN_IF_ERROR(WriteExtents(fd.get(), file.content));
   return Complete(fd.release(), file, file.content.end());
 }
 

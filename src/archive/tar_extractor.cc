@@ -89,27 +89,31 @@ constexpr uint64_t kPoolBytes = 64 << 20;
 class OwnerLookup {
  public:
   uid_t Uid(const char* name, uid_t fallback) {
-    if (name == nullptr || *name == 0) return fallback;
-    auto [it, added] = users_.try_emplace(name, fallback);
-    if (added) {
+    return Find(users_, name, fallback, [](const char* n, uid_t* id) {
       struct passwd pw, *found = nullptr;
       char buf[4096];
-      if (::getpwnam_r(name, &pw, buf, sizeof buf, &found) == 0 && found) it->second = pw.pw_uid;
-    }
-    return it->second;
+      if (::getpwnam_r(n, &pw, buf, sizeof buf, &found) == 0 && found) *id = pw.pw_uid;
+    });
   }
   gid_t Gid(const char* name, gid_t fallback) {
-    if (name == nullptr || *name == 0) return fallback;
-    auto [it, added] = groups_.try_emplace(name, fallback);
-    if (added) {
+    return Find(groups_, name, fallback, [](const char* n, gid_t* id) {
       struct group gr, *found = nullptr;
       char buf[4096];
-      if (::getgrnam_r(name, &gr, buf, sizeof buf, &found) == 0 && found) it->second = gr.gr_gid;
-    }
-    return it->second;
+      if (::getgrnam_r(n, &gr, buf, sizeof buf, &found) == 0 && found) *id = gr.gr_gid;
+    });
   }
 
  private:
+  // `resolve` overwrites the fallback where the system knows the name.
+  template <class Id, class Resolve>
+  static Id Find(std::map<std::string, Id>& cache, const char* name, Id fallback,
+                 Resolve resolve) {
+    if (name == nullptr || *name == 0) return fallback;
+    auto [it, added] = cache.try_emplace(name, fallback);
+    if (added) resolve(name, &it->second);
+    return it->second;
+  }
+
   std::map<std::string, uid_t> users_;
   std::map<std::string, gid_t> groups_;
 };
@@ -280,13 +284,13 @@ class TarExtractor {
     f.mtime = archive_entry_mtime_is_set(entry)
                   ? timespec{archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)}
                   : start_;
-    const uid_t uid = owners_.Uid(archive_entry_uname(entry), uid_t(archive_entry_uid(entry)));
-    const gid_t gid = owners_.Gid(archive_entry_gname(entry), gid_t(archive_entry_gid(entry)));
-    // A new file is ours already, unless a set-group-ID directory hands it
-    // its own group: chown only where that changes something.
-    if (options_.restore_owner &&
-        (uid != ::geteuid() || gid != ::getegid() || SetgidParent(rel)))
-      f.owner.emplace(uid, gid);
+    if (options_.restore_owner) {
+      const uid_t uid = owners_.Uid(archive_entry_uname(entry), uid_t(archive_entry_uid(entry)));
+      const gid_t gid = owners_.Gid(archive_entry_gname(entry), gid_t(archive_entry_gid(entry)));
+      // A new file is ours already, unless a set-group-ID directory hands
+      // it its own group: chown only where that changes something.
+      if (uid != ::geteuid() || gid != ::getegid() || SetgidParent(rel)) f.owner.emplace(uid, gid);
+    }
     archive_entry_xattr_reset(entry);
     const char* key = nullptr;
     const void* value = nullptr;
@@ -319,7 +323,7 @@ class TarExtractor {
   }
 
   // Feeds the current entry's data blocks (offset, bytes) to `take`.
-  Status ReadData(const std::string& rel,
+  Status ReadData(const std::string& name,
                   const std::function<Status(uint64_t, const uint8_t*, size_t)>& take) {
     for (;;) {
       const void* buf = nullptr;
@@ -327,7 +331,7 @@ class TarExtractor {
       la_int64_t offset = 0;
       int r = archive_read_data_block(in_.get(), &buf, &n, &offset);
       if (r == ARCHIVE_EOF) return {};
-      if (r != ARCHIVE_OK) return ReadError("read data of " + rel);
+      if (r != ARCHIVE_OK) return ReadError("read data of " + name);
       stats_.bytes += n;
       CV_RETURN_IF_ERROR(take(uint64_t(offset), static_cast<const uint8_t*>(buf), n));
     }
@@ -395,17 +399,11 @@ class TarExtractor {
   }
 
   Status CopyData(const std::string& name) {
-    for (;;) {
-      const void* buf = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      int r = archive_read_data_block(in_.get(), &buf, &size, &offset);
-      if (r == ARCHIVE_EOF) return {};
-      if (r != ARCHIVE_OK) return ReadError("read data of " + name);
-      if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
+    return ReadData(name, [&](uint64_t offset, const uint8_t* p, size_t n) -> Status {
+      if (archive_write_data_block(out_.get(), p, n, la_int64_t(offset)) != ARCHIVE_OK)
         return Fail(ErrorCode::kIo, "write " + name + ": " + archive_error_string(out_.get()));
-      stats_.bytes += size;
-    }
+      return {};
+    });
   }
 
   const std::function<Result<ByteView>()>& next_;
