@@ -2,6 +2,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,11 +14,15 @@
 
 #include "archive/tar.h"
 #include "archive/tree_walker.h"
+#include "util/byte_buffer.h"
 
 namespace chunkvault {
 namespace {
 
-constexpr size_t kReadBuffer = 1 << 20;
+// File data is read in pieces of at most this size. Small enough that a
+// piece is still in the L2 cache when the chunker scans it, and that the
+// bytes read past a chunk's cut (which move to the next chunk) are few.
+constexpr size_t kMaxRead = 256 << 10;
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_write_free(a); }
@@ -37,10 +42,73 @@ using EntryPtr = std::unique_ptr<struct archive_entry, EntryDeleter>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+// Reads each entry's metadata with libarchive's disk reader, on the tree
+// walker's thread (the walker's prepare hook), ahead of the tar writer.
+class MetadataReader {
+ public:
+  Status Open() {
+    disk_.reset(archive_read_disk_new());
+    plain_disk_.reset(archive_read_disk_new());
+    if (!disk_ || !plain_disk_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
+    // Holes are stored as zeros (AddEntry): without NO_SPARSE libarchive
+    // would still look for them, six lseek calls per file. plain_disk_
+    // reads entries without extended attributes (HasXattrs).
+    archive_read_disk_set_standard_lookup(disk_.get());
+    archive_read_disk_set_behavior(disk_.get(), ARCHIVE_READDISK_NO_SPARSE);
+    archive_read_disk_set_standard_lookup(plain_disk_.get());
+    archive_read_disk_set_behavior(
+        plain_disk_.get(),
+        ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_XATTR);
+    return {};
+  }
+
+  // Sets w.meta, or w.warning if the entry must be skipped. Sockets are
+  // left alone: the writer skips them with its own message.
+  void Read(WalkEntry& w) {
+    if (S_ISSOCK(w.st.st_mode)) return;
+    EntryPtr entry(archive_entry_new());
+    archive_entry_copy_pathname(entry.get(), w.rel.c_str());
+    archive_entry_copy_sourcepath(entry.get(), w.path.c_str());
+    struct archive* disk = HasXattrs(w) ? disk_.get() : plain_disk_.get();
+    int r = archive_read_disk_entry_from_file(disk, entry.get(), w.fd ? w.fd.get() : -1, &w.st);
+    if (r < ARCHIVE_WARN) {
+      w.warning = "cannot read metadata of " + w.path + ": " + archive_error_string(disk) +
+                  " (skipped)";
+      return;
+    }
+    if (r == ARCHIVE_WARN)
+      w.note = "incomplete metadata of " + w.path + ": " + archive_error_string(disk);
+    // Times that change without the content changing would make every
+    // backup's stream different.
+    archive_entry_unset_atime(entry.get());
+    archive_entry_unset_ctime(entry.get());
+    archive_entry_unset_birthtime(entry.get());
+    // Holes are stored as zeros: simpler and the chunk store dedups them.
+    archive_entry_sparse_clear(entry.get());
+    w.meta.reset(entry.release());
+  }
+
+ private:
+  // Whether the entry may have extended attributes or ACLs. Linux keeps
+  // ACLs in extended attributes (system.posix_acl_*, system.nfs4_acl), so
+  // an empty list means neither: one listxattr call then spares
+  // libarchive's ACL lookup (three calls for a file, five for a
+  // directory) and its own listxattr. Unsure (an error, a symlink, a
+  // device) means yes.
+  static bool HasXattrs(const WalkEntry& w) {
+    ssize_t n = -1;
+    if (w.fd) n = ::flistxattr(w.fd.get(), nullptr, 0);
+    else if (S_ISDIR(w.st.st_mode)) n = ::llistxattr(w.path.c_str(), nullptr, 0);
+    return n != 0;
+  }
+
+  std::unique_ptr<struct archive, DiskDeleter> disk_;
+  std::unique_ptr<struct archive, DiskDeleter> plain_disk_;
+};
+
 class TarWriter {
  public:
-  TarWriter(const std::function<Status(ByteView)>& sink, TarObserver* observer)
-      : sink_(sink), observer_(observer) {}
+  TarWriter(TarSink& sink, TarObserver* observer) : sink_(sink), observer_(observer) {}
 
   Result<TarStats> Run(const std::string& root) {
     CV_RETURN_IF_ERROR(Open());
@@ -48,12 +116,13 @@ class TarWriter {
     if (::lstat(root.c_str(), &st) != 0) return FailErrno(errno, "backup source " + root);
     if (!S_ISDIR(st.st_mode))
       return Fail(ErrorCode::kInvalidArgument, "backup source " + root + " is not a directory");
-    TreeWalker walker(root);
+    TreeWalker walker(root, [this](WalkEntry& w) { metadata_.Read(w); });
     while (std::optional<WalkEntry> e = walker.Next()) {
       if (!e->warning.empty()) {
         Warn(e->warning);
         continue;
       }
+      if (!e->note.empty()) Warn(e->note);
       CV_RETURN_IF_ERROR(AddEntry(*e));
     }
     // Entries the link resolver still holds back (none for the tar
@@ -68,38 +137,48 @@ class TarWriter {
       archive_entry_linkify(resolver_.get(), &held, &spare);
     }
     if (archive_write_close(archive_.get()) != ARCHIVE_OK) return ArchiveError("finish tar stream");
+    CV_RETURN_IF_ERROR(sink_error_);
     return stats_;
   }
 
  private:
+  // libarchive writes unbuffered: each piece of the stream arrives here as
+  // it is made, file data at the address it was read to (in_place_), which
+  // is the sink's own memory. A sink error is kept and reported by the
+  // caller; libarchive always hears success, because its own failure paths
+  // leak memory (LeakSanitizer caught one in the pax header writer).
   static la_ssize_t WriteCallback(struct archive*, void* self, const void* buf, size_t len) {
     auto* w = static_cast<TarWriter*>(self);
-    Status st = w->sink_(ByteView(static_cast<const uint8_t*>(buf), len));
-    if (!st) {
-      w->sink_error_ = std::move(st);
-      return -1;
+    if (!w->sink_error_) return static_cast<la_ssize_t>(len);
+    const auto* bytes = static_cast<const uint8_t*>(buf);
+    Status st;
+    if (!w->in_place_.empty() && bytes == w->in_place_.data()) {
+      // pax writes a regular file's data in one piece; a split would mean
+      // the sink had moved the rest meanwhile.
+      st = len == w->in_place_.size()
+               ? w->sink_.Commit(len)
+               : Fail(ErrorCode::kInternal, "libarchive split a piece of file data");
+      w->in_place_ = {};
+    } else {
+      st = w->sink_.Write(ByteView(bytes, len));
     }
+    if (!st) w->sink_error_ = std::move(st);
     return static_cast<la_ssize_t>(len);
   }
 
   Status Open() {
+    CV_RETURN_IF_ERROR(metadata_.Open());
     archive_.reset(archive_write_new());
-    disk_.reset(archive_read_disk_new());
     resolver_.reset(archive_entry_linkresolver_new());
-    if (!archive_ || !disk_ || !resolver_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
+    if (!archive_ || !resolver_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
     archive_write_set_format_pax(archive_.get());
     // Store names as the raw bytes the filesystem holds. Converting them to
     // UTF-8 depends on the locale (it fails under "C" for any non-ASCII
     // name); raw bytes restore exactly, whatever the locale.
     archive_write_set_options(archive_.get(), "hdrcharset=BINARY");
-    // Hand data to the sink in 64 KiB blocks; no padding of the last block
-    // beyond tar's own 512-byte records.
-    archive_write_set_bytes_per_block(archive_.get(), 64 * 1024);
-    archive_write_set_bytes_in_last_block(archive_.get(), 1);
-    archive_read_disk_set_standard_lookup(disk_.get());
-    // Holes are stored as zeros (below): without this libarchive would
-    // still look for them, six lseek calls per file.
-    archive_read_disk_set_behavior(disk_.get(), ARCHIVE_READDISK_NO_SPARSE);
+    // Unbuffered: every piece goes to the sink as it is made (file data
+    // without a copy), and no padding beyond tar's own 512-byte records.
+    archive_write_set_bytes_per_block(archive_.get(), 0);
     archive_entry_linkresolver_set_strategy(resolver_.get(), archive_format(archive_.get()));
     if (archive_write_open2(archive_.get(), this, nullptr, &WriteCallback, nullptr, nullptr) !=
         ARCHIVE_OK)
@@ -125,26 +204,9 @@ class TarWriter {
       Warn("skipped socket " + w.path + " (tar cannot store sockets)");
       return {};
     }
-    EntryPtr entry(archive_entry_new());
-    archive_entry_copy_pathname(entry.get(), w.rel.c_str());
-    archive_entry_copy_sourcepath(entry.get(), w.path.c_str());
-    int r = archive_read_disk_entry_from_file(disk_.get(), entry.get(), w.fd ? w.fd.get() : -1, &st);
-    if (r < ARCHIVE_WARN) {
-      Warn("cannot read metadata of " + w.path + ": " + archive_error_string(disk_.get()) +
-           " (skipped)");
-      return {};
-    }
-    if (r == ARCHIVE_WARN)
-      Warn("incomplete metadata of " + w.path + ": " + archive_error_string(disk_.get()));
-    // Times that change without the content changing would make every
-    // backup's stream different.
-    archive_entry_unset_atime(entry.get());
-    archive_entry_unset_ctime(entry.get());
-    archive_entry_unset_birthtime(entry.get());
-    // Holes are stored as zeros: simpler and the chunk store dedups them.
-    archive_entry_sparse_clear(entry.get());
-
-    struct archive_entry* e = entry.release();
+    if (!w.meta) return Fail(ErrorCode::kInternal, "no metadata was read for " + w.path);
+    // The resolver takes the entry over (and may hand back another).
+    struct archive_entry* e = w.meta.release();
     struct archive_entry* spare = nullptr;
     archive_entry_linkify(resolver_.get(), &e, &spare);
     if (spare != nullptr) archive_entry_free(spare);
@@ -170,6 +232,7 @@ class TarWriter {
 
   Status WriteHeader(struct archive_entry* e, const std::string& path) {
     int r = archive_write_header(archive_.get(), e);
+    CV_RETURN_IF_ERROR(sink_error_);
     if (r == ARCHIVE_WARN) {
       Warn("tar header of " + path + ": " + archive_error_string(archive_.get()));
     } else if (r != ARCHIVE_OK) {
@@ -180,53 +243,77 @@ class TarWriter {
 
   // Copies exactly `size` bytes: the header already promised that many. A
   // file that shrank meanwhile is padded with zeros, one that grew is cut.
+  // The data is read into the sink's Space() and passes through libarchive
+  // (which counts it and pads the entry) at that address.
   Status CopyData(int fd, const std::string& path, uint64_t size) {
-    if (buffer_.empty()) buffer_.resize(kReadBuffer);
     uint64_t done = 0;
+    bool zeros = false;  // the file ended early or failed: fill with zeros
     while (done < size) {
-      size_t want = size_t(std::min<uint64_t>(buffer_.size(), size - done));
-      ssize_t n = ::read(fd, buffer_.data(), want);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        if (n < 0) Warn("read error in " + path + ": " + ErrnoText(errno) + " (rest stored as zeros)");
-        else Warn(path + " shrank while being read (rest stored as zeros)");
-        std::fill(buffer_.begin(), buffer_.end(), 0);
-        while (done < size) {
-          size_t z = size_t(std::min<uint64_t>(buffer_.size(), size - done));
-          CV_RETURN_IF_ERROR(WriteData(buffer_.data(), z, path));
-          done += z;
+      std::span<uint8_t> room = sink_.Space();
+      room = room.first(size_t(std::min<uint64_t>({room.size(), kMaxRead, size - done})));
+      if (zeros) {
+        std::memset(room.data(), 0, room.size());
+      } else {
+        ssize_t n = ::read(fd, room.data(), room.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          if (n < 0) Warn("read error in " + path + ": " + ErrnoText(errno) + " (rest stored as zeros)");
+          else Warn(path + " shrank while being read (rest stored as zeros)");
+          zeros = true;
+          continue;
         }
-        break;
+        room = room.first(size_t(n));
       }
-      CV_RETURN_IF_ERROR(WriteData(buffer_.data(), size_t(n), path));
-      done += uint64_t(n);
+      CV_RETURN_IF_ERROR(WriteData(room, path));
+      done += room.size();
     }
     stats_.bytes += size;
     return {};
   }
 
-  Status WriteData(const uint8_t* data, size_t len, const std::string& path) {
-    la_ssize_t n = archive_write_data(archive_.get(), data, len);
-    if (n < 0 || size_t(n) != len) return ArchiveError("write tar data of " + path);
+  Status WriteData(std::span<uint8_t> region, const std::string& path) {
+    in_place_ = region;
+    la_ssize_t n = archive_write_data(archive_.get(), region.data(), region.size());
+    in_place_ = {};
+    CV_RETURN_IF_ERROR(sink_error_);
+    if (n < 0 || size_t(n) != region.size()) return ArchiveError("write tar data of " + path);
     return {};
   }
 
-  const std::function<Status(ByteView)>& sink_;
+  TarSink& sink_;
   TarObserver* observer_;
   Status sink_error_;
+  std::span<uint8_t> in_place_;  // file data being passed through libarchive
   TarStats stats_;
-  std::vector<uint8_t> buffer_;
   std::unique_ptr<struct archive, ArchiveDeleter> archive_;
-  std::unique_ptr<struct archive, DiskDeleter> disk_;
+  MetadataReader metadata_;  // used on the walker's thread only
   std::unique_ptr<struct archive_entry_linkresolver, ResolverDeleter> resolver_;
+};
+
+// A TarSink over a function: file data goes through a buffer of its own.
+class FunctionSink final : public TarSink {
+ public:
+  explicit FunctionSink(const std::function<Status(ByteView)>& fn) : fn_(fn), buffer_(kMaxRead) {}
+  Status Write(ByteView data) override { return fn_(data); }
+  std::span<uint8_t> Space() override { return buffer_.spare(); }
+  Status Commit(size_t n) override { return fn_(ByteView(buffer_.data(), n)); }
+
+ private:
+  const std::function<Status(ByteView)>& fn_;
+  ByteBuffer buffer_;
 };
 
 }  // namespace
 
-Result<TarStats> WriteTar(const std::string& root, const std::function<Status(ByteView)>& sink,
-                          TarObserver* observer) {
+Result<TarStats> WriteTar(const std::string& root, TarSink& sink, TarObserver* observer) {
   TarWriter writer(sink, observer);
   return writer.Run(root);
+}
+
+Result<TarStats> WriteTar(const std::string& root, const std::function<Status(ByteView)>& sink,
+                          TarObserver* observer) {
+  FunctionSink adapter(sink);
+  return WriteTar(root, adapter, observer);
 }
 
 }  // namespace chunkvault

@@ -1,5 +1,6 @@
 #include "archive/tree_walker.h"
 
+#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 
@@ -10,7 +11,10 @@
 
 namespace chunkvault {
 
-TreeWalker::TreeWalker(std::string root) : root_(std::move(root)), thread_([this] { Run(); }) {}
+void ArchiveEntryFree::operator()(struct archive_entry* e) const { archive_entry_free(e); }
+
+TreeWalker::TreeWalker(std::string root, Prepare prepare)
+    : root_(std::move(root)), prepare_(std::move(prepare)), thread_([this] { Run(); }) {}
 
 TreeWalker::~TreeWalker() {
   {
@@ -59,18 +63,19 @@ bool TreeWalker::Push(WalkEntry entry) {
   return true;
 }
 
-WalkEntry TreeWalker::Describe(const std::string& path, const std::string& rel) {
+WalkEntry TreeWalker::Describe(int dir_fd, const char* name, const std::string& path,
+                               const std::string& rel) {
   WalkEntry e;
   e.path = path;
   e.rel = rel;
-  if (::lstat(path.c_str(), &e.st) != 0) {
+  if (::fstatat(dir_fd, name, &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
     e.warning = "cannot stat " + path + ": " + std::strerror(errno) + " (skipped)";
     return e;
   }
   if (S_ISREG(e.st.st_mode)) {
     // O_NOATIME: reading for a backup should not disturb access times.
-    e.fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
-    if (!e.fd && errno == EPERM) e.fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    e.fd.reset(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+    if (!e.fd && errno == EPERM) e.fd.reset(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!e.fd) {
       e.warning = "cannot open " + path + ": " + std::strerror(errno) + " (skipped)";
       return e;
@@ -79,23 +84,33 @@ WalkEntry TreeWalker::Describe(const std::string& path, const std::string& rel) 
       ::posix_fadvise(e.fd.get(), 0, off_t(std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead)),
                       POSIX_FADV_WILLNEED);
   }
+  if (prepare_) prepare_(e);
   return e;
 }
 
 void TreeWalker::Run() {
   // Pre-order, depth first, children sorted by name: a stack of directories
   // with the names still to visit (reversed, so the next is at the back).
+  // Each directory stays open while its children are looked at: stat and
+  // open relative to it spare the kernel a walk of the whole path per file.
   struct Dir {
     std::string path, rel;
+    UniqueFd fd;
     std::vector<std::string> pending;
   };
   std::vector<Dir> stack;
-  auto enter = [&](const std::string& path, const std::string& rel) -> bool {
-    Dir d{path, rel, {}};
-    DIR* h = ::opendir(path.c_str());
+  auto enter = [&](int parent_fd, const char* name, const std::string& path,
+                   const std::string& rel) -> bool {
+    Dir d{path, rel, UniqueFd(::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                          O_CLOEXEC)), {}};
+    // The listing reads through a duplicate: closedir() closes it.
+    const int list_fd = d.fd ? ::fcntl(d.fd.get(), F_DUPFD_CLOEXEC, 0) : -1;
+    DIR* h = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
     if (h == nullptr) {
+      const int err = errno;
+      if (list_fd >= 0) ::close(list_fd);
       WalkEntry w;
-      w.warning = "cannot read directory " + path + ": " + std::strerror(errno) +
+      w.warning = "cannot read directory " + path + ": " + std::strerror(err) +
                   " (contents skipped)";
       return Push(std::move(w));
     }
@@ -109,9 +124,9 @@ void TreeWalker::Run() {
     return true;
   };
 
-  WalkEntry top = Describe(root_, ".");
+  WalkEntry top = Describe(AT_FDCWD, root_.c_str(), root_, ".");
   const bool root_is_dir = top.warning.empty() && S_ISDIR(top.st.st_mode);
-  bool running = Push(std::move(top)) && (!root_is_dir || enter(root_, "."));
+  bool running = Push(std::move(top)) && (!root_is_dir || enter(AT_FDCWD, root_.c_str(), root_, "."));
   while (running && !stack.empty()) {
     Dir& d = stack.back();
     if (d.pending.empty()) {
@@ -122,9 +137,11 @@ void TreeWalker::Run() {
     d.pending.pop_back();
     const std::string path = d.path + "/" + name;
     const std::string rel = d.rel + "/" + name;
-    WalkEntry e = Describe(path, rel);
+    const int dir_fd = d.fd.get();
+    WalkEntry e = Describe(dir_fd, name.c_str(), path, rel);
     const bool is_dir = e.warning.empty() && S_ISDIR(e.st.st_mode);
-    running = Push(std::move(e)) && (!is_dir || enter(path, rel));
+    // `d` may move when enter() grows the stack; dir_fd stays valid.
+    running = Push(std::move(e)) && (!is_dir || enter(dir_fd, name.c_str(), path, rel));
   }
   std::lock_guard lock(mu_);
   done_ = true;

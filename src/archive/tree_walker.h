@@ -5,16 +5,23 @@
 // Entries come out in byte-sorted pre-order (a directory, then its
 // children), the order the tar stream uses. Regular files arrive already
 // open with read-ahead requested (POSIX_FADV_WILLNEED on their first
-// kReadAhead bytes). The queue is bounded by entries and by bytes of file
-// data asked for, so the walker stays a bounded distance ahead.
+// kReadAhead bytes), and with whatever the `prepare` hook added on the
+// walker's thread (the tar writer reads the rest of the metadata there:
+// in trees of small files the per-file system calls, not the data, set
+// the pace, and this puts them beside the writer instead of before it).
+// The queue is bounded by entries and by bytes of file data asked for, so
+// the walker stays a bounded distance ahead.
 //
-// Thread-safety: one consumer thread calls Next().
+// Thread-safety: one consumer thread calls Next(); `prepare` runs on the
+// walker's thread only.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,7 +30,13 @@
 #include "util/fd.h"
 #include "util/thread_annotations.h"
 
+struct archive_entry;  // libarchive's
+
 namespace chunkvault {
+
+struct ArchiveEntryFree {
+  void operator()(struct archive_entry* e) const;  // archive_entry_free
+};
 
 struct WalkEntry {
   std::string path;  // as given to the walker: root + "/" + relative path
@@ -31,6 +44,10 @@ struct WalkEntry {
   struct stat st {};
   UniqueFd fd;          // regular files only
   std::string warning;  // non-empty: not readable; skip it with this message
+  // Set by the tar writer's prepare hook: the libarchive entry, and a
+  // problem to report about an entry that is stored all the same.
+  std::unique_ptr<struct archive_entry, ArchiveEntryFree> meta;
+  std::string note;
 };
 
 class TreeWalker {
@@ -39,8 +56,11 @@ class TreeWalker {
   static constexpr uint64_t kMaxBytes = 64u << 20;
   static constexpr uint64_t kReadAhead = 8u << 20;
 
+  // Called for each readable entry (no warning) before it is queued.
+  using Prepare = std::function<void(WalkEntry&)>;
+
   // `root` must have been checked to be a directory.
-  explicit TreeWalker(std::string root);
+  explicit TreeWalker(std::string root, Prepare prepare = nullptr);
   ~TreeWalker();  // stops the walk
   TreeWalker(const TreeWalker&) = delete;
   TreeWalker& operator=(const TreeWalker&) = delete;
@@ -52,9 +72,13 @@ class TreeWalker {
   void Run();
   // Queues an entry; false if the walk was stopped.
   bool Push(WalkEntry entry) CV_EXCLUDES(mu_);
-  WalkEntry Describe(const std::string& path, const std::string& rel);
+  // Looks at `name` in the directory open as `dir_fd` (AT_FDCWD for the
+  // root); `path` is the same file as the user names it.
+  WalkEntry Describe(int dir_fd, const char* name, const std::string& path,
+                     const std::string& rel);
 
   const std::string root_;
+  const Prepare prepare_;
   // Room for the walker again: at most half the entries and bytes queued.
   bool LowWater() const CV_REQUIRES(mu_) {
     return queue_.size() <= kMaxEntries / 2 && queued_bytes_ <= kMaxBytes / 2;

@@ -13,6 +13,7 @@
 
 #include "archive/image.h"
 #include "archive/tar.h"
+#include "chunker/chunk_assembler.h"
 #include "chunker/chunker.h"
 #include "chunkvault/blob.h"
 #include "chunkvault/datastore.h"
@@ -38,6 +39,18 @@ std::string TmpIndexName(const std::string& file_name) {
   auto dot = file_name.rfind('.');
   return file_name.substr(0, dot) + ".tmp_" + file_name.substr(dot + 1);
 }
+
+// The tar stream goes straight into chunk buffers.
+class AssemblerSink final : public TarSink {
+ public:
+  explicit AssemblerSink(ChunkAssembler& assembler) : assembler_(assembler) {}
+  Status Write(ByteView data) override { return assembler_.Write(data); }
+  std::span<uint8_t> Space() override { return assembler_.Space(); }
+  Status Commit(size_t n) override { return assembler_.Commit(n); }
+
+ private:
+  ChunkAssembler& assembler_;
+};
 
 }  // namespace
 
@@ -118,32 +131,17 @@ class BackupSessionImpl final : public BackupSession {
     CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
     const std::string file_name = archive + ".didx";
     CV_RETURN_IF_ERROR(Claim(file_name));
-    BuzhashChunker chunker(chunk_size);
     std::vector<uint64_t> ends;  // the end offset of every chunk, in order
-    Bytes pending;               // the chunk being cut
-    uint64_t offset = 0;         // stream bytes so far: the end of `pending`
-    auto emit = [&]() -> Status {
-      CV_RETURN_IF_ERROR(AddChunk(std::move(pending)));
-      ends.push_back(offset);
-      pending = Bytes();
-      pending.reserve(chunk_size);
-      return {};
-    };
-    auto sink = [&](ByteView data) -> Status {
-      while (!data.empty()) {
-        size_t cut = chunker.Scan(data);
-        size_t take = cut == 0 ? data.size() : cut;
-        pending.insert(pending.end(), data.begin(), data.begin() + long(take));
-        offset += take;
-        data = data.subspan(take);
-        if (cut != 0) CV_RETURN_IF_ERROR(emit());
-      }
-      return {};
-    };
+    uint64_t end = 0;
+    ChunkAssembler assembler(chunk_size, uploader_.max_in_flight(), [&](ByteBuffer chunk) -> Status {
+      end += chunk.size();
+      ends.push_back(end);
+      return AddChunk(std::move(chunk));
+    });
+    AssemblerSink sink(assembler);
     const UploadSnapshot before = Snap();
-    pending.reserve(chunk_size);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
-    if (!pending.empty()) CV_RETURN_IF_ERROR(emit());
+    CV_RETURN_IF_ERROR(assembler.Finish());
     if (stats != nullptr) *stats = tar_stats;
     CV_RETURN_IF_ERROR(uploader_.Flush());
     const std::vector<Digest> digests = uploader_.TakeDigests();
@@ -166,10 +164,10 @@ class BackupSessionImpl final : public BackupSession {
     index.chunk_size = chunk_size;
     const UploadSnapshot before = Snap();
     for (;;) {
-      Bytes chunk(chunk_size);
-      CV_ASSIGN_OR_RETURN(size_t n, source.Read(chunk.data(), chunk.size()));
+      ByteBuffer chunk(chunk_size);
+      CV_ASSIGN_OR_RETURN(size_t n, source.Read(chunk.data(), chunk.capacity()));
       if (n == 0) break;
-      chunk.resize(n);
+      chunk.set_size(n);
       index.size += n;
       CV_RETURN_IF_ERROR(AddChunk(std::move(chunk)));
       if (n < chunk_size) break;
@@ -271,7 +269,7 @@ class BackupSessionImpl final : public BackupSession {
     return {};
   }
 
-  Status AddChunk(Bytes chunk) {
+  Status AddChunk(ByteBuffer chunk) {
     const size_t n = chunk.size();
     CV_RETURN_IF_ERROR(uploader_.Add(std::move(chunk)));
     progress_.bytes.fetch_add(n, std::memory_order_relaxed);

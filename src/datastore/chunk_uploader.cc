@@ -3,23 +3,28 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
 
+#include <memory>
+
 namespace chunkvault {
 
 ChunkUploader::ChunkUploader(ChunkAccess* access, size_t jobs, bool compress)
-    : access_(access), compress_(compress), pool_(jobs, jobs * 2) {}
+    : access_(access), compress_(compress), max_in_flight_(jobs * 3), pool_(jobs, jobs * 2) {}
 
 ChunkUploader::~ChunkUploader() { pool_.WaitIdle(); }
 
-Status ChunkUploader::Add(Bytes chunk) {
+Status ChunkUploader::Add(ByteBuffer chunk) {
   if (failed_.load(std::memory_order_relaxed)) CV_RETURN_IF_ERROR(FirstError());
   stats_.chunks.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes.fetch_add(chunk.size(), std::memory_order_relaxed);
   Digest* slot = &digests_.emplace_back();
-  pool_.Submit([this, slot, chunk = std::move(chunk)] { Store(slot, chunk); });
+  // std::function needs a copyable callable: the buffer rides in a
+  // shared_ptr.
+  auto owned = std::make_shared<ByteBuffer>(std::move(chunk));
+  pool_.Submit([this, slot, owned] { Store(slot, owned->view()); });
   return {};
 }
 
-void ChunkUploader::Store(Digest* slot, const Bytes& chunk) {
+void ChunkUploader::Store(Digest* slot, ByteView chunk) {
   const Digest digest = Sha256Of(chunk);
   *slot = digest;
   if (failed_.load(std::memory_order_relaxed)) return;

@@ -26,6 +26,7 @@
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
 #include "datastore/chunk_access.h"
+#include "util/byte_buffer.h"
 #include "util/thread_annotations.h"
 #include "util/thread_pool.h"
 
@@ -46,7 +47,7 @@ class ChunkUploader {
   ~ChunkUploader();  // waits for queued work
 
   // Queues a chunk. Fails if an earlier chunk failed.
-  Status Add(Bytes chunk);
+  Status Add(ByteBuffer chunk);
 
   // Waits until every chunk added so far is stored; returns the first error.
   Status Flush();
@@ -57,13 +58,17 @@ class ChunkUploader {
 
   const UploadStats& stats() const { return stats_; }
 
+  // How many added chunks can be held at once (queued or being stored).
+  size_t max_in_flight() const { return max_in_flight_; }
+
  private:
-  void Store(Digest* slot, const Bytes& chunk);
+  void Store(Digest* slot, ByteView chunk);
   void SetError(Error e) CV_EXCLUDES(mu_);
   Status FirstError() CV_EXCLUDES(mu_);
 
   ChunkAccess* const access_;
   const bool compress_;
+  const size_t max_in_flight_;
   UploadStats stats_;
   // One slot per added chunk, written by the worker that hashes it. A deque
   // never moves its elements on push_back, so workers may write their slot

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "chunkvault/hash.h"
+#include "util/byte_buffer.h"
 
 namespace chunkvault {
 namespace {
@@ -131,19 +132,28 @@ Status CheckBlobCrc(ByteView raw) {
 Bytes EncodeBlob(ByteView data, bool compress) {
   Bytes out;
   if (compress) {
-    ZSTD_CCtx* cctx = ThreadCCtx();
-    size_t bound = ZSTD_compressBound(data.size());
-    out.resize(kBlobHeaderSize + bound);
-    size_t n = ZSTD_compressCCtx(cctx, out.data() + kBlobHeaderSize, bound, data.data(),
+    // Compressed data is kept only if it is no larger than the input, so
+    // zstd gets that much room and fails (dstSize_tooSmall) otherwise. The
+    // room is a scratch buffer the thread keeps for chunk-sized data:
+    // sizing `out` first would zero it, a pass over memory per chunk.
+    thread_local ByteBuffer chunk_scratch;
+    ByteBuffer big_scratch;
+    ByteBuffer* scratch = &chunk_scratch;
+    if (data.size() > kMaxChunkSize) scratch = &big_scratch;
+    if (scratch->capacity() < data.size()) *scratch = ByteBuffer(data.size());
+    size_t n = ZSTD_compressCCtx(ThreadCCtx(), scratch->data(), data.size(), data.data(),
                                  data.size(), kZstdLevel);
-    if (!ZSTD_isError(n) && n <= data.size()) {
-      out.resize(kBlobHeaderSize + n);
+    if (!ZSTD_isError(n)) {
+      out.reserve(kBlobHeaderSize + n);
+      out.resize(kBlobHeaderSize);
+      out.insert(out.end(), scratch->data(), scratch->data() + n);
       WriteHeader(out, kCompressedBlobMagic);
       return out;
     }
   }
-  out.resize(kBlobHeaderSize + data.size());
-  if (!data.empty()) std::memcpy(out.data() + kBlobHeaderSize, data.data(), data.size());
+  out.reserve(kBlobHeaderSize + data.size());
+  out.resize(kBlobHeaderSize);
+  out.insert(out.end(), data.begin(), data.end());
   WriteHeader(out, kUncompressedBlobMagic);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <bit>
 #include <random>
 
+#include "chunker/chunk_assembler.h"
 #include "chunker/chunker.h"
 
 namespace chunkvault {
@@ -138,6 +139,79 @@ TEST(FixedChunker, CutsEveryN) {
   Bytes data(10000, 1);
   EXPECT_EQ(Cuts(FixedChunker(4096), data, 1), (std::vector<size_t>{4096, 8192}));
   EXPECT_EQ(Cuts(FixedChunker(4096), data, 10000), (std::vector<size_t>{4096, 8192}));
+}
+
+// Feeds `data` to an assembler in pieces of `step` bytes, alternating
+// between Write() and reading into Space() (as the tar writer does), and
+// returns the chunks it emitted.
+std::vector<Bytes> Assemble(const Bytes& data, size_t avg, size_t step) {
+  std::vector<Bytes> chunks;
+  ChunkAssembler a(avg, 2, [&](ByteBuffer c) -> Status {
+    EXPECT_EQ(c.capacity(), avg * 4);  // the largest chunk: it never moves
+    chunks.emplace_back(c.data(), c.data() + c.size());
+    return {};
+  });
+  bool in_place = false;
+  for (size_t pos = 0; pos < data.size(); in_place = !in_place) {
+    size_t n = std::min(step, data.size() - pos);
+    if (in_place) {
+      std::span<uint8_t> room = a.Space();
+      EXPECT_FALSE(room.empty());
+      n = std::min(n, room.size());
+      std::copy_n(data.begin() + long(pos), n, room.begin());
+      EXPECT_TRUE(a.Commit(n).has_value());
+    } else {
+      EXPECT_TRUE(a.Write(ByteView(data.data() + pos, n)).has_value());
+    }
+    pos += n;
+  }
+  EXPECT_TRUE(a.Finish().has_value());
+  EXPECT_EQ(a.offset(), data.size());
+  return chunks;
+}
+
+TEST(ChunkAssembler, EmitsTheChunkersCutsWhateverThePieces) {
+  Bytes data = Random(3 << 20, 5);
+  std::fill(data.begin() + (1 << 20), data.begin() + (2 << 20), 0);  // max-size cuts
+  const size_t avg = 64 << 10;
+  const auto expected = ReferenceCuts(data, avg);
+  ASSERT_GE(expected.size(), 10u);
+  for (size_t step : {size_t(1000), size_t(64) << 10, size_t(300) << 10, data.size()}) {
+    std::vector<Bytes> chunks = Assemble(data, avg, step);
+    std::vector<size_t> ends;
+    Bytes joined;
+    for (const Bytes& c : chunks) {
+      joined.insert(joined.end(), c.begin(), c.end());
+      ends.push_back(joined.size());
+    }
+    // The last chunk ends the stream without a cut of its own.
+    if (!expected.empty() && expected.back() != data.size()) ends.pop_back();
+    EXPECT_EQ(ends, expected) << "pieces of " << step;
+    EXPECT_EQ(joined, data) << "pieces of " << step;
+  }
+}
+
+TEST(ChunkAssembler, AnEmitErrorStopsTheStream) {
+  int emitted = 0;
+  ChunkAssembler a(64 << 10, 2, [&](ByteBuffer) -> Status {
+    ++emitted;
+    return Fail(ErrorCode::kIo, "upload failed");
+  });
+  Bytes data = Random(1 << 20, 6);
+  Status st = a.Write(data);
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().message(), "upload failed");
+  EXPECT_EQ(emitted, 1);
+}
+
+TEST(ChunkAssembler, NothingToEmitForAnEmptyStream) {
+  int emitted = 0;
+  ChunkAssembler a(64 << 10, 2, [&](ByteBuffer) -> Status {
+    ++emitted;
+    return {};
+  });
+  EXPECT_TRUE(a.Finish().has_value());
+  EXPECT_EQ(emitted, 0);
 }
 
 TEST(ChunkSize, UserLimits) {

@@ -154,6 +154,59 @@ TEST(Tar, SinkErrorsStopTheWalk) {
   EXPECT_EQ(r.error().message(), "disk full");
 }
 
+// A sink that hands out `room` bytes of its own at a time and records
+// the stream, telling file data (committed in place) from copied bytes.
+class RecordingSink final : public TarSink {
+ public:
+  explicit RecordingSink(size_t room) : room_(room) {}
+  Status Write(ByteView data) override {
+    stream.insert(stream.end(), data.begin(), data.end());
+    return {};
+  }
+  std::span<uint8_t> Space() override { return room_; }
+  Status Commit(size_t n) override {
+    EXPECT_LE(n, room_.size());
+    committed += n;
+    if (fail_commits) return Fail(ErrorCode::kIo, "upload failed");
+    stream.insert(stream.end(), room_.begin(), room_.begin() + long(n));
+    return {};
+  }
+
+  Bytes stream;
+  uint64_t committed = 0;
+  bool fail_commits = false;
+
+ private:
+  Bytes room_;
+};
+
+TEST(Tar, FileDataIsReadStraightIntoTheSink) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  std::string big(300000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 7 % 251);
+  testing::WriteFile(tmp / "src/big", big);
+  auto copied = TarOf(tmp / "src");
+  ASSERT_TRUE(copied.has_value()) << copied.error().message();
+  RecordingSink sink(1000);  // file data in many pieces
+  auto r = WriteTar(tmp / "src", sink, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(sink.stream, *copied);
+  EXPECT_EQ(sink.committed, r->bytes);  // every byte of file data, none copied
+  EXPECT_GE(r->bytes, big.size());
+}
+
+TEST(Tar, InPlaceSinkErrorsStopTheWalk) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  RecordingSink sink(1000);
+  sink.fail_commits = true;
+  auto r = WriteTar(tmp / "src", sink, nullptr);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(), "upload failed");
+  EXPECT_GT(sink.committed, 0u);
+}
+
 TEST(Tar, SourceErrorsStopTheExtraction) {
   TempDir tmp;
   auto r = ExtractTar([]() -> Result<ByteView> {

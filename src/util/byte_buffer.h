@@ -1,0 +1,127 @@
+// ByteBuffer: an owned byte array whose bytes start uninitialised.
+//
+// For memory that is about to be filled by read() or a copy: a std::vector
+// would zero every byte first, one more pass over memory per chunk on the
+// backup path. The capacity is fixed at construction; size() says how much
+// of it holds data.
+//
+// Thread-safety: none; move it between threads.
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "chunkvault/bytes.h"
+#include "util/thread_annotations.h"
+
+namespace chunkvault {
+
+class BufferPool;
+
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  explicit ByteBuffer(size_t capacity)
+      : data_(std::make_unique_for_overwrite<uint8_t[]>(capacity)), capacity_(capacity) {}
+  ByteBuffer(ByteBuffer&& o) noexcept { *this = std::move(o); }
+  ByteBuffer& operator=(ByteBuffer&& o) noexcept;
+  ~ByteBuffer() { Release(); }
+
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  bool empty() const { return size_ == 0; }
+  ByteView view() const { return ByteView(data_.get(), size_); }
+  // The room after the data.
+  std::span<uint8_t> spare() { return std::span<uint8_t>(data_.get() + size_, capacity_ - size_); }
+
+  // Declares the first n bytes to hold data (n <= capacity).
+  void set_size(size_t n) {
+    assert(n <= capacity_);
+    size_ = n;
+  }
+
+ private:
+  friend class BufferPool;
+  void Release();
+
+  std::unique_ptr<uint8_t[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+  std::shared_ptr<BufferPool> home_;  // where the memory goes back to, if anywhere
+};
+
+// Buffers of one size that go back to the pool when destroyed, wherever
+// that happens (a worker thread, usually), and come out again with their
+// pages still mapped. Without it a backup gave every chunk fresh memory
+// and the kernel a page fault per 4 KiB of it, which cost more than the
+// copy the buffers were made to save. At most `max_free` idle buffers are
+// kept; memory in use is bounded by whoever holds the buffers.
+//
+// Thread-safety: Get() and the return of buffers from any thread.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  static std::shared_ptr<BufferPool> Make(size_t buffer_size, size_t max_free) {
+    return std::shared_ptr<BufferPool>(new BufferPool(buffer_size, max_free));
+  }
+
+  // An empty buffer of buffer_size() bytes of capacity.
+  ByteBuffer Get() {
+    ByteBuffer b;
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        b.data_ = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!b.data_) b.data_ = std::make_unique_for_overwrite<uint8_t[]>(buffer_size_);
+    b.capacity_ = buffer_size_;
+    b.home_ = shared_from_this();
+    return b;
+  }
+
+  size_t buffer_size() const { return buffer_size_; }
+
+ private:
+  friend class ByteBuffer;
+  BufferPool(size_t buffer_size, size_t max_free)
+      : buffer_size_(buffer_size), max_free_(max_free) {}
+
+  void Put(std::unique_ptr<uint8_t[]> data) {
+    std::lock_guard lock(mu_);
+    if (free_.size() < max_free_) free_.push_back(std::move(data));
+  }
+
+  const size_t buffer_size_;
+  const size_t max_free_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<uint8_t[]>> free_ CV_GUARDED_BY(mu_);
+};
+
+inline ByteBuffer& ByteBuffer::operator=(ByteBuffer&& o) noexcept {
+  if (this != &o) {
+    Release();
+    data_ = std::move(o.data_);
+    size_ = std::exchange(o.size_, 0);
+    capacity_ = std::exchange(o.capacity_, 0);
+    home_ = std::move(o.home_);
+  }
+  return *this;
+}
+
+inline void ByteBuffer::Release() {
+  if (home_ && data_) home_->Put(std::move(data_));
+  data_.reset();
+  home_.reset();
+  size_ = capacity_ = 0;
+}
+
+}  // namespace chunkvault
