@@ -207,6 +207,10 @@ class ArchiveReader {
   // The next piece (valid until the next call); empty at the end. Every
   // chunk's CRC and digest are checked; errors name chunk and archive.
   virtual Result<ByteView> Next() = 0;
+  // What keeps the piece last returned by Next() alive after the next
+  // call, for readers that pass data on to other threads; null if
+  // nothing does.
+  virtual std::shared_ptr<const void> Keep() { return nullptr; }
   virtual uint64_t bytes_read() const = 0;
 };
 

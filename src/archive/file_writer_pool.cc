@@ -31,11 +31,8 @@ Status WriteAll(int fd, const uint8_t* p, size_t n, uint64_t offset) {
 
 // Writes each extent of `content` at its offset.
 Status WriteExtents(int fd, const FileData& content) {
-  size_t pos = 0;
-  for (const auto& [offset, length] : content.extents) {
-    CV_RETURN_IF_ERROR(WriteAll(fd, content.data.data() + pos, length, offset));
-    pos += length;
-  }
+  for (const FileData::Extent& e : content.extents)
+    CV_RETURN_IF_ERROR(WriteAll(fd, content.DataOf(e), e.length, e.offset));
   return {};
 }
 
@@ -73,11 +70,27 @@ FileWriterPool::~FileWriterPool() { pool_.WaitIdle(); }
 
 void FileData::Add(uint64_t offset, const uint8_t* p, size_t n) {
   if (n == 0) return;
-  data.insert(data.end(), p, p + n);
-  if (!extents.empty() && end() == offset)
-    extents.back().second += n;
-  else
-    extents.emplace_back(offset, n);
+  size_ += n;
+  if (!extents.empty() && extents.back().borrowed == nullptr && end() == offset &&
+      extents.back().own_pos + extents.back().length == own.size()) {
+    extents.back().length += n;
+  } else {
+    extents.push_back({offset, n, nullptr, own.size()});
+  }
+  own.insert(own.end(), p, p + n);
+}
+
+void FileData::Borrow(uint64_t offset, const uint8_t* p, size_t n,
+                      const std::shared_ptr<const void>& owner) {
+  if (n == 0) return;
+  size_ += n;
+  if (keep.empty() || keep.back() != owner) keep.push_back(owner);
+  if (!extents.empty() && extents.back().borrowed != nullptr && end() == offset &&
+      extents.back().borrowed + extents.back().length == p) {
+    extents.back().length += n;
+  } else {
+    extents.push_back({offset, n, p, 0});
+  }
 }
 
 // A large file being written: the descriptor and metadata, and how many
@@ -110,7 +123,7 @@ void FileWriterPool::Done(uint64_t bytes, Status result, const std::string& name
 }
 
 Status FileWriterPool::Submit(RestoreFile file) {
-  const uint64_t bytes = file.content.data.size();
+  const uint64_t bytes = file.content.size();
   CV_RETURN_IF_ERROR(Reserve(bytes));
   pool_.Submit([this, f = std::move(file), bytes] {
     // After a failure nothing more is written.
@@ -129,7 +142,7 @@ Result<std::shared_ptr<FileWriterPool::LargeFile>> FileWriterPool::Begin(Restore
 }
 
 Status FileWriterPool::Append(const std::shared_ptr<LargeFile>& file, FileData piece) {
-  const uint64_t bytes = piece.data.size();
+  const uint64_t bytes = piece.size();
   CV_RETURN_IF_ERROR(Reserve(bytes));
   file->holders.fetch_add(1, std::memory_order_relaxed);
   pool_.Submit([this, file, p = std::move(piece), bytes] {

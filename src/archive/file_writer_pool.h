@@ -22,6 +22,9 @@
 //
 // Memory: Submit() blocks while more than `max_bytes` of file data is
 // queued or being written (a single larger file still goes through).
+// Borrowed data also keeps the stream pieces it lies in alive: the files
+// in flight cover a stretch of the stream, so that adds at most a piece
+// at either end.
 // Errors: the first failure, naming the file, is kept; Submit() and
 // Finish() return it, and no further file is written after it.
 // Thread-safety: Submit, Finish and TakeWarnings from one thread.
@@ -50,12 +53,30 @@ namespace chunkvault {
 
 // Data as extents (offset, length) laid end to end in `data`: one extent
 // for ordinary data, several for a sparse file.
+// A file's data (or a piece of it) on its way to a writer thread: extents
+// at file offsets, each either borrowed from a piece of the tar stream that
+// `keep` holds alive (no copy: most data is read this way) or copied into
+// `own` (data libarchive assembled in its own buffer).
 struct FileData {
-  Bytes data;
-  std::vector<std::pair<uint64_t, size_t>> extents;
+  struct Extent {
+    uint64_t offset;          // in the file
+    size_t length;
+    const uint8_t* borrowed;  // the bytes, or null: they are in `own` at own_pos
+    size_t own_pos;
+  };
+  std::vector<Extent> extents;
+  Bytes own;
+  std::vector<std::shared_ptr<const void>> keep;
 
-  void Add(uint64_t offset, const uint8_t* p, size_t n);
-  uint64_t end() const { return extents.empty() ? 0 : extents.back().first + extents.back().second; }
+  void Add(uint64_t offset, const uint8_t* p, size_t n);  // copies
+  void Borrow(uint64_t offset, const uint8_t* p, size_t n, const std::shared_ptr<const void>& owner);
+  const uint8_t* DataOf(const Extent& e) const { return e.borrowed ? e.borrowed : own.data() + e.own_pos; }
+  uint64_t size() const { return size_; }  // data bytes, borrowed and copied
+  bool empty() const { return size_ == 0; }
+  uint64_t end() const { return extents.empty() ? 0 : extents.back().offset + extents.back().length; }
+
+ private:
+  uint64_t size_ = 0;
 };
 
 struct RestoreFile {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -76,11 +77,27 @@ struct ExtractOptions {
   size_t jobs = 1;
 };
 
+// Where an extracted tar stream comes from.
+class TarSource {
+ public:
+  virtual ~TarSource() = default;
+  // The next piece of the stream, or an empty view at its end; valid
+  // until the next call. Errors stop the extraction and are returned
+  // unchanged.
+  virtual Result<ByteView> Next() = 0;
+  // What keeps the piece last returned alive after that, if the source
+  // can say: file data in it then goes to the writer threads without a
+  // copy.
+  virtual std::shared_ptr<const void> Keep() { return nullptr; }
+};
+
 // Extracts a tar stream into `target` (created if missing; an existing one
-// must be an empty directory unless overwriting). `next` returns
-// the next piece of the stream, or an empty view at its end; its errors
-// stop the extraction and are returned unchanged. Entries that would land
+// must be an empty directory unless overwriting). Entries that would land
 // outside `target` (absolute paths, "..", through symlinks) are refused.
+Result<TarStats> ExtractTar(TarSource& source, const std::string& target,
+                            const ExtractOptions& options, TarObserver* observer);
+
+// The same from a function that returns each piece in turn.
 Result<TarStats> ExtractTar(const std::function<Result<ByteView>()>& next,
                             const std::string& target, const ExtractOptions& options,
                             TarObserver* observer);

@@ -120,8 +120,7 @@ class OwnerLookup {
 
 class TarExtractor {
  public:
-  TarExtractor(const std::function<Result<ByteView>()>& next, TarObserver* observer)
-      : next_(next), observer_(observer) {}
+  TarExtractor(TarSource& source, TarObserver* observer) : source_(source), observer_(observer) {}
 
   Result<TarStats> Run(const std::string& target, const ExtractOptions& options) {
     if (::mkdir(target.c_str(), 0700) != 0) {
@@ -205,12 +204,16 @@ class TarExtractor {
 
   static la_ssize_t ReadCallback(struct archive* a, void* self, const void** buf) {
     auto* x = static_cast<TarExtractor*>(self);
-    Result<ByteView> piece = x->next_();
+    Result<ByteView> piece = x->source_.Next();
     if (!piece) {
       x->source_error_ = std::unexpected(std::move(piece).error());
       archive_set_error(a, EIO, "archive source failed");
       return -1;
     }
+    // The last two pieces stay lendable: libarchive hands out data from
+    // the newest, or from its own buffer when a block spans two.
+    x->pieces_[1] = std::move(x->pieces_[0]);
+    x->pieces_[0] = Piece{*piece, x->source_.Keep()};
     *buf = piece->data();
     return static_cast<la_ssize_t>(piece->size());
   }
@@ -301,9 +304,8 @@ class TarExtractor {
     }
     f.size = uint64_t(archive_entry_size(entry));
     if (f.size <= kMaxWholeFile) {
-      f.content.data.reserve(f.size);
       CV_RETURN_IF_ERROR(ReadData(rel, [&](uint64_t offset, const uint8_t* p, size_t n) {
-        f.content.Add(offset, p, n);
+        Take(f.content, offset, p, n);
         return Status();
       }));
       return pool_->Submit(std::move(f));
@@ -313,13 +315,20 @@ class TarExtractor {
     FileData piece;
     uint64_t data_end = 0;
     CV_RETURN_IF_ERROR(ReadData(rel, [&](uint64_t offset, const uint8_t* p, size_t n) -> Status {
-      piece.Add(offset, p, n);
+      Take(piece, offset, p, n);
       data_end = offset + n;
-      if (piece.data.size() < kPieceSize) return {};
+      if (piece.size() < kPieceSize) return {};
       return pool_->Append(large, std::exchange(piece, FileData()));
     }));
-    if (!piece.data.empty()) CV_RETURN_IF_ERROR(pool_->Append(large, std::move(piece)));
+    if (!piece.empty()) CV_RETURN_IF_ERROR(pool_->Append(large, std::move(piece)));
     return pool_->End(std::move(large), data_end);
+  }
+
+  // Adds a data block to `data`: borrowed from the stream if it lies in a
+  // piece that can be kept, else copied.
+  void Take(FileData& data, uint64_t offset, const uint8_t* p, size_t n) const {
+    if (const std::shared_ptr<const void>* keep = Lender(p, n)) data.Borrow(offset, p, n, *keep);
+    else data.Add(offset, p, n);
   }
 
   // Feeds the current entry's data blocks (offset, bytes) to `take`.
@@ -406,7 +415,22 @@ class TarExtractor {
     });
   }
 
-  const std::function<Result<ByteView>()>& next_;
+  // A piece of the stream and what keeps it alive (null: not lendable).
+  struct Piece {
+    ByteView bytes;
+    std::shared_ptr<const void> keep;
+  };
+  // The piece that holds [p, p+n), if it can be lent out.
+  const std::shared_ptr<const void>* Lender(const uint8_t* p, size_t n) const {
+    for (const Piece& piece : pieces_) {
+      if (piece.keep && p >= piece.bytes.data() && p + n <= piece.bytes.data() + piece.bytes.size())
+        return &piece.keep;
+    }
+    return nullptr;
+  }
+
+  TarSource& source_;
+  Piece pieces_[2];  // the newest first
   TarObserver* observer_;
   ExtractOptions options_;
   UniqueFd target_fd_;
@@ -424,11 +448,21 @@ class TarExtractor {
 
 }  // namespace
 
+Result<TarStats> ExtractTar(TarSource& source, const std::string& target,
+                            const ExtractOptions& options, TarObserver* observer) {
+  TarExtractor extractor(source, observer);
+  return extractor.Run(target, options);
+}
+
 Result<TarStats> ExtractTar(const std::function<Result<ByteView>()>& next,
                             const std::string& target, const ExtractOptions& options,
                             TarObserver* observer) {
-  TarExtractor extractor(next, observer);
-  return extractor.Run(target, options);
+  struct FunctionSource final : TarSource {
+    explicit FunctionSource(const std::function<Result<ByteView>()>& fn) : fn(fn) {}
+    Result<ByteView> Next() override { return fn(); }
+    const std::function<Result<ByteView>()>& fn;
+  } source(next);
+  return ExtractTar(source, target, options, observer);
 }
 
 }  // namespace chunkvault

@@ -42,11 +42,11 @@ Result<ByteView> ChunkStream::Next() {
       failed_ = true;
       return std::unexpected(std::move(r).error());
     }
-    current_ = std::move(*r);
-    delivered_ += current_.size();
+    current_ = std::make_shared<const Bytes>(std::move(*r));
+    delivered_ += current_->size();
     // An empty view means the end, so an (odd but valid) empty chunk is
     // skipped rather than returned.
-    if (!current_.empty()) return ByteView(current_);
+    if (!current_->empty()) return ByteView(*current_);
   }
   return ByteView();
 }

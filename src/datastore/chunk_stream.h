@@ -27,6 +27,8 @@ class ChunkStream {
   // The next chunk's data (valid until the next call), or an empty view at
   // the end. An error names the chunk; the stream is then finished.
   Result<ByteView> Next();
+  // The chunk last returned by Next(), kept alive for whoever holds this.
+  std::shared_ptr<const void> Keep() const { return current_; }
 
   uint64_t total_bytes() const { return total_; }
   uint64_t bytes_delivered() const { return delivered_; }
@@ -42,7 +44,7 @@ class ChunkStream {
   uint64_t delivered_ = 0;
   bool failed_ = false;
   std::deque<std::future<Result<Bytes>>> pending_;
-  Bytes current_;
+  std::shared_ptr<const Bytes> current_;
   ThreadPool pool_;
 };
 

@@ -66,6 +66,7 @@ class IndexArchiveReader final : public ArchiveReader {
   uint64_t size() const override { return stream_.total_bytes(); }
   uint64_t bytes_read() const override { return stream_.bytes_delivered(); }
   Result<ByteView> Next() override { return WithContext(stream_.Next(), context_); }
+  std::shared_ptr<const void> Keep() override { return stream_.Keep(); }
 
  private:
   const Kind kind_;
@@ -368,8 +369,14 @@ Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::st
     // File creation is CPU work in the kernel: one writer per core (jobs_
     // may be larger, for S3 requests in flight).
     eo.jobs = std::min(jobs_, ThreadPool::DefaultThreads());
-    CV_ASSIGN_OR_RETURN(TarStats stats,
-                        ExtractTar([&] { return reader->Next(); }, target, eo, observer));
+    // Chunks are lent to the file writers, not copied for them.
+    struct ReaderSource final : TarSource {
+      explicit ReaderSource(ArchiveReader& r) : reader(r) {}
+      Result<ByteView> Next() override { return reader.Next(); }
+      std::shared_ptr<const void> Keep() override { return reader.Keep(); }
+      ArchiveReader& reader;
+    } source(*reader);
+    CV_ASSIGN_OR_RETURN(TarStats stats, ExtractTar(source, target, eo, observer));
     summary.bytes = stats.bytes;
     summary.files = stats.files + stats.dirs + stats.symlinks + stats.others;
     summary.warnings = stats.warnings;

@@ -130,18 +130,21 @@ class PosixEnv final : public Env {
     if (!fd) return FailErrno(errno, "open " + path);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "stat " + path);
-    Bytes out;
-    out.reserve(size_t(st.st_size));
-    uint8_t buf[65536];
+    // Read straight into the result, in one call for a file that keeps
+    // its size; one that grows meanwhile is read to its end.
+    Bytes out(size_t(st.st_size) + 1);
+    size_t filled = 0;
     for (;;) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (filled == out.size()) out.resize(out.size() * 2);
+      ssize_t n = ::read(fd.get(), out.data() + filled, out.size() - filled);
       if (n < 0) {
         if (errno == EINTR) continue;
         return FailErrno(errno, "read " + path);
       }
       if (n == 0) break;
-      out.insert(out.end(), buf, buf + n);
+      filled += size_t(n);
     }
+    out.resize(filled);
     return out;
   }
 

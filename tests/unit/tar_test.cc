@@ -207,6 +207,65 @@ TEST(Tar, InPlaceSinkErrorsStopTheWalk) {
   EXPECT_GT(sink.committed, 0u);
 }
 
+// Hands the stream out in fresh pieces of `step` bytes and overwrites
+// every piece nobody but itself holds any more, as a reused buffer would
+// be. With `lend`, Keep() offers each piece to the extractor.
+class ScribblingSource final : public TarSource {
+ public:
+  ScribblingSource(const Bytes& stream, size_t step, bool lend)
+      : stream_(stream), step_(step), lend_(lend) {}
+  Result<ByteView> Next() override {
+    for (auto& p : held_)
+      if (p.use_count() == 1) std::fill(p->begin(), p->end(), 0xee);
+    std::erase_if(held_, [](const auto& p) { return p.use_count() == 1; });
+    max_held_ = std::max(max_held_, held_.size());
+    last_.reset();
+    if (pos_ == stream_.size()) return ByteView();
+    const size_t n = std::min(step_, stream_.size() - pos_);
+    last_ = std::make_shared<Bytes>(stream_.begin() + long(pos_), stream_.begin() + long(pos_ + n));
+    pos_ += n;
+    held_.push_back(last_);
+    return ByteView(*last_);
+  }
+  std::shared_ptr<const void> Keep() override { return lend_ ? last_ : nullptr; }
+  // The most pieces alive at once: beyond the extractor's last two, the
+  // ones lent to file writers.
+  size_t max_held() const { return max_held_; }
+
+ private:
+  const Bytes& stream_;
+  const size_t step_;
+  const bool lend_;
+  size_t pos_ = 0;
+  std::shared_ptr<Bytes> last_;
+  std::vector<std::shared_ptr<Bytes>> held_;
+  size_t max_held_ = 0;
+};
+
+TEST(Tar, LentPiecesStayIntactUntilTheirFilesAreWritten) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  std::string big(9 << 20, 'x');  // written in pieces by the pool
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 31 % 253);
+  testing::WriteFile(tmp / "src/big", big);
+  for (int i = 0; i < 50; ++i) testing::WriteFile(tmp / "src/small" + std::to_string(i), big.substr(i * 1000, 3000 + i));
+  auto tar = TarOf(tmp / "src");
+  ASSERT_TRUE(tar.has_value()) << tar.error().message();
+  for (bool lend : {true, false}) {
+    SCOPED_TRACE(lend ? "lent" : "copied");
+    const std::string dst = tmp / (lend ? "lent" : "copied");
+    ScribblingSource source(*tar, 7777, lend);  // odd pieces: blocks span them
+    ExtractOptions opts;
+    opts.restore_owner = ::geteuid() == 0;
+    opts.jobs = 2;
+    auto ex = ExtractTar(source, dst, opts, nullptr);
+    ASSERT_TRUE(ex.has_value()) << ex.error().message();
+    EXPECT_EQ(CompareTrees(tmp / "src", dst), std::vector<std::string>{});
+    if (lend) EXPECT_GT(source.max_held(), 100u);  // a 4 MiB piece of `big` borrows ~540
+    else EXPECT_LE(source.max_held(), 1u);
+  }
+}
+
 TEST(Tar, SourceErrorsStopTheExtraction) {
   TempDir tmp;
   auto r = ExtractTar([]() -> Result<ByteView> {
