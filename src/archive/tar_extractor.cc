@@ -422,9 +422,11 @@ class TarExtractor {
   };
   // The piece that holds [p, p+n), if it can be lent out.
   const std::shared_ptr<const void>* Lender(const uint8_t* p, size_t n) const {
+    // Compared as integers: the pointers may belong to unrelated objects.
+    const auto at = reinterpret_cast<uintptr_t>(p);
     for (const Piece& piece : pieces_) {
-      if (piece.keep && p >= piece.bytes.data() && p + n <= piece.bytes.data() + piece.bytes.size())
-        return &piece.keep;
+      const auto begin = reinterpret_cast<uintptr_t>(piece.bytes.data());
+      if (piece.keep && at >= begin && at + n <= begin + piece.bytes.size()) return &piece.keep;
     }
     return nullptr;
   }

@@ -8,6 +8,9 @@
 // Thread-safety: none; move it between threads.
 #pragma once
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -63,13 +66,16 @@ class ByteBuffer {
 // pages still mapped. Without it a backup gave every chunk fresh memory
 // and the kernel a page fault per 4 KiB of it, which cost more than the
 // copy the buffers were made to save. At most `max_free` idle buffers are
-// kept; memory in use is bounded by whoever holds the buffers.
+// kept; memory in use is bounded by whoever holds the buffers. An idle
+// buffer keeps at most `resident` bytes of pages: the rest is given back
+// (MADV_DONTNEED), so that buffers sized for the rare largest chunk do not
+// each hold that much memory once one such chunk has passed through.
 //
 // Thread-safety: Get() and the return of buffers from any thread.
 class BufferPool : public std::enable_shared_from_this<BufferPool> {
  public:
-  static std::shared_ptr<BufferPool> Make(size_t buffer_size, size_t max_free) {
-    return std::shared_ptr<BufferPool>(new BufferPool(buffer_size, max_free));
+  static std::shared_ptr<BufferPool> Make(size_t buffer_size, size_t max_free, size_t resident) {
+    return std::shared_ptr<BufferPool>(new BufferPool(buffer_size, max_free, resident));
   }
 
   // An empty buffer of buffer_size() bytes of capacity.
@@ -92,16 +98,30 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
 
  private:
   friend class ByteBuffer;
-  BufferPool(size_t buffer_size, size_t max_free)
-      : buffer_size_(buffer_size), max_free_(max_free) {}
+  BufferPool(size_t buffer_size, size_t max_free, size_t resident)
+      : buffer_size_(buffer_size), max_free_(max_free), resident_(resident) {}
 
   void Put(std::unique_ptr<uint8_t[]> data) {
+    {
+      std::lock_guard lock(mu_);
+      if (free_.size() >= max_free_) return;  // freed
+    }
+    TrimPages(data.get());
     std::lock_guard lock(mu_);
-    if (free_.size() < max_free_) free_.push_back(std::move(data));
+    free_.push_back(std::move(data));
+  }
+
+  // Gives back the whole pages beyond the first resident_ bytes.
+  void TrimPages(uint8_t* data) const {
+    static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t from = (reinterpret_cast<uintptr_t>(data) + resident_ + page - 1) & ~(page - 1);
+    const uintptr_t to = (reinterpret_cast<uintptr_t>(data) + buffer_size_) & ~(page - 1);
+    if (from < to) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
   }
 
   const size_t buffer_size_;
   const size_t max_free_;
+  const size_t resident_;
   std::mutex mu_;
   std::vector<std::unique_ptr<uint8_t[]>> free_ CV_GUARDED_BY(mu_);
 };
