@@ -30,15 +30,12 @@ struct ArchiveDeleter {
 struct DiskDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
-struct EntryDeleter {
-  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
 struct ResolverDeleter {
   void operator()(struct archive_entry_linkresolver* r) const {
     archive_entry_linkresolver_free(r);
   }
 };
-using EntryPtr = std::unique_ptr<struct archive_entry, EntryDeleter>;
+using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -50,7 +47,7 @@ class MetadataReader {
     disk_.reset(archive_read_disk_new());
     plain_disk_.reset(archive_read_disk_new());
     if (!disk_ || !plain_disk_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
-    // Holes are stored as zeros (AddEntry): without NO_SPARSE libarchive
+    // Holes are stored as zeros (Read): without NO_SPARSE libarchive
     // would still look for them, six lseek calls per file. plain_disk_
     // reads entries without extended attributes (HasXattrs).
     archive_read_disk_set_standard_lookup(disk_.get());

@@ -10,7 +10,9 @@
 // in trees of small files the per-file system calls, not the data, set
 // the pace, and this puts them beside the writer instead of before it).
 // The queue is bounded by entries and by bytes of file data asked for, so
-// the walker stays a bounded distance ahead.
+// the walker stays a bounded distance ahead. Descriptors held: one per
+// queued regular file (at most kMaxEntries) and one per directory level
+// being walked.
 //
 // Thread-safety: one consumer thread calls Next(); `prepare` runs on the
 // walker's thread only.

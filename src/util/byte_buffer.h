@@ -106,9 +106,9 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
       std::lock_guard lock(mu_);
       if (free_.size() >= max_free_) return;  // freed
     }
-    TrimPages(data.get());
+    TrimPages(data.get());  // outside the lock: a system call
     std::lock_guard lock(mu_);
-    free_.push_back(std::move(data));
+    if (free_.size() < max_free_) free_.push_back(std::move(data));
   }
 
   // Gives back the whole pages beyond the first resident_ bytes.
