@@ -174,6 +174,19 @@ Bytes LoadSample(const std::string& dir) {
   return out;
 }
 
+// Calls `f` with each chunk the 4 MiB-average chunker cuts from `data`,
+// the unfinished last one included, as a backup stores them.
+template <class F>
+void ForEachChunk(ByteView data, F f) {
+  BuzhashChunker chunker(kDefaultChunkSize);
+  while (!data.empty()) {
+    size_t k = chunker.Scan(data);
+    if (k == 0) k = data.size();
+    f(data.first(k));
+    data = data.subspan(k);
+  }
+}
+
 struct PipelineData {
   Bytes corpus;
   std::vector<ByteView> chunks;  // as the 4 MiB-average chunker cuts it
@@ -185,14 +198,7 @@ const PipelineData& Pipeline() {
     PipelineData d;
     const char* dir = std::getenv("CV_PIPELINE_CORPUS");
     d.corpus = LoadSample(dir != nullptr ? dir : "/usr/share");
-    BuzhashChunker chunker(kDefaultChunkSize);
-    ByteView rest(d.corpus);
-    while (!rest.empty()) {
-      size_t k = chunker.Scan(rest);
-      if (k == 0) k = rest.size();
-      d.chunks.push_back(rest.first(k));
-      rest = rest.subspan(k);
-    }
+    ForEachChunk(d.corpus, [&](ByteView c) { d.chunks.push_back(c); });
     for (ByteView c : d.chunks) {
       Bytes f(ZSTD_compressBound(c.size()));
       f.resize(ZSTD_compress(f.data(), f.size(), c.data(), c.size(), 1));
@@ -253,17 +259,11 @@ BENCHMARK(BM_PartBlob);
 void BM_Pipeline(benchmark::State& state) {
   const PipelineData& d = Pipeline();
   for (auto _ : state) {
-    BuzhashChunker chunker(kDefaultChunkSize);
-    ByteView rest(d.corpus);
-    while (!rest.empty()) {
-      size_t k = chunker.Scan(rest);
-      if (k == 0) k = rest.size();
-      ByteView chunk = rest.first(k);
+    ForEachChunk(d.corpus, [](ByteView chunk) {
       benchmark::DoNotOptimize(Sha256Of(chunk));
       Bytes blob = EncodeBlob(chunk, true);
       benchmark::DoNotOptimize(blob.data());
-      rest = rest.subspan(k);
-    }
+    });
   }
   SetCorpusBytes(state);
 }

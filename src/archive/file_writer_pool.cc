@@ -68,29 +68,32 @@ FileWriterPool::FileWriterPool(int target_dir, size_t threads, uint64_t max_byte
 
 FileWriterPool::~FileWriterPool() { pool_.WaitIdle(); }
 
+void FileData::Push(uint64_t offset, size_t n, const uint8_t* borrowed, size_t own_pos) {
+  size_ += n;
+  if (!extents.empty()) {
+    Extent& last = extents.back();
+    const bool follows_in_memory =
+        borrowed != nullptr ? last.borrowed != nullptr && last.borrowed + last.length == borrowed
+                            : last.borrowed == nullptr && last.own_pos + last.length == own_pos;
+    if (follows_in_memory && end() == offset) {
+      last.length += n;
+      return;
+    }
+  }
+  extents.push_back({offset, n, borrowed, own_pos});
+}
+
 void FileData::Add(uint64_t offset, const uint8_t* p, size_t n) {
   if (n == 0) return;
-  size_ += n;
-  if (!extents.empty() && extents.back().borrowed == nullptr && end() == offset &&
-      extents.back().own_pos + extents.back().length == own.size()) {
-    extents.back().length += n;
-  } else {
-    extents.push_back({offset, n, nullptr, own.size()});
-  }
+  Push(offset, n, nullptr, own.size());
   own.insert(own.end(), p, p + n);
 }
 
 void FileData::Borrow(uint64_t offset, const uint8_t* p, size_t n,
                       const std::shared_ptr<const void>& owner) {
   if (n == 0) return;
-  size_ += n;
   if (keep.empty() || keep.back() != owner) keep.push_back(owner);
-  if (!extents.empty() && extents.back().borrowed != nullptr && end() == offset &&
-      extents.back().borrowed + extents.back().length == p) {
-    extents.back().length += n;
-  } else {
-    extents.push_back({offset, n, p, 0});
-  }
+  Push(offset, n, p, 0);
 }
 
 // A large file being written: the descriptor and metadata, and how many

@@ -51,8 +51,6 @@
 
 namespace chunkvault {
 
-// Data as extents (offset, length) laid end to end in `data`: one extent
-// for ordinary data, several for a sparse file.
 // A file's data (or a piece of it) on its way to a writer thread: extents
 // at file offsets, each either borrowed from a piece of the tar stream that
 // `keep` holds alive (no copy: most data is read this way) or copied into
@@ -76,6 +74,10 @@ struct FileData {
   uint64_t end() const { return extents.empty() ? 0 : extents.back().offset + extents.back().length; }
 
  private:
+  // Appends an extent, or lengthens the last one where the new bytes
+  // follow it both in the file and in memory.
+  void Push(uint64_t offset, size_t n, const uint8_t* borrowed, size_t own_pos);
+
   uint64_t size_ = 0;
 };
 

@@ -8,7 +8,7 @@
 namespace chunkvault {
 
 ChunkUploader::ChunkUploader(ChunkAccess* access, size_t jobs, bool compress)
-    : access_(access), compress_(compress), max_in_flight_(jobs * 3), pool_(jobs, jobs * 2) {}
+    : access_(access), compress_(compress), pool_(jobs, jobs * 2) {}
 
 ChunkUploader::~ChunkUploader() { pool_.WaitIdle(); }
 

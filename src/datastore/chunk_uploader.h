@@ -59,7 +59,7 @@ class ChunkUploader {
   const UploadStats& stats() const { return stats_; }
 
   // How many added chunks can be held at once (queued or being stored).
-  size_t max_in_flight() const { return max_in_flight_; }
+  size_t max_in_flight() const { return pool_.size() + pool_.max_queued(); }
 
  private:
   void Store(Digest* slot, ByteView chunk);
@@ -68,7 +68,6 @@ class ChunkUploader {
 
   ChunkAccess* const access_;
   const bool compress_;
-  const size_t max_in_flight_;
   UploadStats stats_;
   // One slot per added chunk, written by the worker that hashes it. A deque
   // never moves its elements on push_back, so workers may write their slot

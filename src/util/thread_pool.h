@@ -30,6 +30,7 @@ class ThreadPool {
   void WaitIdle() CV_EXCLUDES(mu_);
 
   size_t size() const { return workers_.size(); }
+  size_t max_queued() const { return max_queued_; }
 
   // Number of workers to use when the user says "auto": one per core.
   static size_t DefaultThreads();
