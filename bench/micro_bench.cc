@@ -10,21 +10,24 @@
 // one core: chunk -> SHA-256 -> zstd-1 -> blob (CRC-32 and header), each
 // part alone and all of them chained, on the same data: a sample of the
 // files under $CV_PIPELINE_CORPUS (default /usr/share), every k-th file in
-// sorted order, about 128 MiB. bench/pipeline.sh computes the bound the
+// sorted order, about $CV_PIPELINE_SAMPLE_MIB (default 128) MiB: the whole
+// tree when it is no larger. bench/pipeline.sh computes the bound the
 // parts allow (1 / sum of 1/speed) and how close the chain comes to it.
 //
 //   build/release/bench/micro_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <cstring>
 #include <random>
+#include <set>
 
 #include "chunker/chunker.h"
 #include "chunkvault/blob.h"
@@ -146,25 +149,28 @@ BENCHMARK(BM_Buzhash)->Arg(64 << 10)->Arg(4 << 20);
 
 // --- The backup pipeline on one core -------------------------------------
 
-constexpr uint64_t kPipelineSample = 128 << 20;
-
-// Every k-th regular file under `dir` (sorted), k chosen for ~128 MiB.
-Bytes LoadSample(const std::string& dir) {
-  std::vector<std::pair<std::string, uint64_t>> files;
-  uint64_t total = 0;
+// Every k-th regular file under `dir` (sorted), k chosen for about
+// `sample` bytes (every file when the tree is no larger). A hard-linked
+// file counts once, at its first path, as a backup reads it.
+Bytes LoadSample(const std::string& dir, uint64_t sample) {
+  std::vector<std::string> paths;
   std::error_code ec;
-  for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
-    const uint64_t size = e.file_size(ec);
-    if (ec) continue;
-    files.emplace_back(e.path().string(), size);
-    total += size;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && !e.is_symlink(ec)) paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::string> files;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  uint64_t total = 0;
+  for (std::string& path : paths) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !seen.emplace(st.st_dev, st.st_ino).second) continue;
+    files.push_back(std::move(path));
+    total += uint64_t(st.st_size);
   }
-  std::sort(files.begin(), files.end());
-  const size_t stride = std::max<uint64_t>(1, total / kPipelineSample);
+  const size_t stride = std::max<uint64_t>(1, total / sample);
   Bytes out;
   for (size_t i = 0; i < files.size(); i += stride) {
-    std::ifstream in(files[i].first, std::ios::binary);
+    std::ifstream in(files[i], std::ios::binary);
     out.insert(out.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   if (out.size() < (16u << 20)) {
@@ -197,7 +203,9 @@ const PipelineData& Pipeline() {
   static const PipelineData data = [] {
     PipelineData d;
     const char* dir = std::getenv("CV_PIPELINE_CORPUS");
-    d.corpus = LoadSample(dir != nullptr ? dir : "/usr/share");
+    const char* mib = std::getenv("CV_PIPELINE_SAMPLE_MIB");
+    d.corpus = LoadSample(dir != nullptr ? dir : "/usr/share",
+                          (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 128) << 20);
     ForEachChunk(d.corpus, [&](ByteView c) { d.chunks.push_back(c); });
     for (ByteView c : d.chunks) {
       Bytes f(ZSTD_compressBound(c.size()));
@@ -258,11 +266,11 @@ BENCHMARK(BM_PartBlob);
 // All four chained, as a backup's chunk work runs: cut, hash, encode.
 void BM_Pipeline(benchmark::State& state) {
   const PipelineData& d = Pipeline();
+  BlobEncoder encoder;  // as the backup's workers encode
   for (auto _ : state) {
-    ForEachChunk(d.corpus, [](ByteView chunk) {
+    ForEachChunk(d.corpus, [&](ByteView chunk) {
       benchmark::DoNotOptimize(Sha256Of(chunk));
-      Bytes blob = EncodeBlob(chunk, true);
-      benchmark::DoNotOptimize(blob.data());
+      benchmark::DoNotOptimize(encoder.Encode(chunk, true).data());
     });
   }
   SetCorpusBytes(state);

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
@@ -51,6 +52,23 @@ Status CheckBlobCrc(ByteView raw);
 // Builds a blob of `data`. With `compress`, zstd level 1 is tried and kept
 // unless it is larger than `data`. `data` must be at most kMaxBlobSize.
 Bytes EncodeBlob(ByteView data, bool compress);
+
+// EncodeBlob into memory the encoder keeps: for a thread that encodes chunk
+// after chunk (the backup's workers), where a fresh vector per blob cost an
+// allocation, page faults and a copy of every compressed chunk. The blob
+// returned is the one EncodeBlob builds; it stays valid until the next
+// Encode() or the encoder's end. Memory kept: the largest blob so far, and
+// at least room for a kMaxChunkSize chunk (only the pages used are touched).
+//
+// Thread-safety: none; one encoder per thread.
+class BlobEncoder {
+ public:
+  ByteView Encode(ByteView data, bool compress);
+
+ private:
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t capacity_ = 0;
+};
 
 // Checks the CRC and returns the payload, decompressed; output larger than
 // `max_size` is kCorrupt.

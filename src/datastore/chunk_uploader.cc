@@ -35,7 +35,8 @@ void ChunkUploader::Store(Digest* slot, ByteView chunk) {
   auto present = access_->TouchIfPresent(digest);
   if (!present) return SetError(std::move(present).error().Context("chunk " + ToHex(digest)));
   if (*present) return;
-  Bytes blob = EncodeBlob(chunk, compress_);
+  thread_local BlobEncoder encoder;
+  const ByteView blob = encoder.Encode(chunk, compress_);
   auto inserted = access_->Insert(digest, blob);
   if (!inserted) return SetError(std::move(inserted).error());
   if (inserted->existed) return;  // another writer stored it meanwhile

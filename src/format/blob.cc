@@ -2,12 +2,12 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "chunkvault/hash.h"
-#include "util/byte_buffer.h"
 
 namespace chunkvault {
 namespace {
@@ -36,11 +36,6 @@ ZSTD_DCtx* ThreadDCtx() {
   };
   thread_local Holder holder;
   return holder.ctx;
-}
-
-void WriteHeader(Bytes& out, const Magic& magic) {
-  std::memcpy(out.data(), magic.data(), magic.size());
-  StoreLe32(out.data() + 8, Crc32(ByteView(out).subspan(kBlobHeaderSize)));
 }
 
 // Decompresses a zstd frame with an output limit. PBS writes frames without
@@ -129,33 +124,39 @@ Status CheckBlobCrc(ByteView raw) {
   return {};
 }
 
-Bytes EncodeBlob(ByteView data, bool compress) {
-  Bytes out;
+ByteView BlobEncoder::Encode(ByteView data, bool compress) {
+  const size_t need = kBlobHeaderSize + data.size();
+  if (capacity_ < need) {
+    capacity_ = std::max(need, kBlobHeaderSize + kMaxChunkSize);
+    buf_ = std::make_unique_for_overwrite<uint8_t[]>(capacity_);
+  }
+  uint8_t* const payload = buf_.get() + kBlobHeaderSize;
+  const Magic* magic = &kUncompressedBlobMagic;
+  size_t n = data.size();
   if (compress) {
-    // Compressed data is kept only if it is no larger than the input, so
-    // zstd gets that much room and fails (dstSize_tooSmall) otherwise. The
-    // room is a scratch buffer the thread keeps for chunk-sized data:
-    // sizing `out` first would zero it, a pass over memory per chunk.
-    thread_local ByteBuffer chunk_scratch;
-    ByteBuffer big_scratch;
-    ByteBuffer* scratch = &chunk_scratch;
-    if (data.size() > kMaxChunkSize) scratch = &big_scratch;
-    if (scratch->capacity() < data.size()) *scratch = ByteBuffer(data.size());
-    size_t n = ZSTD_compressCCtx(ThreadCCtx(), scratch->data(), data.size(), data.data(),
-                                 data.size(), kZstdLevel);
-    if (!ZSTD_isError(n)) {
-      out.reserve(kBlobHeaderSize + n);
-      out.resize(kBlobHeaderSize);
-      out.insert(out.end(), scratch->data(), scratch->data() + n);
-      WriteHeader(out, kCompressedBlobMagic);
-      return out;
+    // zstd gets room for no more than the input, so output that would be
+    // larger fails (dstSize_tooSmall) and the data is stored as it is.
+    const size_t z = ZSTD_compressCCtx(ThreadCCtx(), payload, data.size(), data.data(),
+                                       data.size(), kZstdLevel);
+    if (!ZSTD_isError(z)) {
+      n = z;
+      magic = &kCompressedBlobMagic;
     }
   }
-  out.reserve(kBlobHeaderSize + data.size());
-  out.resize(kBlobHeaderSize);
-  out.insert(out.end(), data.begin(), data.end());
-  WriteHeader(out, kUncompressedBlobMagic);
-  return out;
+  if (magic == &kUncompressedBlobMagic && n != 0) std::memcpy(payload, data.data(), n);
+  std::memcpy(buf_.get(), magic->data(), magic->size());
+  StoreLe32(buf_.get() + 8, Crc32(ByteView(payload, n)));
+  return ByteView(buf_.get(), kBlobHeaderSize + n);
+}
+
+Bytes EncodeBlob(ByteView data, bool compress) {
+  // Chunk-sized data reuses the thread's encoder; larger blobs (indexes)
+  // get one of their own, so a thread does not keep their memory.
+  thread_local BlobEncoder chunk_encoder;
+  BlobEncoder big_encoder;
+  BlobEncoder& encoder = data.size() <= kMaxChunkSize ? chunk_encoder : big_encoder;
+  const ByteView blob = encoder.Encode(data, compress);
+  return Bytes(blob.begin(), blob.end());
 }
 
 Result<Bytes> DecodeBlob(ByteView raw, size_t max_size) {

@@ -68,6 +68,35 @@ TEST(Blob, EmptyData) {
   EXPECT_TRUE(DecodeBlob(blob)->empty());
 }
 
+// One encoder, blob after blob: each must come out whole whatever the
+// previous one left in the encoder's memory (a failed compression leaves
+// zstd's partial output where the plain payload then goes), and a blob
+// larger than the memory so far must grow it.
+TEST(Blob, EncoderReusedAcrossKindsAndSizes) {
+  BlobEncoder encoder;
+  const std::vector<std::pair<Bytes, BlobKind>> inputs = {
+      {Compressible(1 << 20), BlobKind::kCompressed},
+      {RandomBytes(100000, 2), BlobKind::kUncompressed},
+      {Compressible(kMaxChunkSize + 12345), BlobKind::kCompressed},
+      {RandomBytes(kMaxChunkSize + 1, 3), BlobKind::kUncompressed},
+      {Bytes{}, BlobKind::kUncompressed},
+      {Compressible(5), BlobKind::kUncompressed},  // a frame is larger
+  };
+  for (const auto& [data, kind] : inputs) {
+    SCOPED_TRACE(data.size());
+    const ByteView blob = encoder.Encode(data, true);
+    EXPECT_EQ(InspectBlob(blob)->kind, kind);
+    const Bytes copy(blob.begin(), blob.end());
+    // Compared as digests: gtest would print megabytes on a mismatch.
+    EXPECT_EQ(ToHex(Sha256Of(copy)), ToHex(Sha256Of(EncodeBlob(data, true))));
+    auto decoded = DecodeBlob(copy);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().message();
+    EXPECT_EQ(ToHex(Sha256Of(*decoded)), ToHex(Sha256Of(data)));
+  }
+  // Without compression: the plain blob of the spec's vector.
+  EXPECT_EQ(ToHex(encoder.Encode(Bytes{0x00, 0x01}, false)), "42ab3807be8370a1" "6922de36" "0001");
+}
+
 // PBS compresses with zstd's streaming encoder, whose frames carry no
 // content size. Such frames must decode too.
 TEST(Blob, DecodesFramesWithoutContentSize) {
