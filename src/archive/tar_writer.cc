@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -39,8 +40,8 @@ using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-// Reads each entry's metadata with libarchive's disk reader, on the tree
-// walker's thread (the walker's prepare hook), ahead of the tar writer.
+// Reads each entry's metadata with libarchive's disk reader, on a describer
+// thread of the tree walker (its prepare hook), ahead of the tar writer.
 class MetadataReader {
  public:
   Status Open() {
@@ -113,7 +114,9 @@ class TarWriter {
     if (::lstat(root.c_str(), &st) != 0) return FailErrno(errno, "backup source " + root);
     if (!S_ISDIR(st.st_mode))
       return Fail(ErrorCode::kInvalidArgument, "backup source " + root + " is not a directory");
-    TreeWalker walker(root, [this](WalkEntry& w) { metadata_.Read(w); });
+    TreeWalker walker(root, [this](WalkEntry& w, unsigned describer) {
+      metadata_[describer].Read(w);
+    });
     while (std::optional<WalkEntry> e = walker.Next()) {
       if (!e->warning.empty()) {
         Warn(e->warning);
@@ -164,7 +167,7 @@ class TarWriter {
   }
 
   Status Open() {
-    CV_RETURN_IF_ERROR(metadata_.Open());
+    for (MetadataReader& m : metadata_) CV_RETURN_IF_ERROR(m.Open());
     archive_.reset(archive_write_new());
     resolver_.reset(archive_entry_linkresolver_new());
     if (!archive_ || !resolver_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
@@ -283,7 +286,9 @@ class TarWriter {
   std::span<uint8_t> in_place_;  // file data being passed through libarchive
   TarStats stats_;
   std::unique_ptr<struct archive, ArchiveDeleter> archive_;
-  MetadataReader metadata_;  // used on the walker's thread only
+  // One per describer thread of the walker: libarchive's disk readers
+  // (and their user and group name caches) are not thread-safe.
+  std::array<MetadataReader, TreeWalker::kDescribers> metadata_;
   std::unique_ptr<struct archive_entry_linkresolver, ResolverDeleter> resolver_;
 };
 

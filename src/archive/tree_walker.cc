@@ -7,116 +7,203 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
+#include <utility>
 
 namespace chunkvault {
 
 void ArchiveEntryFree::operator()(struct archive_entry* e) const { archive_entry_free(e); }
 
 TreeWalker::TreeWalker(std::string root, Prepare prepare)
-    : root_(std::move(root)), prepare_(std::move(prepare)), thread_([this] { Run(); }) {}
+    : root_(std::move(root)), prepare_(std::move(prepare)) {
+  for (unsigned i = 0; i < kDescribers; ++i)
+    describers_.emplace_back([this, i] { DescribeLoop(i); });
+  lister_ = std::thread([this] { List(); });
+}
 
 TreeWalker::~TreeWalker() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  not_full_.notify_all();
-  thread_.join();
+  lister_cv_.notify_all();
+  describer_cv_.notify_all();
+  budget_cv_.notify_all();
+  lister_.join();
+  for (std::thread& t : describers_) t.join();
 }
 
 std::optional<WalkEntry> TreeWalker::Next() {
   std::unique_lock lock(mu_);
-  reader_waiting_ = true;
-  not_empty_.wait(lock, [&] { return !queue_.empty() || done_; });
-  reader_waiting_ = false;
+  auto can_go = [&] {
+    return queue_.empty() ? listed_ : queue_.front()->ready;
+  };
+  if (!can_go()) {
+    // The front may wait for a describer that waits for a batch.
+    if (idle_describers_ > 0 && Untaken()) describer_cv_.notify_one();
+    reader_waiting_ = true;
+    reader_cv_.wait(lock, can_go);
+    reader_waiting_ = false;
+  }
   if (queue_.empty()) return std::nullopt;
-  WalkEntry e = std::move(queue_.front());
+  std::unique_ptr<Slot> slot = std::move(queue_.front());
   queue_.pop_front();
-  if (e.fd) queued_bytes_ -= std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead);
-  const bool wake = walker_waiting_ && LowWater();
+  if (taken_ > 0) --taken_;  // else it came ready and no describer passed it yet
+  queued_bytes_ -= slot->bytes;
+  const bool wake_lister = lister_waiting_ && LowWater();
+  // A describer waiting for room may now have it, or hold the new front.
+  const bool wake_budget = budget_describers_ > 0;
   lock.unlock();
-  if (wake) not_full_.notify_one();
-  return e;
+  if (wake_lister) lister_cv_.notify_one();
+  if (wake_budget) budget_cv_.notify_all();
+  return std::move(slot->entry);
 }
 
-bool TreeWalker::Push(WalkEntry entry) {
-  const uint64_t bytes = entry.fd ? std::min<uint64_t>(uint64_t(entry.st.st_size), kReadAhead) : 0;
+bool TreeWalker::Untaken() {
+  while (taken_ < queue_.size() && queue_[taken_]->ready) ++taken_;
+  return taken_ < queue_.size();
+}
+
+bool TreeWalker::Push(std::unique_ptr<Slot> slot) {
   std::unique_lock lock(mu_);
-  // An entry too big for the byte budget still goes in when the queue is
-  // empty, so one huge file cannot stall the walk. Once full, the walker
-  // waits for low water.
-  auto fits = [&] {
-    return queue_.size() < kMaxEntries && (queue_.empty() || queued_bytes_ + bytes <= kMaxBytes);
-  };
-  if (!fits()) {
-    walker_waiting_ = true;
-    not_full_.wait(lock, [&] { return stop_ || queue_.empty() || (LowWater() && fits()); });
-    walker_waiting_ = false;
+  if (queue_.size() >= kMaxEntries) {
+    const bool wake = idle_describers_ > 0 && Untaken();
+    lister_waiting_ = true;
+    lock.unlock();
+    if (wake) describer_cv_.notify_all();
+    lock.lock();
+    lister_cv_.wait(lock, [&] { return stop_ || LowWater(); });
+    lister_waiting_ = false;
   }
   if (stop_) return false;
-  queued_bytes_ += bytes;
-  queue_.push_back(std::move(entry));
-  const bool wake = reader_waiting_;
+  const bool ready = slot->ready;
+  queue_.push_back(std::move(slot));
+  const bool wake_describer =
+      !ready && idle_describers_ > 0 && (reader_waiting_ || queue_.size() - taken_ >= kWakeBatch);
+  const bool wake_reader = ready && reader_waiting_ && queue_.size() == 1;
   lock.unlock();
-  if (wake) not_empty_.notify_one();
+  if (wake_describer) describer_cv_.notify_one();
+  if (wake_reader) reader_cv_.notify_one();
   return true;
 }
 
-WalkEntry TreeWalker::Describe(int dir_fd, const char* name, const std::string& path,
-                               const std::string& rel) {
-  WalkEntry e;
-  e.path = path;
-  e.rel = rel;
-  if (::fstatat(dir_fd, name, &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
-    e.warning = "cannot stat " + path + ": " + std::strerror(errno) + " (skipped)";
-    return e;
-  }
-  if (S_ISREG(e.st.st_mode)) {
-    // O_NOATIME: reading for a backup should not disturb access times.
-    e.fd.reset(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
-    if (!e.fd && errno == EPERM) e.fd.reset(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!e.fd) {
-      e.warning = "cannot open " + path + ": " + std::strerror(errno) + " (skipped)";
-      return e;
-    }
-    if (e.st.st_size > 0)
-      ::posix_fadvise(e.fd.get(), 0, off_t(std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead)),
-                      POSIX_FADV_WILLNEED);
-  }
-  if (prepare_) prepare_(e);
-  return e;
+void TreeWalker::WakeDescriber() {
+  std::unique_lock lock(mu_);
+  const bool wake = idle_describers_ > 0 && Untaken();
+  lock.unlock();
+  if (wake) describer_cv_.notify_all();
 }
 
-void TreeWalker::Run() {
+void TreeWalker::DescribeLoop(unsigned index) {
+  for (;;) {
+    Slot* slot = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      auto can_go = [&] { return stop_ || Untaken() || listed_; };
+      if (!can_go()) {
+        ++idle_describers_;
+        describer_cv_.wait(lock, can_go);
+        --idle_describers_;
+      }
+      if (stop_ || !Untaken()) return;  // stopped, or listed and all taken
+      slot = queue_[taken_++].get();
+      // More waiting than this one: pass the wake-up on.
+      if (idle_describers_ > 0 && Untaken()) describer_cv_.notify_one();
+    }
+    // The slot stays in the queue until it is ready: only this thread
+    // touches it meanwhile.
+    Describe(*slot, index);
+  }
+}
+
+void TreeWalker::Describe(Slot& s, unsigned index) {
+  WalkEntry& e = s.entry;
+  const int dir_fd = s.parent ? s.parent->get() : AT_FDCWD;
+  const int r = s.self ? ::fstat(s.self->get(), &e.st)
+                       : ::fstatat(dir_fd, s.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW);
+  if (r != 0) {
+    e.warning = "cannot stat " + e.path + ": " + std::strerror(errno) + " (skipped)";
+  } else if (S_ISREG(e.st.st_mode)) {
+    // O_NOATIME: reading for a backup should not disturb access times.
+    e.fd.reset(::openat(dir_fd, s.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+    if (!e.fd && errno == EPERM)
+      e.fd.reset(::openat(dir_fd, s.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!e.fd) {
+      e.warning = "cannot open " + e.path + ": " + std::strerror(errno) + " (skipped)";
+    } else if (e.st.st_size > 0) {
+      const uint64_t bytes = std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead);
+      {
+        // A file too big for the budget still goes once it is the front,
+        // so one huge file cannot stall the walk.
+        std::unique_lock lock(mu_);
+        auto room = [&] {
+          return stop_ || queue_.front().get() == &s || queued_bytes_ + bytes <= kMaxBytes;
+        };
+        if (!room()) {
+          ++budget_describers_;
+          budget_cv_.wait(lock, room);
+          --budget_describers_;
+        }
+        queued_bytes_ += bytes;
+        s.bytes = bytes;
+      }
+      ::posix_fadvise(e.fd.get(), 0, off_t(bytes), POSIX_FADV_WILLNEED);
+    }
+  }
+  if (e.warning.empty() && prepare_) prepare_(e, index);
+  s.parent.reset();
+  s.self.reset();
+  std::unique_lock lock(mu_);
+  s.ready = true;
+  const bool wake = reader_waiting_ && queue_.front().get() == &s;
+  lock.unlock();
+  if (wake) reader_cv_.notify_one();
+}
+
+void TreeWalker::List() {
   // Pre-order, depth first, children sorted by name: a stack of directories
   // with the names still to visit (reversed, so the next is at the back).
   // Each directory stays open while its children are looked at: stat and
   // open relative to it spare the kernel a walk of the whole path per file.
   struct Dir {
     std::string path, rel;
-    UniqueFd fd;
-    std::vector<std::string> pending;
+    SharedFd fd;
+    std::vector<std::pair<std::string, unsigned char>> pending;  // name, d_type
   };
   std::vector<Dir> stack;
-  auto enter = [&](int parent_fd, const char* name, const std::string& path,
-                   const std::string& rel) -> bool {
-    Dir d{path, rel, UniqueFd(::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                          O_CLOEXEC)), {}};
+  auto warn = [&](std::string text) {
+    auto w = std::make_unique<Slot>();
+    w->entry.warning = std::move(text);
+    w->ready = true;
+    return Push(std::move(w));
+  };
+  // Queues directory `name` of `parent` (null: the root, by path) and
+  // reads its names.
+  auto enter = [&](const SharedFd& parent, const std::string& name, std::string path,
+                   std::string rel) -> bool {
+    auto fd = std::make_shared<UniqueFd>(::openat(parent ? parent->get() : AT_FDCWD, name.c_str(),
+                                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    const int open_err = errno;
+    auto slot = std::make_unique<Slot>();
+    slot->parent = parent;
+    slot->name = name;
+    slot->entry.path = path;
+    slot->entry.rel = rel;
+    if (*fd) slot->self = fd;
+    if (!Push(std::move(slot))) return false;
+    WakeDescriber();  // reading the directory may block
     // The listing reads through a duplicate: closedir() closes it.
-    const int list_fd = d.fd ? ::fcntl(d.fd.get(), F_DUPFD_CLOEXEC, 0) : -1;
+    const int list_fd = *fd ? ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0) : -1;
     DIR* h = list_fd >= 0 ? ::fdopendir(list_fd) : nullptr;
     if (h == nullptr) {
-      const int err = errno;
+      const int err = *fd ? errno : open_err;
       if (list_fd >= 0) ::close(list_fd);
-      WalkEntry w;
-      w.warning = "cannot read directory " + path + ": " + std::strerror(err) +
-                  " (contents skipped)";
-      return Push(std::move(w));
+      return warn("cannot read directory " + path + ": " + std::strerror(err) +
+                  " (contents skipped)");
     }
+    Dir d{std::move(path), std::move(rel), std::move(fd), {}};
     while (struct dirent* e = ::readdir(h)) {
       if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-        d.pending.emplace_back(e->d_name);
+        d.pending.emplace_back(e->d_name, e->d_type);
     }
     ::closedir(h);
     std::sort(d.pending.begin(), d.pending.end(), std::greater<>());
@@ -124,28 +211,41 @@ void TreeWalker::Run() {
     return true;
   };
 
-  WalkEntry top = Describe(AT_FDCWD, root_.c_str(), root_, ".");
-  const bool root_is_dir = top.warning.empty() && S_ISDIR(top.st.st_mode);
-  bool running = Push(std::move(top)) && (!root_is_dir || enter(AT_FDCWD, root_.c_str(), root_, "."));
+  bool running = enter(nullptr, root_, root_, ".");
   while (running && !stack.empty()) {
     Dir& d = stack.back();
     if (d.pending.empty()) {
       stack.pop_back();
       continue;
     }
-    const std::string name = std::move(d.pending.back());
+    auto [name, type] = std::move(d.pending.back());
     d.pending.pop_back();
-    const std::string path = d.path + "/" + name;
-    const std::string rel = d.rel + "/" + name;
-    const int dir_fd = d.fd.get();
-    WalkEntry e = Describe(dir_fd, name.c_str(), path, rel);
-    const bool is_dir = e.warning.empty() && S_ISDIR(e.st.st_mode);
-    // `d` may move when enter() grows the stack; dir_fd stays valid.
-    running = Push(std::move(e)) && (!is_dir || enter(dir_fd, name.c_str(), path, rel));
+    std::string path = d.path + "/" + name;
+    std::string rel = d.rel + "/" + name;
+    const SharedFd parent = d.fd;  // `d` may move when enter() grows the stack
+    bool is_dir = type == DT_DIR;
+    if (type == DT_UNKNOWN) {  // file systems without d_type: ask
+      struct stat st;
+      is_dir = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    }
+    if (is_dir) {
+      running = enter(parent, name, std::move(path), std::move(rel));
+    } else {
+      auto slot = std::make_unique<Slot>();
+      slot->parent = parent;
+      slot->name = std::move(name);
+      slot->entry.path = std::move(path);
+      slot->entry.rel = std::move(rel);
+      running = Push(std::move(slot));
+    }
   }
-  std::lock_guard lock(mu_);
-  done_ = true;
-  not_empty_.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    listed_ = true;
+  }
+  reader_cv_.notify_all();
+  describer_cv_.notify_all();
 }
 
 }  // namespace chunkvault

@@ -1,21 +1,32 @@
-// TreeWalker: walks a directory tree on its own thread, ahead of the tar
-// writer, so that the metadata and data reads of upcoming files overlap
-// with chunking instead of waiting behind it.
+// TreeWalker: walks a directory tree ahead of the tar writer, so that the
+// metadata and data reads of upcoming files overlap with chunking instead
+// of waiting behind it.
 //
 // Entries come out in byte-sorted pre-order (a directory, then its
-// children), the order the tar stream uses. Regular files arrive already
-// open with read-ahead requested (POSIX_FADV_WILLNEED on their first
-// kReadAhead bytes), and with whatever the `prepare` hook added on the
-// walker's thread (the tar writer reads the rest of the metadata there:
-// in trees of small files the per-file system calls, not the data, set
-// the pace, and this puts them beside the writer instead of before it).
+// children), the order the tar stream uses. Two kinds of threads make
+// them: one lister reads the directories (names and d_type, enough to
+// know where to descend) and queues a slot per entry in that order; a few
+// describers fill the slots in parallel: lstat, open regular files with
+// read-ahead requested (POSIX_FADV_WILLNEED on their first kReadAhead
+// bytes), and whatever the `prepare` hook adds (the tar writer reads the
+// rest of the metadata there). In trees of small files the per-file
+// system calls, not the data, set the pace: describing on several threads
+// keeps them beside the writer instead of before it when the metadata is
+// cached, and keeps several inode reads in flight when it is not.
+//
 // The queue is bounded by entries and by bytes of file data asked for, so
-// the walker stays a bounded distance ahead. Descriptors held: one per
-// queued regular file (at most kMaxEntries) and one per directory level
-// being walked.
+// the walk stays a bounded distance ahead. Descriptors held: one per
+// queued regular file (at most kMaxEntries), one per directory that a
+// queued entry lies in or is (at most kMaxEntries), and one per directory
+// level being listed.
+//
+// A directory's own entry is described through the descriptor its listing
+// uses, so an entry and the children listed under it are the same
+// directory even if the path is replaced meanwhile.
 //
 // Thread-safety: one consumer thread calls Next(); `prepare` runs on the
-// walker's thread only.
+// describer threads, each with its own index in [0, kDescribers), one
+// entry at a time per index.
 #pragma once
 
 #include <sys/stat.h>
@@ -28,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "util/fd.h"
 #include "util/thread_annotations.h"
@@ -57,9 +69,14 @@ class TreeWalker {
   static constexpr size_t kMaxEntries = 256;
   static constexpr uint64_t kMaxBytes = 64u << 20;
   static constexpr uint64_t kReadAhead = 8u << 20;
+  // Measured on two cores, the benchmark dataset (76k files) with the page
+  // cache dropped: 7.1 s with the one walker thread of before, 6.2 s with
+  // three describers, no better with six; no change with everything cached.
+  static constexpr unsigned kDescribers = 3;
 
-  // Called for each readable entry (no warning) before it is queued.
-  using Prepare = std::function<void(WalkEntry&)>;
+  // Called for each readable entry (no warning) before it is handed out,
+  // with the index of the describer thread calling it.
+  using Prepare = std::function<void(WalkEntry&, unsigned describer)>;
 
   // `root` must have been checked to be a directory.
   explicit TreeWalker(std::string root, Prepare prepare = nullptr);
@@ -71,34 +88,56 @@ class TreeWalker {
   std::optional<WalkEntry> Next() CV_EXCLUDES(mu_);
 
  private:
-  void Run();
-  // Queues an entry; false if the walk was stopped.
-  bool Push(WalkEntry entry) CV_EXCLUDES(mu_);
-  // Looks at `name` in the directory open as `dir_fd` (AT_FDCWD for the
-  // root); `path` is the same file as the user names it.
-  WalkEntry Describe(int dir_fd, const char* name, const std::string& path,
-                     const std::string& rel);
+  using SharedFd = std::shared_ptr<const UniqueFd>;
+  // An entry from the moment the lister finds it until Next() hands it out.
+  struct Slot {
+    SharedFd parent;  // the directory holding `name`; null: the root, by path
+    SharedFd self;    // a directory's own descriptor, if the lister opened it
+    std::string name;
+    WalkEntry entry;  // path and rel from the lister, the rest from a describer
+    uint64_t bytes = 0;  // read-ahead asked for, counted in queued_bytes_
+    bool ready = false;  // described (or a warning from the start)
+  };
+
+  void List();
+  void DescribeLoop(unsigned index);
+  void Describe(Slot& slot, unsigned index) CV_EXCLUDES(mu_);
+  // Queues a slot; false if the walk was stopped.
+  bool Push(std::unique_ptr<Slot> slot) CV_EXCLUDES(mu_);
+  // Wakes an idle describer if a slot waits for one: before the lister
+  // may block (reading a directory, a full queue) or ends.
+  void WakeDescriber() CV_EXCLUDES(mu_);
+  // Skips the slots that came ready (warnings); true if one is left to take.
+  bool Untaken() CV_REQUIRES(mu_);
+  // Room for the lister again: at most half the entries queued.
+  bool LowWater() const CV_REQUIRES(mu_) { return queue_.size() <= kMaxEntries / 2; }
+  // Describers are woken once this many slots wait (or sooner, see
+  // WakeDescriber), not per slot.
+  static constexpr size_t kWakeBatch = 8;
 
   const std::string root_;
   const Prepare prepare_;
-  // Room for the walker again: at most half the entries and bytes queued.
-  bool LowWater() const CV_REQUIRES(mu_) {
-    return queue_.size() <= kMaxEntries / 2 && queued_bytes_ <= kMaxBytes / 2;
-  }
 
+  // Lock order: mu_ alone; no system call or hook runs under it.
   std::mutex mu_;
   // Each side sleeps on its own variable and is woken only when it can go
-  // on for a while (the walker at low water, the reader when an entry
-  // arrives in an empty queue): waking per entry cost two futex calls and
-  // a context switch for each of 76k files.
-  std::condition_variable not_empty_, not_full_;
+  // on (the lister at low water, the reader when the front entry is
+  // ready, a describer when there is a slot to take or read-ahead room):
+  // waking per entry cost two futex calls and a context switch for each
+  // of 76k files.
+  std::condition_variable reader_cv_, lister_cv_, describer_cv_, budget_cv_;
   bool reader_waiting_ CV_GUARDED_BY(mu_) = false;
-  bool walker_waiting_ CV_GUARDED_BY(mu_) = false;
-  std::deque<WalkEntry> queue_ CV_GUARDED_BY(mu_);
+  bool lister_waiting_ CV_GUARDED_BY(mu_) = false;
+  unsigned idle_describers_ CV_GUARDED_BY(mu_) = 0;    // waiting for a slot
+  unsigned budget_describers_ CV_GUARDED_BY(mu_) = 0;  // waiting for read-ahead room
+  std::deque<std::unique_ptr<Slot>> queue_ CV_GUARDED_BY(mu_);
+  size_t taken_ CV_GUARDED_BY(mu_) = 0;  // queue_'s first slots, taken by describers
   uint64_t queued_bytes_ CV_GUARDED_BY(mu_) = 0;
-  bool done_ CV_GUARDED_BY(mu_) = false;
+  bool listed_ CV_GUARDED_BY(mu_) = false;  // the lister has queued everything
   bool stop_ CV_GUARDED_BY(mu_) = false;
-  std::thread thread_;  // last: started once everything above exists
+  // Last: started once everything above exists.
+  std::vector<std::thread> describers_;
+  std::thread lister_;
 };
 
 }  // namespace chunkvault

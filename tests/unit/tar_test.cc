@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "archive/tar.h"
@@ -86,7 +88,10 @@ TEST(Tar, UnreadableEntriesAreWarningsNotFailures) {
   std::filesystem::create_directories(tmp / "src");
   testing::WriteFile(tmp / "src/locked", "x");
   testing::WriteFile(tmp / "src/open", "y");
+  std::filesystem::create_directories(tmp / "src/closed");
+  testing::WriteFile(tmp / "src/closed/inner", "z");
   ::chmod((tmp / "src/locked").c_str(), 0);
+  ::chmod((tmp / "src/closed").c_str(), 0);
   auto walk = [&]() -> int {
     TarStats stats;
     auto r = TarOf(tmp / "src", &stats);
@@ -111,7 +116,9 @@ TEST(Tar, UnreadableEntriesAreWarningsNotFailures) {
     ASSERT_TRUE(WIFEXITED(status));
     result = WEXITSTATUS(status);
   }
-  EXPECT_EQ(result, 1 * 10 + 1) << "expected one warning and one file stored";
+  ::chmod((tmp / "src/closed").c_str(), 0755);
+  EXPECT_EQ(result, 2 * 10 + 1) << "expected two warnings (the file, the directory's "
+                                   "contents) and one file stored";
 }
 
 TEST(TreeWalker, SortedPreOrderWithFilesOpen) {
@@ -128,6 +135,67 @@ TEST(TreeWalker, SortedPreOrderWithFilesOpen) {
     EXPECT_EQ(e->path, tmp / ("r" + e->rel.substr(1)));
   }
   EXPECT_EQ(order, (std::vector<std::string>{".", "./a", "./b", "./b/x", "./b/y", "./c"}));
+}
+
+// Entries are described on several threads but come out in order, each
+// with its own file open: a tree of nested directories, every file holding
+// its own relative path.
+TEST(TreeWalker, ParallelDescribersKeepOrderAndFiles) {
+  TempDir tmp;
+  std::vector<std::string> expected = {"."};
+  for (int d = 0; d < 12; ++d) {
+    const std::string dir = "./d" + std::to_string(d);
+    expected.push_back(dir);
+    for (int s = 0; s < 3; ++s) {
+      const std::string sub = dir + "/s" + std::to_string(s);
+      expected.push_back(sub);
+      std::filesystem::create_directories(tmp / ("r" + sub.substr(1)));
+      for (int f = 0; f < 40; ++f) expected.push_back(sub + "/f" + std::to_string(f));
+    }
+  }
+  std::sort(expected.begin(), expected.end());  // byte order is pre-order here
+  for (const std::string& rel : expected)
+    if (rel.find("/f") != std::string::npos) testing::WriteFile(tmp / ("r" + rel.substr(1)), rel);
+
+  std::atomic<size_t> prepared{0};
+  std::atomic<bool> bad_index{false};
+  TreeWalker walker(tmp / "r", [&](WalkEntry& e, unsigned describer) {
+    if (describer >= TreeWalker::kDescribers) bad_index = true;
+    e.note = "prepared " + e.rel;
+    ++prepared;
+  });
+  std::vector<std::string> order;
+  while (auto e = walker.Next()) {
+    order.push_back(e->rel);
+    EXPECT_EQ(e->note, "prepared " + e->rel);
+    if (S_ISREG(e->st.st_mode)) {
+      ASSERT_TRUE(e->fd) << e->rel;
+      char buf[64] = {};
+      const ssize_t n = ::pread(e->fd.get(), buf, sizeof buf, 0);
+      EXPECT_EQ(std::string(buf, size_t(std::max<ssize_t>(n, 0))), e->rel);
+    }
+  }
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(prepared.load(), expected.size());
+  EXPECT_FALSE(bad_index.load());
+}
+
+// Files larger than the read-ahead budget (sparse: no disk used) take
+// turns without stalling the walk: the front entry always goes.
+TEST(TreeWalker, ReadAheadBudgetDoesNotStallTheWalk) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "r");
+  const int files = int(3 * TreeWalker::kMaxBytes / TreeWalker::kReadAhead);
+  for (int i = 0; i < files; ++i) {
+    UniqueFd fd(::open((tmp / ("r/big" + std::to_string(100 + i))).c_str(),
+                       O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::ftruncate(fd.get(), off_t(2 * TreeWalker::kReadAhead)), 0);
+  }
+  TreeWalker walker(tmp / "r");
+  int seen = 0;
+  while (auto e = walker.Next()) seen += S_ISREG(e->st.st_mode) && e->fd ? 1 : 0;
+  EXPECT_EQ(seen, files);
 }
 
 // A sink error ends the walk early: the walker thread, blocked on its full
