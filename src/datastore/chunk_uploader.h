@@ -8,7 +8,8 @@
 // digests in the order the chunks were added, which is what an index needs.
 // Hashing on the workers leaves the producer only the walk and the cut.
 //
-// The queue is bounded, so at most about 3 x jobs chunks are in memory.
+// The queue is bounded: at most jobs + max(jobs, 2 x cores) chunks are in
+// memory, plus the producer's.
 // Errors from workers are kept (the first one) and returned by the next
 // Add() or by Flush(); after an error nothing more is stored.
 //
