@@ -93,11 +93,12 @@ for i in 1 2 3 4 5; do
 done
 rm -rf "$STORE"
 median() { printf '%s\n' "$@" | median_of; }
+rate() { awk -v b="$1" -v t="$2" 'BEGIN { print b / t }'; }  # BYTES SECONDS: bytes/s
 pipe=$(median "${pipes[@]}")
-whole=$(awk -v b="$DATA_BYTES" -v t="$(median "${times[@]}")" 'BEGIN { print b / t }')
-whole1=$(awk -v b="$DATA_BYTES" -v t="$(median "${times1[@]}")" 'BEGIN { print b / t }')
+whole=$(rate "$DATA_BYTES" "$(median "${times[@]}")")
+whole1=$(rate "$DATA_BYTES" "$(median "${times1[@]}")")
 lpipe=$(median "${lpipes[@]}")
-lwhole=$(awk -v b="$LARGE_BYTES" -v t="$(median "${ltimes[@]}")" 'BEGIN { print b / t }')
+lwhole=$(rate "$LARGE_BYTES" "$(median "${ltimes[@]}")")
 # turn_ratio BYTES TIMES... -- PIPES...: median over turns of (BYTES / time) / pipe.
 turn_ratio() {
   local bytes=$1 n i
@@ -111,7 +112,7 @@ turn_ratio() {
 mbs() { for v in "$@"; do printf '%s ' "$(mb "$v")"; done | sed 's/ $//'; }
 secs() { printf '%.2f s, ' "$@" | sed 's/, $//'; }
 speeds1=()
-for t in "${times1[@]}"; do speeds1+=("$(awk -v b="$DATA_BYTES" -v t="$t" 'BEGIN { print b / t }')"); done
+for t in "${times1[@]}"; do speeds1+=("$(rate "$DATA_BYTES" "$t")"); done
 
 # 3. Primitives, one core.
 taskset -c 0 "$BENCH" --benchmark_filter='^BM_(Sha256|Crc32|Zstd1|Buzhash)' --benchmark_min_time=1 \

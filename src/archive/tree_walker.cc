@@ -170,6 +170,15 @@ void TreeWalker::List() {
     std::vector<std::pair<std::string, unsigned char>> pending;  // name, d_type
   };
   std::vector<Dir> stack;
+  // A slot for entry `name` of `parent`, for a describer to fill.
+  auto entry_slot = [](SharedFd parent, std::string name, std::string path, std::string rel) {
+    auto slot = std::make_unique<Slot>();
+    slot->parent = std::move(parent);
+    slot->name = std::move(name);
+    slot->entry.path = std::move(path);
+    slot->entry.rel = std::move(rel);
+    return slot;
+  };
   auto warn = [&](std::string text) {
     auto w = std::make_unique<Slot>();
     w->entry.warning = std::move(text);
@@ -183,11 +192,7 @@ void TreeWalker::List() {
     auto fd = std::make_shared<UniqueFd>(::openat(parent ? parent->get() : AT_FDCWD, name.c_str(),
                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     const int open_err = errno;
-    auto slot = std::make_unique<Slot>();
-    slot->parent = parent;
-    slot->name = name;
-    slot->entry.path = path;
-    slot->entry.rel = rel;
+    auto slot = entry_slot(parent, name, path, rel);
     if (*fd) slot->self = fd;
     if (!Push(std::move(slot))) return false;
     WakeDescriber();  // reading the directory may block
@@ -232,12 +237,7 @@ void TreeWalker::List() {
     if (is_dir) {
       running = enter(parent, name, std::move(path), std::move(rel));
     } else {
-      auto slot = std::make_unique<Slot>();
-      slot->parent = parent;
-      slot->name = std::move(name);
-      slot->entry.path = std::move(path);
-      slot->entry.rel = std::move(rel);
-      running = Push(std::move(slot));
+      running = Push(entry_slot(parent, std::move(name), std::move(path), std::move(rel)));
     }
   }
   {
