@@ -3,14 +3,17 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <locale.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <clocale>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "archive/tar.h"
@@ -39,6 +42,18 @@ struct ResolverDeleter {
 using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
+
+// libarchive's pax writer reports a name it could not convert to UTF-8
+// (and therefore stores as raw bytes) as "Can't translate pathname '...'
+// to UTF-8"; likewise uname, gname and linkname. Any other warning (an
+// ACL it could not convert, say) means something was left out.
+bool IsRawNameNotice(std::string_view msg) {
+  for (std::string_view field : {"pathname", "uname", "gname", "linkname"}) {
+    const std::string prefix = "Can't translate " + std::string(field) + " ";
+    if (msg.starts_with(prefix)) return true;
+  }
+  return false;
+}
 
 // Reads each entry's metadata with libarchive's disk reader, on a describer
 // thread of the tree walker (its prepare hook), ahead of the tar writer.
@@ -172,10 +187,7 @@ class TarWriter {
     resolver_.reset(archive_entry_linkresolver_new());
     if (!archive_ || !resolver_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
     archive_write_set_format_pax(archive_.get());
-    // Store names as the raw bytes the filesystem holds. Converting them to
-    // UTF-8 depends on the locale (it fails under "C" for any non-ASCII
-    // name); raw bytes restore exactly, whatever the locale.
-    archive_write_set_options(archive_.get(), "hdrcharset=BINARY");
+    CV_RETURN_IF_ERROR(PinAsciiHeaderCharset());
     // Unbuffered: every piece goes to the sink as it is made (file data
     // without a copy), and no padding beyond tar's own 512-byte records.
     archive_write_set_bytes_per_block(archive_.get(), 0);
@@ -183,6 +195,29 @@ class TarWriter {
     if (archive_write_open2(archive_.get(), this, nullptr, &WriteCallback, nullptr, nullptr) !=
         ARCHIVE_OK)
       return ArchiveError("start tar stream");
+    return {};
+  }
+
+  // Names are stored as the raw bytes the filesystem holds, whatever the
+  // user's locale: pax's UTF-8 names would restore NFC-normalised (and a
+  // non-UTF-8 locale would convert them). libarchive converts each name
+  // from the locale's charset to UTF-8 and, where that fails, stores the
+  // entry's names as raw bytes under "hdrcharset=BINARY". Its conversion
+  // is created here under the "C" locale (ASCII), which pins this archive
+  // to it: ASCII names go into the plain ustar header (no pax header unless
+  // a time or attribute needs one) and every non-ASCII name is stored raw.
+  // The option "hdrcharset=BINARY" stores raw bytes too, but puts a 1 KiB
+  // pax header before every entry (5% of a stream of small files; GNU tar
+  // warns about each). An ACL naming a non-ASCII user cannot be converted
+  // either: libarchive then leaves the ACL out, which WriteHeader reports.
+  Status PinAsciiHeaderCharset() {
+    locale_t c_locale = ::newlocale(LC_ALL_MASK, "C", locale_t(0));
+    if (c_locale == locale_t(0)) return FailErrno(errno, "newlocale(C)");
+    locale_t previous = ::uselocale(c_locale);
+    const int r = archive_write_set_options(archive_.get(), "hdrcharset=UTF-8");
+    ::uselocale(previous);
+    ::freelocale(c_locale);
+    if (r != ARCHIVE_OK) return ArchiveError("set the tar header charset");
     return {};
   }
 
@@ -234,7 +269,11 @@ class TarWriter {
     int r = archive_write_header(archive_.get(), e);
     CV_RETURN_IF_ERROR(sink_error_);
     if (r == ARCHIVE_WARN) {
-      Warn("tar header of " + path + ": " + archive_error_string(archive_.get()));
+      // A non-ASCII name stored as raw bytes (PinAsciiHeaderCharset) is
+      // how names are meant to be stored, not a problem to report.
+      const char* msg = archive_error_string(archive_.get());
+      if (msg == nullptr || !IsRawNameNotice(msg))
+        Warn("tar header of " + path + ": " + (msg ? msg : "libarchive warning"));
     } else if (r != ARCHIVE_OK) {
       return ArchiveError("write tar header of " + path);
     }

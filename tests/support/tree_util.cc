@@ -59,14 +59,10 @@ std::string RandomData(size_t n, uint32_t seed) {
   return s;
 }
 
-namespace {
-
 void SetMtime(const std::string& path, time_t sec, long nsec) {
   struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
   ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
-
-}  // namespace
 
 void MakeSampleTree(const std::string& root) {
   namespace fs = std::filesystem;

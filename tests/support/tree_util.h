@@ -2,6 +2,7 @@
 // that checks what a backup must preserve.
 #pragma once
 
+#include <ctime>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ void WriteFile(const std::string& path, const std::string& data);
 std::string ReadFile(const std::string& path);
 // `n` pseudo-random bytes from `seed` (incompressible).
 std::string RandomData(size_t n, uint32_t seed);
+// Sets the access and modification times of `path` (not following a
+// symlink) to sec.nsec.
+void SetMtime(const std::string& path, time_t sec, long nsec);
 
 // Builds a tree with everything a backup must keep: nested and empty
 // directories, empty/small/large files, random and compressible content,

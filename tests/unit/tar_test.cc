@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <clocale>
+#include <cstdlib>
 #include <filesystem>
 
 #include "archive/tar.h"
@@ -68,6 +70,87 @@ TEST(Tar, UnchangedTreeGivesIdenticalStream) {
   auto b = TarOf(tmp / "src");
   ASSERT_TRUE(a && b);
   EXPECT_TRUE(*a == *b);
+}
+
+// The typeflag of each header of a tar stream, pax extended headers ('x')
+// included, each with its first 512 bytes of data (for a pax header: its
+// records).
+std::vector<std::pair<char, std::string>> TarHeaders(const Bytes& tar) {
+  std::vector<std::pair<char, std::string>> out;
+  size_t pos = 0;
+  while (pos + 512 <= tar.size() && tar[pos] != 0) {
+    const char type = char(tar[pos + 156]);
+    const uint64_t size = std::strtoull(std::string(tar.begin() + long(pos) + 124,
+                                                    tar.begin() + long(pos) + 136).c_str(),
+                                        nullptr, 8);
+    const bool has_data = type == 'x' || type == '0';
+    const size_t data = has_data ? size_t(size) : 0;
+    out.emplace_back(type, std::string(tar.begin() + long(pos) + 512,
+                                       tar.begin() + long(pos + 512 + std::min<size_t>(data, 512))));
+    pos += 512 + (data + 511) / 512 * 512;
+  }
+  return out;
+}
+
+TEST(Tar, PlainNamesNeedNoPaxHeaderOthersAreStoredRaw) {
+  TempDir tmp;
+  const std::string src = tmp / "src";
+  std::filesystem::create_directories(src + "/dir");
+  testing::WriteFile(src + "/dir/plain.txt", "ascii name, whole-second mtime");
+  testing::WriteFile(src + "/gr\xc3\xbc\xc3\x9f" "e.txt", "UTF-8 name");
+  for (const std::string& p : {src, src + "/dir", src + "/dir/plain.txt",
+                               src + "/gr\xc3\xbc\xc3\x9f" "e.txt"})
+    testing::SetMtime(p, 1600000000, 0);
+  auto tar = TarOf(src);
+  ASSERT_TRUE(tar.has_value()) << tar.error().message();
+  std::vector<std::pair<char, std::string>> headers = TarHeaders(*tar);
+  // ., dir, dir/plain.txt: ustar headers alone; the UTF-8 name: a pax
+  // header saying its names are raw bytes, then its own.
+  ASSERT_EQ(headers.size(), 5u);
+  EXPECT_EQ(headers[0].first, '5');
+  EXPECT_EQ(headers[1].first, '5');
+  EXPECT_EQ(headers[2].first, '0');
+  EXPECT_EQ(headers[3].first, 'x');
+  EXPECT_NE(headers[3].second.find("hdrcharset=BINARY"), std::string::npos) << headers[3].second;
+  EXPECT_NE(headers[3].second.find("path=./gr\xc3\xbc\xc3\x9f" "e.txt\n"), std::string::npos)
+      << headers[3].second;
+  EXPECT_EQ(headers[4].first, '0');
+}
+
+// Names are bytes: valid UTF-8 (composed and decomposed), Latin-1 and
+// other invalid UTF-8 all restore exactly, in link targets too, whatever
+// the locale of the backup and of the restore.
+TEST(Tar, NamesRestoreByteExactInAnyLocale) {
+  const std::string names[] = {"gr\xc3\xbc\xc3\x9f" "e",          // NFC
+                               "cafe\xcc\x81",                     // NFD
+                               "caf\xe9-latin1",                   // not UTF-8
+                               "bad\xff\xfe-bytes", "\xe2\x82"};  // truncated UTF-8
+  const std::string original = std::setlocale(LC_ALL, nullptr);
+  for (const char* backup_locale : {"C", "C.UTF-8"}) {
+    for (const char* restore_locale : {"C", "C.UTF-8"}) {
+      SCOPED_TRACE(std::string(backup_locale) + " -> " + restore_locale);
+      TempDir tmp;
+      const std::string src = tmp / "src";
+      std::filesystem::create_directories(src);
+      for (const std::string& n : names) {
+        std::filesystem::create_directories(src + "/" + n + "-dir");
+        testing::WriteFile(src + "/" + n + "-dir/" + n, n);
+        ::symlink(n.c_str(), (src + "/" + n + "-link").c_str());
+        ::link((src + "/" + n + "-dir/" + n).c_str(), (src + "/" + n + "-hard").c_str());
+      }
+      ASSERT_NE(std::setlocale(LC_ALL, backup_locale), nullptr);
+      TarStats stats;
+      auto tar = TarOf(src, &stats);
+      ASSERT_NE(std::setlocale(LC_ALL, restore_locale), nullptr);
+      ASSERT_TRUE(tar.has_value()) << tar.error().message();
+      EXPECT_EQ(stats.warnings, 0u);
+      auto ex = ExtractBytes(*tar, tmp / "dst", 1000);
+      std::setlocale(LC_ALL, original.c_str());
+      ASSERT_TRUE(ex.has_value()) << ex.error().message();
+      EXPECT_EQ(ex->warnings, 0u);
+      EXPECT_EQ(CompareTrees(src, tmp / "dst"), std::vector<std::string>{});
+    }
+  }
 }
 
 TEST(Tar, SourceMustBeADirectory) {
