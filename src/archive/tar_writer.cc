@@ -3,20 +3,18 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
-#include <locale.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <clocale>
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <vector>
 
 #include "archive/tar.h"
+#include "archive/tar_names.h"
 #include "archive/tree_walker.h"
 #include "util/byte_buffer.h"
 
@@ -42,18 +40,6 @@ struct ResolverDeleter {
 using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-// libarchive's pax writer reports a name it could not convert to UTF-8
-// (and therefore stores as raw bytes) as "Can't translate pathname '...'
-// to UTF-8"; likewise uname, gname and linkname. Any other warning (an
-// ACL it could not convert, say) means something was left out.
-bool IsRawNameNotice(std::string_view msg) {
-  for (std::string_view field : {"pathname", "uname", "gname", "linkname"}) {
-    const std::string prefix = "Can't translate " + std::string(field) + " ";
-    if (msg.starts_with(prefix)) return true;
-  }
-  return false;
-}
 
 // Reads each entry's metadata with libarchive's disk reader, on a describer
 // thread of the tree walker (its prepare hook), ahead of the tar writer.
@@ -98,6 +84,8 @@ class MetadataReader {
     archive_entry_unset_birthtime(entry.get());
     // Holes are stored as zeros: simpler and the chunk store dedups them.
     archive_entry_sparse_clear(entry.get());
+    if (DropNonAsciiAclNames(entry.get()) > 0 && w.note.empty())
+      w.note = "ACL of " + w.path + " names a non-ASCII user or group: stored by numeric id";
     w.meta.reset(entry.release());
   }
 
@@ -187,7 +175,8 @@ class TarWriter {
     resolver_.reset(archive_entry_linkresolver_new());
     if (!archive_ || !resolver_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
     archive_write_set_format_pax(archive_.get());
-    CV_RETURN_IF_ERROR(PinAsciiHeaderCharset());
+    // Names as raw bytes, no pax header for plain ones (tar_names.h).
+    CV_RETURN_IF_ERROR(PinTarNamesToAscii(archive_.get()));
     // Unbuffered: every piece goes to the sink as it is made (file data
     // without a copy), and no padding beyond tar's own 512-byte records.
     archive_write_set_bytes_per_block(archive_.get(), 0);
@@ -195,29 +184,6 @@ class TarWriter {
     if (archive_write_open2(archive_.get(), this, nullptr, &WriteCallback, nullptr, nullptr) !=
         ARCHIVE_OK)
       return ArchiveError("start tar stream");
-    return {};
-  }
-
-  // Names are stored as the raw bytes the filesystem holds, whatever the
-  // user's locale: pax's UTF-8 names would restore NFC-normalised (and a
-  // non-UTF-8 locale would convert them). libarchive converts each name
-  // from the locale's charset to UTF-8 and, where that fails, stores the
-  // entry's names as raw bytes under "hdrcharset=BINARY". Its conversion
-  // is created here under the "C" locale (ASCII), which pins this archive
-  // to it: ASCII names go into the plain ustar header (no pax header unless
-  // a time or attribute needs one) and every non-ASCII name is stored raw.
-  // The option "hdrcharset=BINARY" stores raw bytes too, but puts a 1 KiB
-  // pax header before every entry (5% of a stream of small files; GNU tar
-  // warns about each). An ACL naming a non-ASCII user cannot be converted
-  // either: libarchive then leaves the ACL out, which WriteHeader reports.
-  Status PinAsciiHeaderCharset() {
-    locale_t c_locale = ::newlocale(LC_ALL_MASK, "C", locale_t(0));
-    if (c_locale == locale_t(0)) return FailErrno(errno, "newlocale(C)");
-    locale_t previous = ::uselocale(c_locale);
-    const int r = archive_write_set_options(archive_.get(), "hdrcharset=UTF-8");
-    ::uselocale(previous);
-    ::freelocale(c_locale);
-    if (r != ARCHIVE_OK) return ArchiveError("set the tar header charset");
     return {};
   }
 
@@ -269,8 +235,6 @@ class TarWriter {
     int r = archive_write_header(archive_.get(), e);
     CV_RETURN_IF_ERROR(sink_error_);
     if (r == ARCHIVE_WARN) {
-      // A non-ASCII name stored as raw bytes (PinAsciiHeaderCharset) is
-      // how names are meant to be stored, not a problem to report.
       const char* msg = archive_error_string(archive_.get());
       if (msg == nullptr || !IsRawNameNotice(msg))
         Warn("tar header of " + path + ": " + (msg ? msg : "libarchive warning"));

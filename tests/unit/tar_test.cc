@@ -125,7 +125,11 @@ TEST(Tar, NamesRestoreByteExactInAnyLocale) {
                                "cafe\xcc\x81",                     // NFD
                                "caf\xe9-latin1",                   // not UTF-8
                                "bad\xff\xfe-bytes", "\xe2\x82"};  // truncated UTF-8
-  const std::string original = std::setlocale(LC_ALL, nullptr);
+  // Puts the process's locale back however the test ends.
+  struct LocaleGuard {
+    std::string original = std::setlocale(LC_ALL, nullptr);
+    ~LocaleGuard() { std::setlocale(LC_ALL, original.c_str()); }
+  } guard;
   for (const char* backup_locale : {"C", "C.UTF-8"}) {
     for (const char* restore_locale : {"C", "C.UTF-8"}) {
       SCOPED_TRACE(std::string(backup_locale) + " -> " + restore_locale);
@@ -145,7 +149,6 @@ TEST(Tar, NamesRestoreByteExactInAnyLocale) {
       ASSERT_TRUE(tar.has_value()) << tar.error().message();
       EXPECT_EQ(stats.warnings, 0u);
       auto ex = ExtractBytes(*tar, tmp / "dst", 1000);
-      std::setlocale(LC_ALL, original.c_str());
       ASSERT_TRUE(ex.has_value()) << ex.error().message();
       EXPECT_EQ(ex->warnings, 0u);
       EXPECT_EQ(CompareTrees(src, tmp / "dst"), std::vector<std::string>{});
