@@ -3,13 +3,13 @@
 #   1. chunk -> SHA-256 -> zstd-1 -> blob on one core (micro_bench, pinned
 #      to CPU 0), each part alone, on a ~128 MiB sample of the dataset; the
 #      bound the parts allow is 1 / sum(1 / part speed);
-#   2. three turns of: the four parts chained on one core, then a whole
+#   2. five turns of: the four parts chained on one core, then a whole
 #      backup into a new local datastore on every core and one on CPU 0
 #      alone, the dataset in the page cache and the store in /dev/shm (so
 #      that the disk does not set the pace: this measures how the work
 #      spreads over the cores); the same, without the one-core backup, for
 #      the dataset's files over 1 MiB, the pipeline run over all of them;
-#      medians of 3;
+#      speeds are medians of the five, ratios medians of each turn's own;
 #   3. the primitives' single-core speeds beside PBS's published figures
 #      and this machine's `openssl speed`.
 # Prints markdown for docs/benchmarks.md.

@@ -66,10 +66,9 @@ bool TreeWalker::Untaken() {
 bool TreeWalker::Push(std::unique_ptr<Slot> slot) {
   std::unique_lock lock(mu_);
   if (queue_.size() >= kMaxEntries) {
-    const bool wake = idle_describers_ > 0 && Untaken();
     lister_waiting_ = true;
     lock.unlock();
-    if (wake) describer_cv_.notify_all();
+    WakeDescriber();
     lock.lock();
     lister_cv_.wait(lock, [&] { return stop_ || LowWater(); });
     lister_waiting_ = false;
