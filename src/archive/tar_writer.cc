@@ -41,6 +41,13 @@ using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+// True if `fd` was non-blocking and no longer is.
+bool ClearNonBlocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && (flags & O_NONBLOCK) != 0 &&
+         ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+}
+
 // Reads each entry's metadata with libarchive's disk reader, on a describer
 // thread of the tree walker (its prepare hook), ahead of the tar writer.
 class MetadataReader {
@@ -259,6 +266,10 @@ class TarWriter {
       } else {
         ssize_t n = ::read(fd, room.data(), room.size());
         if (n < 0 && errno == EINTR) continue;
+        // The walker opens files with O_NONBLOCK, which regular files
+        // ignore on local file systems; one that does not gets a
+        // blocking descriptor.
+        if (n < 0 && errno == EAGAIN && ClearNonBlocking(fd)) continue;
         if (n <= 0) {
           if (n < 0) Warn("read error in " + path + ": " + ErrnoText(errno) + " (rest stored as zeros)");
           else Warn(path + " shrank while being read (rest stored as zeros)");

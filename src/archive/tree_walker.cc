@@ -33,6 +33,13 @@ TreeWalker::~TreeWalker() {
 }
 
 std::optional<WalkEntry> TreeWalker::Next() {
+  if (handed_.empty() && !TakeReady()) return std::nullopt;
+  std::unique_ptr<Slot> slot = std::move(handed_.front());
+  handed_.pop_front();
+  return std::move(slot->entry);
+}
+
+bool TreeWalker::TakeReady() {
   std::unique_lock lock(mu_);
   auto can_go = [&] {
     return queue_.empty() ? listed_ : queue_.front()->ready;
@@ -44,18 +51,20 @@ std::optional<WalkEntry> TreeWalker::Next() {
     reader_cv_.wait(lock, can_go);
     reader_waiting_ = false;
   }
-  if (queue_.empty()) return std::nullopt;
-  std::unique_ptr<Slot> slot = std::move(queue_.front());
-  queue_.pop_front();
-  if (taken_ > 0) --taken_;  // else it came ready and no describer passed it yet
-  queued_bytes_ -= slot->bytes;
+  // Every ready slot at the front, under one lock.
+  while (!queue_.empty() && queue_.front()->ready) {
+    if (taken_ > 0) --taken_;  // else it came ready and no describer passed it yet
+    queued_bytes_ -= queue_.front()->bytes;
+    handed_.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
   const bool wake_lister = lister_waiting_ && LowWater();
   // A describer waiting for room may now have it, or hold the new front.
   const bool wake_budget = budget_describers_ > 0;
   lock.unlock();
   if (wake_lister) lister_cv_.notify_one();
   if (wake_budget) budget_cv_.notify_all();
-  return std::move(slot->entry);
+  return !handed_.empty();
 }
 
 bool TreeWalker::Untaken() {
@@ -63,7 +72,8 @@ bool TreeWalker::Untaken() {
   return taken_ < queue_.size();
 }
 
-bool TreeWalker::Push(std::unique_ptr<Slot> slot) {
+bool TreeWalker::Push(std::vector<std::unique_ptr<Slot>>& batch) {
+  if (batch.empty()) return true;
   std::unique_lock lock(mu_);
   if (queue_.size() >= kMaxEntries) {
     lister_waiting_ = true;
@@ -74,11 +84,11 @@ bool TreeWalker::Push(std::unique_ptr<Slot> slot) {
     lister_waiting_ = false;
   }
   if (stop_) return false;
-  const bool ready = slot->ready;
-  queue_.push_back(std::move(slot));
-  const bool wake_describer =
-      !ready && idle_describers_ > 0 && (reader_waiting_ || queue_.size() - taken_ >= kWakeBatch);
-  const bool wake_reader = ready && reader_waiting_ && queue_.size() == 1;
+  for (std::unique_ptr<Slot>& slot : batch) queue_.push_back(std::move(slot));
+  batch.clear();
+  const bool wake_describer = idle_describers_ > 0 && Untaken() &&
+                              (reader_waiting_ || queue_.size() - taken_ >= kWakeBatch);
+  const bool wake_reader = reader_waiting_ && queue_.front()->ready;
   lock.unlock();
   if (wake_describer) describer_cv_.notify_one();
   if (wake_reader) reader_cv_.notify_one();
@@ -114,18 +124,43 @@ void TreeWalker::DescribeLoop(unsigned index) {
   }
 }
 
+namespace {
+
+// Opens `name` in `dir_fd` for reading. O_NOATIME: reading for a backup
+// should not disturb access times; only the owner (or root) may ask.
+UniqueFd OpenForReading(int dir_fd, const char* name, int extra_flags) {
+  const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | extra_flags;
+  UniqueFd fd(::openat(dir_fd, name, flags | O_NOATIME));
+  if (!fd && errno == EPERM) fd.reset(::openat(dir_fd, name, flags));
+  return fd;
+}
+
+}  // namespace
+
 void TreeWalker::Describe(Slot& s, unsigned index) {
   WalkEntry& e = s.entry;
   const int dir_fd = s.parent ? s.parent->get() : AT_FDCWD;
-  const int r = s.self ? ::fstat(s.self->get(), &e.st)
-                       : ::fstatat(dir_fd, s.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW);
+  bool opened = false;  // e.fd and e.st are set: a regular file
+  if (s.listed_regular) {
+    // Listed as a regular file: open it first and stat the descriptor,
+    // one path lookup instead of two, and the metadata is that of the
+    // inode whose data is read. If the name holds something else by now,
+    // it is closed again and described by name below; O_NONBLOCK and
+    // O_NOCTTY keep a FIFO from blocking the open and a terminal from
+    // becoming ours (CopyData copes with O_NONBLOCK on a regular file).
+    UniqueFd fd = OpenForReading(dir_fd, s.name.c_str(), O_NONBLOCK | O_NOCTTY);
+    if (fd && ::fstat(fd.get(), &e.st) == 0 && S_ISREG(e.st.st_mode)) {
+      e.fd = std::move(fd);
+      opened = true;
+    }
+  }
+  const int r = opened    ? 0
+                : s.self ? ::fstat(s.self->get(), &e.st)
+                         : ::fstatat(dir_fd, s.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW);
   if (r != 0) {
     e.warning = "cannot stat " + e.path + ": " + std::strerror(errno) + " (skipped)";
   } else if (S_ISREG(e.st.st_mode)) {
-    // O_NOATIME: reading for a backup should not disturb access times.
-    e.fd.reset(::openat(dir_fd, s.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
-    if (!e.fd && errno == EPERM)
-      e.fd.reset(::openat(dir_fd, s.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!opened) e.fd = OpenForReading(dir_fd, s.name.c_str(), 0);
     if (!e.fd) {
       e.warning = "cannot open " + e.path + ": " + std::strerror(errno) + " (skipped)";
     } else if (e.st.st_size > 0) {
@@ -169,9 +204,18 @@ void TreeWalker::List() {
     std::vector<std::pair<std::string, unsigned char>> pending;  // name, d_type
   };
   std::vector<Dir> stack;
+  // Slots not queued yet: they go kPushBatch at a time, and before the
+  // lister may block (opening or reading a directory) or ends.
+  std::vector<std::unique_ptr<Slot>> batch;
+  auto add = [&](std::unique_ptr<Slot> slot) {
+    batch.push_back(std::move(slot));
+    return batch.size() < kPushBatch || Push(batch);
+  };
   // A slot for entry `name` of `parent`, for a describer to fill.
-  auto entry_slot = [](SharedFd parent, std::string name, std::string path, std::string rel) {
+  auto entry_slot = [](SharedFd parent, std::string name, std::string path, std::string rel,
+                       bool listed_regular = false) {
     auto slot = std::make_unique<Slot>();
+    slot->listed_regular = listed_regular;
     slot->parent = std::move(parent);
     slot->name = std::move(name);
     slot->entry.path = std::move(path);
@@ -182,18 +226,20 @@ void TreeWalker::List() {
     auto w = std::make_unique<Slot>();
     w->entry.warning = std::move(text);
     w->ready = true;
-    return Push(std::move(w));
+    return add(std::move(w));
   };
   // Queues directory `name` of `parent` (null: the root, by path) and
   // reads its names.
   auto enter = [&](const SharedFd& parent, const std::string& name, std::string path,
                    std::string rel) -> bool {
+    if (!Push(batch)) return false;
     auto fd = std::make_shared<UniqueFd>(::openat(parent ? parent->get() : AT_FDCWD, name.c_str(),
                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     const int open_err = errno;
     auto slot = entry_slot(parent, name, path, rel);
     if (*fd) slot->self = fd;
-    if (!Push(std::move(slot))) return false;
+    batch.push_back(std::move(slot));
+    if (!Push(batch)) return false;
     WakeDescriber();  // reading the directory may block
     // The listing reads through a duplicate: closedir() closes it.
     const int list_fd = *fd ? ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0) : -1;
@@ -236,9 +282,11 @@ void TreeWalker::List() {
     if (is_dir) {
       running = enter(parent, name, std::move(path), std::move(rel));
     } else {
-      running = Push(entry_slot(parent, std::move(name), std::move(path), std::move(rel)));
+      running = add(entry_slot(parent, std::move(name), std::move(path), std::move(rel),
+                               type == DT_REG));
     }
   }
+  if (running) Push(batch);
   {
     std::lock_guard lock(mu_);
     listed_ = true;

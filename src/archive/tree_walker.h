@@ -6,19 +6,22 @@
 // children), the order the tar stream uses. Two kinds of threads make
 // them: one lister reads the directories (names and d_type, enough to
 // know where to descend) and queues a slot per entry in that order; a few
-// describers fill the slots in parallel: lstat, open regular files with
-// read-ahead requested (POSIX_FADV_WILLNEED on their first kReadAhead
-// bytes), and whatever the `prepare` hook adds (the tar writer reads the
+// describers fill the slots in parallel: open what was listed as a
+// regular file and fstat the descriptor (lstat anything else), request
+// read-ahead (POSIX_FADV_WILLNEED on a file's first kReadAhead bytes),
+// and whatever the `prepare` hook adds (the tar writer reads the
 // rest of the metadata there). In trees of small files the per-file
 // system calls, not the data, set the pace: describing on several threads
 // keeps them beside the writer instead of before it when the metadata is
 // cached, and keeps several inode reads in flight when it is not.
 //
 // The queue is bounded by entries and by bytes of file data asked for, so
-// the walk stays a bounded distance ahead. Descriptors held: one per
-// queued regular file (at most kMaxEntries), one per directory that a
-// queued entry lies in or is (at most kMaxEntries), and one per directory
-// level being listed.
+// the walk stays a bounded distance ahead. The lister queues entries in
+// batches and the reader takes every ready entry at the front at once:
+// one lock per batch, not per entry. Descriptors held: one per regular
+// file queued or taken (at most 2 x kMaxEntries + kPushBatch), one per
+// directory that such an entry lies in or is (as many), and one per
+// directory level being listed.
 //
 // A directory's own entry is described through the descriptor its listing
 // uses, so an entry and the children listed under it are the same
@@ -56,7 +59,11 @@ struct WalkEntry {
   std::string path;  // as given to the walker: root + "/" + relative path
   std::string rel;   // "." or "./a/b"
   struct stat st {};
-  UniqueFd fd;          // regular files only
+  // Regular files only. May be O_NONBLOCK (the walker opens a name listed
+  // as a regular file so, in case it has become a FIFO meanwhile), which
+  // regular files on local file systems ignore; a reader that gets EAGAIN
+  // clears it.
+  UniqueFd fd;
   std::string warning;  // non-empty: not readable; skip it with this message
   // Set by the tar writer's prepare hook: the libarchive entry, and a
   // problem to report about an entry that is stored all the same.
@@ -94,6 +101,7 @@ class TreeWalker {
     SharedFd parent;  // the directory holding `name`; null: the root, by path
     SharedFd self;    // a directory's own descriptor, if the lister opened it
     std::string name;
+    bool listed_regular = false;  // its directory listing said so (d_type)
     WalkEntry entry;  // path and rel from the lister, the rest from a describer
     uint64_t bytes = 0;  // read-ahead asked for, counted in queued_bytes_
     bool ready = false;  // described (or a warning from the start)
@@ -102,8 +110,12 @@ class TreeWalker {
   void List();
   void DescribeLoop(unsigned index);
   void Describe(Slot& slot, unsigned index) CV_EXCLUDES(mu_);
-  // Queues a slot; false if the walk was stopped.
-  bool Push(std::unique_ptr<Slot> slot) CV_EXCLUDES(mu_);
+  // Moves every ready slot at the queue's front to handed_, waiting for
+  // one if there is none; false when the walk is complete.
+  bool TakeReady() CV_EXCLUDES(mu_);
+  // Queues the slots of `batch` (and empties it); false if the walk was
+  // stopped.
+  bool Push(std::vector<std::unique_ptr<Slot>>& batch) CV_EXCLUDES(mu_);
   // Wakes an idle describer if a slot waits for one: before the lister
   // may block (reading a directory, a full queue) or ends.
   void WakeDescriber() CV_EXCLUDES(mu_);
@@ -114,6 +126,10 @@ class TreeWalker {
   // Describers are woken once this many slots wait (or sooner, see
   // WakeDescriber), not per slot.
   static constexpr size_t kWakeBatch = 8;
+  // The lister queues slots this many at a time, one lock for them all
+  // (the lock is the walk's one meeting point: per entry, its contention
+  // cost futex calls and wake-ups on every thread).
+  static constexpr size_t kPushBatch = 8;
 
   const std::string root_;
   const Prepare prepare_;
@@ -135,6 +151,8 @@ class TreeWalker {
   uint64_t queued_bytes_ CV_GUARDED_BY(mu_) = 0;
   bool listed_ CV_GUARDED_BY(mu_) = false;  // the lister has queued everything
   bool stop_ CV_GUARDED_BY(mu_) = false;
+  // Ready slots Next() took from the queue in one go; only Next() uses it.
+  std::deque<std::unique_ptr<Slot>> handed_;
   // Last: started once everything above exists.
   std::vector<std::thread> describers_;
   std::thread lister_;

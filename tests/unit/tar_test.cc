@@ -11,6 +11,7 @@
 #include <clocale>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "archive/tar.h"
 #include "archive/tree_walker.h"
@@ -221,6 +222,36 @@ TEST(TreeWalker, SortedPreOrderWithFilesOpen) {
     EXPECT_EQ(e->path, tmp / ("r" + e->rel.substr(1)));
   }
   EXPECT_EQ(order, (std::vector<std::string>{".", "./a", "./b", "./b/x", "./b/y", "./c"}));
+}
+
+// A file listed as regular is opened first and its descriptor stat'ed:
+// the metadata is that of the inode whose data is read. Whatever else is
+// there (FIFO, symlink, directory) gets no descriptor; a FIFO's open
+// would otherwise block the walk, a symlink's would follow it.
+TEST(TreeWalker, RegularFilesAreDescribedThroughTheirDescriptor) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "r/dir");
+  testing::WriteFile(tmp / "r/file", "data");
+  ASSERT_EQ(::mkfifo((tmp / "r/fifo").c_str(), 0644), 0);
+  ASSERT_EQ(::symlink("file", (tmp / "r/link").c_str()), 0);
+  TreeWalker walker(tmp / "r");
+  std::map<std::string, mode_t> types;
+  while (auto e = walker.Next()) {
+    ASSERT_TRUE(e->warning.empty()) << e->warning;
+    types[e->rel] = e->st.st_mode & S_IFMT;
+    EXPECT_EQ(bool(e->fd), S_ISREG(e->st.st_mode)) << e->rel;
+    if (!e->fd) continue;
+    struct stat st;
+    ASSERT_EQ(::fstat(e->fd.get(), &st), 0);
+    EXPECT_EQ(st.st_ino, e->st.st_ino);
+    EXPECT_EQ(st.st_dev, e->st.st_dev);
+    EXPECT_EQ(e->st.st_size, 4);
+  }
+  EXPECT_EQ(types, (std::map<std::string, mode_t>{{".", S_IFDIR},
+                                                  {"./dir", S_IFDIR},
+                                                  {"./fifo", S_IFIFO},
+                                                  {"./file", S_IFREG},
+                                                  {"./link", S_IFLNK}}));
 }
 
 // Entries are described on several threads but come out in order, each
