@@ -6,7 +6,8 @@
 // asks the store whether it has the chunk (touching it if so) and otherwise
 // compresses and inserts it. After Flush(), TakeDigests() hands back the
 // digests in the order the chunks were added, which is what an index needs.
-// Hashing on the workers leaves the producer only the walk and the cut.
+// Hashing on the workers leaves the producer only the walk and the cut;
+// the workers run nicer than the producer, so that it gets a core first.
 //
 // The queue is bounded: at most jobs + max(jobs, 2 x cores) chunks are in
 // memory, plus the producer's.

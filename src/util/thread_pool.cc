@@ -1,12 +1,27 @@
 #include "util/thread_pool.h"
 
+#include <sys/resource.h>
+
+#include <cerrno>
+
 namespace chunkvault {
 
-ThreadPool::ThreadPool(size_t threads, size_t max_queued)
+ThreadPool::ThreadPool(size_t threads, size_t max_queued, int nice)
     : max_queued_(max_queued == 0 ? 1 : max_queued) {
   if (threads == 0) threads = 1;
+  // A new thread starts as nice as its creator; PRIO_PROCESS with who = 0
+  // names the calling thread on Linux. Becoming nicer needs no privilege
+  // (the kernel caps it at 19); should it fail, the workers run as before.
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, 0);
+  const bool renice = nice != 0 && errno == 0;
   workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, renice, target = base + nice] {
+      if (renice) ::setpriority(PRIO_PROCESS, 0, target);
+      WorkerLoop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

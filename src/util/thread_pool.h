@@ -20,7 +20,10 @@ namespace chunkvault {
 
 class ThreadPool {
  public:
-  ThreadPool(size_t threads, size_t max_queued);
+  // `nice`: the workers run this much nicer than the thread creating the
+  // pool (Linux keeps a niceness per thread), so that a serial stage
+  // feeding them is not kept waiting behind them for a CPU; 0 = as nice.
+  ThreadPool(size_t threads, size_t max_queued, int nice = 0);
   ~ThreadPool();  // finishes queued tasks, then joins
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

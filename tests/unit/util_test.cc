@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/hash.h"
@@ -82,6 +85,26 @@ TEST(ThreadPool, RunsEveryTaskAndBoundsTheQueue) {
     pool.Submit([&] { done.fetch_add(1); });
   }  // destructor drains
   EXPECT_EQ(done.load(), 101);
+}
+
+// Workers can run nicer than the thread that made the pool (per-thread
+// niceness), which keeps its own.
+TEST(ThreadPool, WorkersRunAtTheirOwnNiceness) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, 0);
+  ASSERT_EQ(errno, 0);
+  std::atomic<int> seen{-100};
+  {
+    ThreadPool pool(1, 1, 3);
+    pool.Submit([&] { seen = ::getpriority(PRIO_PROCESS, 0); });
+  }
+  EXPECT_EQ(seen.load(), std::min(base + 3, 19));
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, 0), base);
+  {
+    ThreadPool pool(1, 1);
+    pool.Submit([&] { seen = ::getpriority(PRIO_PROCESS, 0); });
+  }
+  EXPECT_EQ(seen.load(), base);
 }
 
 }  // namespace
