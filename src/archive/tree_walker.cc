@@ -51,8 +51,8 @@ bool TreeWalker::TakeReady() {
     reader_cv_.wait(lock, can_go);
     reader_waiting_ = false;
   }
-  // Every ready slot at the front, under one lock.
-  while (!queue_.empty() && queue_.front()->ready) {
+  // The ready slots at the front, up to kTakeBatch, under one lock.
+  while (!queue_.empty() && queue_.front()->ready && handed_.size() < kTakeBatch) {
     if (taken_ > 0) --taken_;  // else it came ready and no describer passed it yet
     queued_bytes_ -= queue_.front()->bytes;
     handed_.push_back(std::move(queue_.front()));

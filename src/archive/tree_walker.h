@@ -17,11 +17,13 @@
 //
 // The queue is bounded by entries and by bytes of file data asked for, so
 // the walk stays a bounded distance ahead. The lister queues entries in
-// batches and the reader takes every ready entry at the front at once:
-// one lock per batch, not per entry. Descriptors held: one per regular
-// file queued or taken (at most 2 x kMaxEntries + kPushBatch), one per
-// directory that such an entry lies in or is (as many), and one per
-// directory level being listed.
+// batches and the reader takes the ready entries at the front in
+// batches: one lock per batch, not per entry. Descriptors held: one per
+// regular file queued or taken (at most kMaxEntries + kPushBatch +
+// kTakeBatch), one per directory that an entry not yet described lies in
+// or is (at most kMaxEntries + 2 x kPushBatch), and one per directory
+// level being listed: kMaxDescriptors and the depth, well under the
+// usual limit of 1024.
 //
 // A directory's own entry is described through the descriptor its listing
 // uses, so an entry and the children listed under it are the same
@@ -80,6 +82,16 @@ class TreeWalker {
   // cache dropped: 7.1 s with the one walker thread of before, 6.2 s with
   // three describers, no better with six; no change with everything cached.
   static constexpr unsigned kDescribers = 3;
+  // The lister queues slots this many at a time, one lock for them all
+  // (the lock is the walk's one meeting point: per entry, its contention
+  // cost futex calls and wake-ups on every thread).
+  static constexpr size_t kPushBatch = 8;
+  // The reader takes at most this many ready slots at a time: each holds
+  // an open file.
+  static constexpr size_t kTakeBatch = 32;
+  // Descriptors open at once, besides one per directory level being
+  // listed (see above).
+  static constexpr size_t kMaxDescriptors = 2 * kMaxEntries + 3 * kPushBatch + kTakeBatch;
 
   // Called for each readable entry (no warning) before it is handed out,
   // with the index of the describer thread calling it.
@@ -110,8 +122,9 @@ class TreeWalker {
   void List();
   void DescribeLoop(unsigned index);
   void Describe(Slot& slot, unsigned index) CV_EXCLUDES(mu_);
-  // Moves every ready slot at the queue's front to handed_, waiting for
-  // one if there is none; false when the walk is complete.
+  // Moves the ready slots at the queue's front (up to kTakeBatch) to
+  // handed_, waiting for one if there is none; false when the walk is
+  // complete.
   bool TakeReady() CV_EXCLUDES(mu_);
   // Queues the slots of `batch` (and empties it); false if the walk was
   // stopped.
@@ -126,10 +139,6 @@ class TreeWalker {
   // Describers are woken once this many slots wait (or sooner, see
   // WakeDescriber), not per slot.
   static constexpr size_t kWakeBatch = 8;
-  // The lister queues slots this many at a time, one lock for them all
-  // (the lock is the walk's one meeting point: per entry, its contention
-  // cost futex calls and wake-ups on every thread).
-  static constexpr size_t kPushBatch = 8;
 
   const std::string root_;
   const Prepare prepare_;

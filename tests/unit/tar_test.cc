@@ -315,6 +315,38 @@ TEST(TreeWalker, ReadAheadBudgetDoesNotStallTheWalk) {
   EXPECT_EQ(seen, files);
 }
 
+// Descriptors stay within the walker's bound however the tree is shaped:
+// here every file in a directory of its own, so that each queued entry
+// also holds a directory open until it is described.
+TEST(TreeWalker, OpenDescriptorsStayBounded) {
+  TempDir tmp;
+  const int dirs = int(4 * TreeWalker::kMaxDescriptors);
+  for (int i = 0; i < dirs; ++i) {
+    const std::string dir = tmp / ("r/d" + std::to_string(10000 + i));
+    std::filesystem::create_directories(dir);
+    testing::WriteFile(dir + "/f", "x");
+  }
+  auto open_fds = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  const size_t before = open_fds();
+  size_t most = 0, files = 0;
+  {
+    TreeWalker walker(tmp / "r");
+    while (auto e = walker.Next()) {
+      if (e->fd) ++files;
+      if (files % 16 == 0) most = std::max(most, open_fds());
+    }
+  }
+  EXPECT_EQ(files, size_t(dirs));
+  // + 2 levels being listed; the count itself holds /proc/self/fd open.
+  EXPECT_LE(most - before, TreeWalker::kMaxDescriptors + 2);
+  EXPECT_GT(most, before) << "the walk held no descriptor: the count is not measuring it";
+  EXPECT_EQ(open_fds(), before);
+}
+
 // A sink error ends the walk early: the walker thread, blocked on its full
 // queue, must stop when the walker is dropped.
 TEST(TreeWalker, DroppedMidWalkStopsItsThread) {
