@@ -140,7 +140,6 @@ UniqueFd OpenForReading(int dir_fd, const char* name, int extra_flags) {
 void TreeWalker::Describe(Slot& s, unsigned index) {
   WalkEntry& e = s.entry;
   const int dir_fd = s.parent ? s.parent->get() : AT_FDCWD;
-  bool opened = false;  // e.fd and e.st are set: a regular file
   if (s.listed_regular) {
     // Listed as a regular file: open it first and stat the descriptor,
     // one path lookup instead of two, and the metadata is that of the
@@ -149,18 +148,16 @@ void TreeWalker::Describe(Slot& s, unsigned index) {
     // O_NOCTTY keep a FIFO from blocking the open and a terminal from
     // becoming ours (CopyData copes with O_NONBLOCK on a regular file).
     UniqueFd fd = OpenForReading(dir_fd, s.name.c_str(), O_NONBLOCK | O_NOCTTY);
-    if (fd && ::fstat(fd.get(), &e.st) == 0 && S_ISREG(e.st.st_mode)) {
-      e.fd = std::move(fd);
-      opened = true;
-    }
+    if (fd && ::fstat(fd.get(), &e.st) == 0 && S_ISREG(e.st.st_mode)) e.fd = std::move(fd);
   }
-  const int r = opened    ? 0
+  // e.fd set: a regular file, opened and stat'ed above.
+  const int r = e.fd     ? 0
                 : s.self ? ::fstat(s.self->get(), &e.st)
                          : ::fstatat(dir_fd, s.name.c_str(), &e.st, AT_SYMLINK_NOFOLLOW);
   if (r != 0) {
     e.warning = "cannot stat " + e.path + ": " + std::strerror(errno) + " (skipped)";
   } else if (S_ISREG(e.st.st_mode)) {
-    if (!opened) e.fd = OpenForReading(dir_fd, s.name.c_str(), 0);
+    if (!e.fd) e.fd = OpenForReading(dir_fd, s.name.c_str(), 0);
     if (!e.fd) {
       e.warning = "cannot open " + e.path + ": " + std::strerror(errno) + " (skipped)";
     } else if (e.st.st_size > 0) {
