@@ -26,8 +26,9 @@ test-build: deps
 	@cmake -S . -B $(TESTBLD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCV_SANITIZE=ON -DCV_WERROR=ON >/dev/null
 	@cmake --build $(TESTBLD) -j$(JOBS)
 
+# Fails too if a test leaves files in the suite's temporary root.
 test: test-build
-	@ctest --test-dir $(TESTBLD) --output-on-failure -j$(JOBS)
+	@scripts/run-tests.sh $(TESTBLD) $(JOBS)
 
 bench: build
 	@cmake -S . -B $(BUILD) -DCV_BUILD_BENCH=ON >/dev/null

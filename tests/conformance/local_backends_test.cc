@@ -13,10 +13,12 @@ struct MemoryFactory {
 
 struct FilesystemFactory {
   static std::unique_ptr<Backend> Make() {
-    // One directory per test, removed at exit of the process.
-    static testing::TempDir* root = new testing::TempDir;
+    // One directory per test, removed at exit of the process (a static
+    // object, destroyed then; ctest runs each test in a process of its
+    // own, and a leaked one left a directory in /dev/shm per test run).
+    static testing::TempDir root;
     static int n = 0;
-    const std::string dir = root->path() + "/" + std::to_string(n++);
+    const std::string dir = root.path() + "/" + std::to_string(n++);
     std::filesystem::create_directories(dir);
     return NewFilesystemBackend(dir);
   }
