@@ -65,18 +65,19 @@ class MetadataReader {
     archive_read_disk_set_behavior(
         plain_disk_.get(),
         ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_XATTR);
+    proc_fds_ = ::access("/proc/self/fd", X_OK) == 0;
     return {};
   }
 
   // Sets w.meta, or w.warning if the entry must be skipped. Sockets are
   // left alone: the writer skips them with its own message.
-  void Read(WalkEntry& w) {
+  void Read(WalkEntry& w, const EntryAccess& at) {
     if (S_ISSOCK(w.st.st_mode)) return;
     EntryPtr entry(archive_entry_new());
     archive_entry_copy_pathname(entry.get(), w.rel.c_str());
-    archive_entry_copy_sourcepath(entry.get(), w.path.c_str());
-    struct archive* disk = HasXattrs(w) ? disk_.get() : plain_disk_.get();
-    int r = archive_read_disk_entry_from_file(disk, entry.get(), w.fd ? w.fd.get() : -1, &w.st);
+    archive_entry_copy_sourcepath(entry.get(), SourcePath(w, at).c_str());
+    struct archive* disk = HasXattrs(at) ? disk_.get() : plain_disk_.get();
+    int r = archive_read_disk_entry_from_file(disk, entry.get(), at.fd, &w.st);
     if (r < ARCHIVE_WARN) {
       w.warning = "cannot read metadata of " + w.path + ": " + archive_error_string(disk) +
                   " (skipped)";
@@ -97,21 +98,34 @@ class MetadataReader {
   }
 
  private:
+  // The path libarchive reads what it has no descriptor for by: a
+  // symlink's target, a device's extended attributes, a directory's
+  // default ACL; with a descriptor (`at.fd`) it uses that for the rest.
+  // Through /proc/self/fd, relative to the walker's descriptors: the
+  // entry listed, not whatever its path holds by now, and within
+  // PATH_MAX however deep the tree (by its full path, a symlink deeper
+  // than that could not be read and was left out). The full path where
+  // /proc is not mounted.
+  std::string SourcePath(const WalkEntry& w, const EntryAccess& at) const {
+    if (!proc_fds_) return w.path;
+    if (at.fd >= 0) return "/proc/self/fd/" + std::to_string(at.fd);
+    if (at.dir_fd != AT_FDCWD) return "/proc/self/fd/" + std::to_string(at.dir_fd) + "/" + at.name;
+    return w.path;
+  }
+
   // Whether the entry may have extended attributes or ACLs. Linux keeps
   // ACLs in extended attributes (system.posix_acl_*, system.nfs4_acl), so
   // an empty list means neither: one listxattr call then spares
   // libarchive's ACL lookup (three calls for a file, five for a
-  // directory) and its own listxattr. Unsure (an error, a symlink, a
-  // device) means yes.
-  static bool HasXattrs(const WalkEntry& w) {
-    ssize_t n = -1;
-    if (w.fd) n = ::flistxattr(w.fd.get(), nullptr, 0);
-    else if (S_ISDIR(w.st.st_mode)) n = ::llistxattr(w.path.c_str(), nullptr, 0);
-    return n != 0;
+  // directory) and its own listxattr. Unsure (an error, no descriptor: a
+  // symlink, a device) means yes.
+  static bool HasXattrs(const EntryAccess& at) {
+    return at.fd < 0 || ::flistxattr(at.fd, nullptr, 0) != 0;
   }
 
   std::unique_ptr<struct archive, DiskDeleter> disk_;
   std::unique_ptr<struct archive, DiskDeleter> plain_disk_;
+  bool proc_fds_ = false;  // /proc/self/fd can be used (Open)
 };
 
 class TarWriter {
@@ -124,8 +138,8 @@ class TarWriter {
     if (::lstat(root.c_str(), &st) != 0) return FailErrno(errno, "backup source " + root);
     if (!S_ISDIR(st.st_mode))
       return Fail(ErrorCode::kInvalidArgument, "backup source " + root + " is not a directory");
-    TreeWalker walker(root, [this](WalkEntry& w, unsigned describer) {
-      metadata_[describer].Read(w);
+    TreeWalker walker(root, [this](WalkEntry& w, const EntryAccess& at, unsigned describer) {
+      metadata_[describer].Read(w, at);
     });
     while (std::optional<WalkEntry> e = walker.Next()) {
       if (!e->warning.empty()) {

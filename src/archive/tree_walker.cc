@@ -180,7 +180,10 @@ void TreeWalker::Describe(Slot& s, unsigned index) {
       ::posix_fadvise(e.fd.get(), 0, off_t(bytes), POSIX_FADV_WILLNEED);
     }
   }
-  if (e.warning.empty() && prepare_) prepare_(e, index);
+  if (e.warning.empty() && prepare_) {
+    const int own = e.fd ? e.fd.get() : s.self ? s.self->get() : -1;
+    prepare_(e, EntryAccess{own, dir_fd, s.name.c_str()}, index);
+  }
   s.parent.reset();
   s.self.reset();
   std::unique_lock lock(mu_);

@@ -10,7 +10,8 @@
 // regular file and fstat the descriptor (lstat anything else), request
 // read-ahead (POSIX_FADV_WILLNEED on a file's first kReadAhead bytes),
 // and whatever the `prepare` hook adds (the tar writer reads the
-// rest of the metadata there). In trees of small files the per-file
+// rest of the metadata there, through the walker's descriptors:
+// EntryAccess). In trees of small files the per-file
 // system calls, not the data, set the pace: describing on several threads
 // keeps them beside the writer instead of before it when the metadata is
 // cached, and keeps several inode reads in flight when it is not.
@@ -34,6 +35,7 @@
 // entry at a time per index.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <condition_variable>
@@ -73,6 +75,16 @@ struct WalkEntry {
   std::string note;
 };
 
+// How the describer calling the prepare hook can reach the entry: valid
+// during the call only. Relative to descriptors, so that an entry is the
+// one listed even if a path to it is replaced meanwhile, and reachable
+// when its path is longer than PATH_MAX.
+struct EntryAccess {
+  int fd = -1;            // its own: a regular file's (WalkEntry::fd) or a directory's
+  int dir_fd = AT_FDCWD;  // the directory it was listed in; AT_FDCWD: the root
+  const char* name = "";  // its name there (the root: its path)
+};
+
 class TreeWalker {
  public:
   static constexpr size_t kMaxEntries = 256;
@@ -95,7 +107,7 @@ class TreeWalker {
 
   // Called for each readable entry (no warning) before it is handed out,
   // with the index of the describer thread calling it.
-  using Prepare = std::function<void(WalkEntry&, unsigned describer)>;
+  using Prepare = std::function<void(WalkEntry&, const EntryAccess&, unsigned describer)>;
 
   // `root` must have been checked to be a directory.
   explicit TreeWalker(std::string root, Prepare prepare = nullptr);

@@ -1,6 +1,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,8 +11,10 @@
 #include <atomic>
 #include <clocale>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 #include "archive/tar.h"
 #include "archive/tree_walker.h"
@@ -208,6 +211,83 @@ TEST(Tar, UnreadableEntriesAreWarningsNotFailures) {
                                    "contents) and one file stored";
 }
 
+// Removes `name` in `dir_fd` and all below it, relative to descriptors:
+// std::filesystem::remove_all works with whole paths, which fail beyond
+// PATH_MAX.
+void RemoveTreeAt(int dir_fd, const char* name) {
+  UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    ::unlinkat(dir_fd, name, 0);
+    return;
+  }
+  std::vector<std::string> names;
+  if (DIR* d = ::fdopendir(::dup(fd.get()))) {
+    while (struct dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  for (const std::string& n : names) RemoveTreeAt(fd.get(), n.c_str());
+  ::unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
+// A tree deeper than PATH_MAX is stored whole: every entry is read
+// relative to descriptors, the metadata of directories and symlinks (and
+// a symlink's target) included; by whole paths they came out incomplete,
+// or were left out.
+TEST(Tar, TreesDeeperThanPathMaxAreStoredWhole) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "src");
+  const std::string level(200, 'd');
+  constexpr int kLevels = 25;  // 25 x 201 bytes of path below src: past PATH_MAX
+  static_assert(kLevels * 201 > PATH_MAX);
+  {
+    UniqueFd fd(::open((tmp / "src").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (int i = 0; i < kLevels; ++i) {
+      ASSERT_EQ(::mkdirat(fd.get(), level.c_str(), 0750), 0);
+      fd.reset(::openat(fd.get(), level.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      ASSERT_TRUE(fd);
+    }
+    UniqueFd file(::openat(fd.get(), "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+    ASSERT_TRUE(file);
+    ASSERT_EQ(::write(file.get(), "deep data", 9), 9);
+    ASSERT_EQ(::symlinkat("file", fd.get(), "link"), 0);
+  }
+  TarStats stats;
+  auto tar = TarOf(tmp / "src", &stats);
+  RemoveTreeAt(AT_FDCWD, (tmp / "src").c_str());
+  ASSERT_TRUE(tar.has_value()) << tar.error().message();
+  EXPECT_EQ(stats.warnings, 0u);
+
+  std::string deepest = ".";
+  for (int i = 0; i < kLevels; ++i) deepest += "/" + level;
+  std::map<std::string, std::string> found;  // name -> what it is
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  ASSERT_EQ(archive_read_open_memory(a, tar->data(), tar->size()), ARCHIVE_OK);
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    std::string what;
+    if (archive_entry_filetype(e) == AE_IFDIR) {
+      what = "dir " + std::to_string(archive_entry_perm(e));
+    } else if (archive_entry_filetype(e) == AE_IFLNK) {
+      what = std::string("link to ") + archive_entry_symlink(e);
+    } else {
+      char buf[64] = {};
+      const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+      what = "file " + std::string(buf, size_t(std::max<la_ssize_t>(n, 0)));
+    }
+    std::string name = archive_entry_pathname(e);
+    if (name.size() > 1 && name.back() == '/') name.pop_back();
+    found[name] = what;
+  }
+  archive_read_free(a);
+  EXPECT_EQ(found.size(), size_t(kLevels + 3));
+  EXPECT_EQ(found[deepest], "dir " + std::to_string(0750));
+  EXPECT_EQ(found[deepest + "/file"], "file deep data");
+  EXPECT_EQ(found[deepest + "/link"], "link to file");
+}
+
 TEST(TreeWalker, SortedPreOrderWithFilesOpen) {
   TempDir tmp;
   std::filesystem::create_directories(tmp / "r/b/y");
@@ -254,6 +334,37 @@ TEST(TreeWalker, RegularFilesAreDescribedThroughTheirDescriptor) {
                                                   {"./link", S_IFLNK}}));
 }
 
+// The prepare hook reaches each entry through descriptors: its own (a
+// regular file's, a directory's) and the directory it was listed in, by
+// name; the root by its path.
+TEST(TreeWalker, PrepareReachesEntriesThroughDescriptors) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "r/dir");
+  testing::WriteFile(tmp / "r/dir/file", "data");
+  ASSERT_EQ(::symlink("dir/file", (tmp / "r/link").c_str()), 0);
+  std::mutex mu;
+  std::map<std::string, std::string> seen;  // rel -> what the hook found wrong, or "ok"
+  TreeWalker walker(tmp / "r", [&](WalkEntry& e, const EntryAccess& at, unsigned) {
+    std::string wrong;
+    struct stat own {}, by_name {};
+    const bool has_own = S_ISREG(e.st.st_mode) || S_ISDIR(e.st.st_mode);
+    if (has_own != (at.fd >= 0)) wrong += "own descriptor; ";
+    if (at.fd >= 0 && (::fstat(at.fd, &own) != 0 || own.st_ino != e.st.st_ino))
+      wrong += "own inode; ";
+    if ((e.rel == ".") != (at.dir_fd == AT_FDCWD)) wrong += "directory; ";
+    if (::fstatat(at.dir_fd, at.name, &by_name, AT_SYMLINK_NOFOLLOW) != 0 ||
+        by_name.st_ino != e.st.st_ino)
+      wrong += "by name; ";
+    std::lock_guard lock(mu);
+    seen[e.rel] = wrong.empty() ? "ok" : wrong;
+  });
+  size_t n = 0;
+  while (auto e = walker.Next()) ++n;
+  EXPECT_EQ(n, 4u);
+  EXPECT_EQ(seen, (std::map<std::string, std::string>{
+                      {".", "ok"}, {"./dir", "ok"}, {"./dir/file", "ok"}, {"./link", "ok"}}));
+}
+
 // Entries are described on several threads but come out in order, each
 // with its own file open: a tree of nested directories, every file holding
 // its own relative path.
@@ -276,7 +387,7 @@ TEST(TreeWalker, ParallelDescribersKeepOrderAndFiles) {
 
   std::atomic<size_t> prepared{0};
   std::atomic<bool> bad_index{false};
-  TreeWalker walker(tmp / "r", [&](WalkEntry& e, unsigned describer) {
+  TreeWalker walker(tmp / "r", [&](WalkEntry& e, const EntryAccess&, unsigned describer) {
     if (describer >= TreeWalker::kDescribers) bad_index = true;
     e.note = "prepared " + e.rel;
     ++prepared;
