@@ -128,6 +128,15 @@ Status ChunkCache::Journal(JournalRecord::Type type, const Digest& digest, uint6
 }
 
 Status ChunkCache::EvictOne(const Digest& victim) {
+  // The victim's directory, exclusively: a backup in any process holds it
+  // shared from finding the chunk known to touching it (TouchIfKnown), and
+  // a touch falling between the eviction's reading the file's times and
+  // the marker replacing the file would be lost (the marker carries the
+  // times from before), leaving the running backup's chunk looking unused
+  // to garbage collection. Without waiting: mu_ is held, and directory
+  // locks come first in the lock order. A busy victim is not evicted now
+  // (MakeRoom): rare, a few of the 65536 directories are locked at a time.
+  CV_ASSIGN_OR_RETURN(auto lock, store_->LockDir(victim, /*exclusive=*/true, /*wait=*/false));
   auto st = store_->EvictToMarker(victim);
   if (!st && st.error().code() == ErrorCode::kNoSpace) {
     // Not even room for an empty marker: free the space by removing the
@@ -155,7 +164,8 @@ bool ChunkCache::MakeRoom(uint64_t size) {
       limbo_[*victim] += freed;
       (void)Journal(JournalRecord::kEvict, *victim, 0);
     } else if (auto st = EvictOne(*victim); !st) {
-      // The file could not be replaced: keep counting it, stop here.
+      // The file could not be replaced (or its directory is locked, see
+      // EvictOne): keep counting it, stop here.
       policy_->Insert(*victim, freed);
       return false;
     }
@@ -171,12 +181,8 @@ Result<bool> ChunkCache::Known(const Digest& digest) {
 }
 
 Result<bool> ChunkCache::TouchIfKnown(const Digest& digest) {
-  // Under mu_ in the owner, so a touch never falls between an eviction's
-  // reading the file's times and its marker replacing the file (the marker
-  // would carry the atime from before the touch, and a running backup's
-  // chunk would look unused to garbage collection).
-  std::unique_lock lock(mu_, std::defer_lock);
-  if (owner_lock_) lock.lock();
+  // No eviction of this chunk can run meanwhile, in this process or the
+  // cache's owner: the caller's directory lock keeps EvictOne out.
   CV_ASSIGN_OR_RETURN(bool known, Known(digest));
   if (!known) return false;
   CV_RETURN_IF_ERROR(store_->Touch(digest));
@@ -271,7 +277,9 @@ Result<bool> ChunkCache::Admit(const Digest& digest, ByteView blob) {
     return false;
   }
   if (!policy_->Contains(digest)) {
-    // Evicted while it was being written.
+    // Evicted while it was being written. Without the directory lock
+    // (this caller may hold it shared): the file was written just now, so
+    // the marker's times, taken from it, are as recent as any touch.
     (void)store_->EvictToMarker(digest);
     return false;
   }

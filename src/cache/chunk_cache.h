@@ -19,8 +19,9 @@
 //
 // Thread-safety: all methods may be called from many threads.
 // Lock order: a .chunks/<4hex> directory lock (ChunkStore::LockDir, held
-// by callers) before mu_ before flights_mu_, never the other way; no file
-// is read or written under flights_mu_.
+// by callers) before mu_ before flights_mu_, never the other way (an
+// eviction under mu_ only tries its victim's directory lock, never
+// waits); no file is read or written under flights_mu_.
 #pragma once
 
 #include <atomic>
@@ -66,6 +67,9 @@ class ChunkCache {
   Result<bool> Known(const Digest& digest);
   // The upload path: if the chunk is known, touch its file or marker (the
   // garbage collector's mark), count an upload saved and return true.
+  // The caller holds the chunk's directory lock, shared (ChunkStore::
+  // LockDir), from before the call until after it: evictions take it
+  // exclusively, so no eviction's marker drops this touch (EvictOne).
   Result<bool> TouchIfKnown(const Digest& digest);
   // The cached blob, or nullopt (a miss). `promote`: the policy counts
   // the hit (false for read-through scans). Stale entries are dropped.

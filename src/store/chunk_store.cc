@@ -85,10 +85,11 @@ Status ChunkStore::Remove(const Digest& digest) {
   return st;
 }
 
-Result<std::unique_ptr<FileLock>> ChunkStore::LockDir(const Digest& digest, bool exclusive) {
+Result<std::unique_ptr<FileLock>> ChunkStore::LockDir(const Digest& digest, bool exclusive,
+                                                     bool wait) {
   const std::string path = ChunkPath(digest);
   return env_->Lock(path.substr(0, path.rfind('/')),
-                    exclusive ? LockMode::kExclusive : LockMode::kShared, /*wait=*/true);
+                    exclusive ? LockMode::kExclusive : LockMode::kShared, wait);
 }
 
 Status ChunkStore::EvictToMarker(const Digest& digest) {

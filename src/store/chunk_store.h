@@ -78,12 +78,15 @@ class ChunkStore {
   // is fine.
   Status Remove(const Digest& digest);
 
-  // Locks the chunk's directory (.chunks/<4hex>), waiting for it. Writers
-  // hold it shared from "is the chunk there?" until they have touched,
-  // written or marked it; garbage collection holds it exclusively from
-  // re-checking a chunk's atime until the chunk is gone, so a chunk a
-  // writer relies on is never removed under it (SPEC section 8).
-  Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive);
+  // Locks the chunk's directory (.chunks/<4hex>), waiting for it unless
+  // `wait` is false (then kBusy if it is held elsewhere). Writers hold it
+  // shared from "is the chunk there?" until they have touched, written or
+  // marked it; garbage collection holds it exclusively from re-checking a
+  // chunk's atime until the chunk is gone, so a chunk a writer relies on
+  // is never removed under it (SPEC section 8); the cache's evictions
+  // hold it exclusively while a file becomes a marker (ChunkCache).
+  Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive,
+                                            bool wait = true);
 
   // Calls `fn(digest, path, is_bad)` for every chunk file (including .bad
   // ones; temporary files are skipped).

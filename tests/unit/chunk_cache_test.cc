@@ -214,6 +214,32 @@ TEST_F(ChunkCacheTest, EvictionLeavesAMarkerAndSparesOpenReaders) {
   EXPECT_EQ(cache->counters().misses, 1u);
 }
 
+// A backup skipping an upload holds the chunk's directory lock, shared,
+// from finding the chunk known to touching it, in whatever process it
+// runs; an eviction takes the lock exclusively without waiting. A touch
+// falling between the eviction's reading the file's times and the marker
+// replacing the file would be lost with the old file, and the running
+// backup's chunk would look unused to garbage collection: so a chunk
+// whose directory is locked is not evicted until the lock is let go.
+TEST_F(ChunkCacheTest, AChunkBeingTouchedIsNotEvicted) {
+  const uint64_t blob = blobs_[0].size();
+  auto cache = Open(blob);  // one chunk
+  ASSERT_TRUE(*cache->Admit(D(0), blobs_[0]));
+  {
+    // As another process's backup would, between its check and its touch.
+    auto touching = store_->LockDir(D(0), /*exclusive=*/false);
+    ASSERT_TRUE(touching.has_value());
+    EXPECT_FALSE(*cache->Admit(D(1), blobs_[1]));  // no room made: not admitted
+    EXPECT_EQ(FileSize(0), blob);                  // chunk 0 still cached
+    EXPECT_EQ(FileSize(1), 0u);                    // chunk 1 only marked
+    EXPECT_EQ(cache->counters().evictions, 0u);
+  }
+  ASSERT_TRUE(*cache->Admit(D(2), blobs_[2]));  // evicts chunk 0 now
+  EXPECT_EQ(FileSize(0), 0u);
+  EXPECT_EQ(FileSize(2), blob);
+  EXPECT_EQ(cache->counters().evictions, 1u);
+}
+
 TEST_F(ChunkCacheTest, ShrinkingFreeSpaceShrinksTheCache) {
   const uint64_t blob = blobs_[0].size();
   auto cache = Open(0);  // no configured limit: free space only
