@@ -32,6 +32,7 @@
 #include "chunker/chunker.h"
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
+#include "util/byte_buffer.h"
 
 namespace chunkvault {
 namespace {
@@ -194,7 +195,8 @@ void ForEachChunk(ByteView data, F f) {
 }
 
 struct PipelineData {
-  Bytes corpus;
+  ByteBuffer memory;  // the kind of memory the backup's chunks are in
+  ByteView corpus;
   std::vector<ByteView> chunks;  // as the 4 MiB-average chunker cuts it
   std::vector<Bytes> frames;     // each chunk's zstd-1 frame
 };
@@ -204,8 +206,12 @@ const PipelineData& Pipeline() {
     PipelineData d;
     const char* dir = std::getenv("CV_PIPELINE_CORPUS");
     const char* mib = std::getenv("CV_PIPELINE_SAMPLE_MIB");
-    d.corpus = LoadSample(dir != nullptr ? dir : "/usr/share",
-                          (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 128) << 20);
+    const Bytes sample = LoadSample(dir != nullptr ? dir : "/usr/share",
+                                    (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 128) << 20);
+    d.memory = ByteBuffer(sample.size());
+    std::memcpy(d.memory.data(), sample.data(), sample.size());
+    d.memory.set_size(sample.size());
+    d.corpus = d.memory.view();
     ForEachChunk(d.corpus, [&](ByteView c) { d.chunks.push_back(c); });
     for (ByteView c : d.chunks) {
       Bytes f(ZSTD_compressBound(c.size()));

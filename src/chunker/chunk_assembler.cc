@@ -12,7 +12,8 @@ namespace chunkvault {
 // one. Idle buffers keep the pages of twice the average chunk: sizes run
 // from avg/4 to 4 x avg with a mean near avg, so that holds 93% of the
 // chunks of the benchmark dataset whole, and the larger ones fault in
-// their last bytes (7% of the data) again.
+// their last bytes (7% of the data) again, a huge page at a time where the
+// system allows (see BufferMemory).
 ChunkAssembler::ChunkAssembler(size_t avg, size_t max_in_flight, Emit emit)
     : chunker_(avg),
       emit_(std::move(emit)),

@@ -27,11 +27,30 @@ namespace chunkvault {
 
 class BufferPool;
 
+// The memory of a buffer. Large buffers (kHugePage and more: chunks) get a
+// mapping of their own, aligned to kHugePage and advised for transparent
+// huge pages: the kernel then maps a chunk's memory 2 MiB at a time
+// instead of faulting it in 4 KiB by 4 KiB. A backup refills the tail of
+// every larger-than-usual chunk's buffer after the pool trimmed it (see
+// BufferPool); with small pages that cost it some 47,000 page faults and
+// 1% of its CPU on the benchmark dataset. Where transparent huge pages are
+// off, the advice does nothing. Smaller buffers come from new[].
+struct BufferMemoryDeleter {
+  size_t mapped = 0;  // bytes of the own mapping; 0 for memory from new[]
+  void operator()(uint8_t* p) const;
+};
+using BufferMemory = std::unique_ptr<uint8_t[], BufferMemoryDeleter>;
+
+inline constexpr size_t kHugePage = size_t(2) << 20;
+
+// `size` bytes, uninitialised; throws std::bad_alloc when out of memory.
+BufferMemory AllocateBufferMemory(size_t size);
+
 class ByteBuffer {
  public:
   ByteBuffer() = default;
   explicit ByteBuffer(size_t capacity)
-      : data_(std::make_unique_for_overwrite<uint8_t[]>(capacity)), capacity_(capacity) {}
+      : data_(AllocateBufferMemory(capacity)), capacity_(capacity) {}
   ByteBuffer(ByteBuffer&& o) noexcept { *this = std::move(o); }
   ByteBuffer& operator=(ByteBuffer&& o) noexcept;
   ~ByteBuffer() { Release(); }
@@ -55,7 +74,7 @@ class ByteBuffer {
   friend class BufferPool;
   void Release();
 
-  std::unique_ptr<uint8_t[]> data_;
+  BufferMemory data_;
   size_t size_ = 0;
   size_t capacity_ = 0;
   std::shared_ptr<BufferPool> home_;  // where the memory goes back to, if anywhere
@@ -88,7 +107,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
         free_.pop_back();
       }
     }
-    if (!b.data_) b.data_ = std::make_unique_for_overwrite<uint8_t[]>(buffer_size_);
+    if (!b.data_) b.data_ = AllocateBufferMemory(buffer_size_);
     b.capacity_ = buffer_size_;
     b.home_ = shared_from_this();
     return b;
@@ -101,7 +120,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   BufferPool(size_t buffer_size, size_t max_free, size_t resident)
       : buffer_size_(buffer_size), max_free_(max_free), resident_(resident) {}
 
-  void Put(std::unique_ptr<uint8_t[]> data) {
+  void Put(BufferMemory data) {
     {
       std::lock_guard lock(mu_);
       if (free_.size() >= max_free_) return;  // freed
@@ -123,7 +142,7 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   const size_t max_free_;
   const size_t resident_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<uint8_t[]>> free_ CV_GUARDED_BY(mu_);
+  std::vector<BufferMemory> free_ CV_GUARDED_BY(mu_);
 };
 
 inline ByteBuffer& ByteBuffer::operator=(ByteBuffer&& o) noexcept {

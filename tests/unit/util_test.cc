@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/hash.h"
+#include "util/byte_buffer.h"
 #include "util/size.h"
 #include "util/thread_pool.h"
 #include "util/time.h"
@@ -105,6 +108,45 @@ TEST(ThreadPool, WorkersRunAtTheirOwnNiceness) {
     pool.Submit([&] { seen = ::getpriority(PRIO_PROCESS, 0); });
   }
   EXPECT_EQ(seen.load(), base);
+}
+
+// Chunk-sized buffers are their own mapping, aligned for huge pages, and
+// every byte of the capacity is usable; small ones come from the heap.
+TEST(ByteBuffer, LargeBuffersAreAlignedToHugePages) {
+  for (size_t capacity : {kHugePage, 5 * kHugePage + 3, size_t(16) << 20}) {
+    ByteBuffer b(capacity);
+    ASSERT_EQ(b.capacity(), capacity);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kHugePage, 0u) << capacity;
+    std::memset(b.data(), 0x5a, capacity);
+    b.set_size(capacity);
+    EXPECT_EQ(b.view().front(), 0x5a);
+    EXPECT_EQ(b.view().back(), 0x5a);
+  }
+  ByteBuffer small(1000);
+  std::memset(small.data(), 1, 1000);
+  EXPECT_EQ(small.spare().size(), 1000u);
+}
+
+// A buffer given back keeps its memory for the next Get(), with no more
+// than `resident` bytes of it still holding pages (the rest reads as the
+// zeros of fresh pages).
+TEST(BufferPool, IdleBuffersKeepOnlyTheirResidentPages) {
+  const size_t size = 3 * kHugePage, resident = kHugePage;
+  auto pool = BufferPool::Make(size, 1, resident);
+  const uint8_t* first;
+  {
+    ByteBuffer b = pool->Get();
+    first = b.data();
+    std::memset(b.data(), 0xab, size);
+  }
+  ByteBuffer again = pool->Get();
+  EXPECT_EQ(again.data(), first);
+  EXPECT_EQ(again.data()[0], 0xab);
+  EXPECT_EQ(again.data()[resident - 1], 0xab);
+  EXPECT_EQ(again.data()[resident], 0);
+  EXPECT_EQ(again.data()[size - 1], 0);
+  ByteBuffer other = pool->Get();  // none idle: new memory
+  EXPECT_NE(other.data(), first);
 }
 
 }  // namespace
