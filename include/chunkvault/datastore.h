@@ -303,6 +303,10 @@ struct GcReport {
   uint64_t removed_objects = 0;             // of them in the bucket
   uint64_t pending = 0, pending_bytes = 0;  // unused but newer than the cutoff
   uint64_t kept = 0, kept_bytes = 0;        // in use
+  // Copies verify moved aside (<digest>.<n>.bad, locally and in the
+  // bucket): removed once older than the cutoff (counted in removed_bytes
+  // and removed_objects too), and the newer ones kept.
+  uint64_t removed_bad = 0, still_bad = 0;
   std::vector<std::string> missing;   // referenced chunks found nowhere
   BackendCounts requests;             // S3 requests the GC made
 };

@@ -57,6 +57,8 @@ int RunGc(const GcArgs& args) {
                         {"pending-bytes", r.pending_bytes},
                         {"kept-chunks", r.kept},
                         {"kept-bytes", r.kept_bytes},
+                        {"removed-bad", r.removed_bad},
+                        {"still-bad", r.still_bad},
                         {"missing-chunks", r.missing}};
     if ((*ds)->is_remote()) j["s3-requests"] = RequestsJson(r.requests);
     PrintJson(j);
@@ -72,6 +74,10 @@ int RunGc(const GcArgs& args) {
         (unsigned long long)r.pending, FormatSize(r.pending_bytes).c_str(),
         (unsigned long long)r.kept, FormatSize(r.kept_bytes).c_str(),
         (unsigned long long)r.index_files);
+    if (r.removed_bad != 0 || r.still_bad != 0)
+      std::printf("copies verify moved aside (.bad): %s %llu, %llu kept (newer than the cutoff)\n",
+                  r.dry_run ? "would remove" : "removed", (unsigned long long)r.removed_bad,
+                  (unsigned long long)r.still_bad);
     for (const std::string& d : r.missing)
       std::fprintf(stderr, "warning: chunk %s is referenced but missing\n", d.c_str());
     if ((*ds)->is_remote())

@@ -1,5 +1,7 @@
 #include "datastore/chunk_access.h"
 
+#include <algorithm>
+
 #include "chunkvault/blob.h"
 
 namespace chunkvault {
@@ -117,19 +119,23 @@ class CachedChunkAccess final : public ChunkAccess {
   Result<std::string> MarkBad(const Digest& digest) override {
     const std::string key = ChunkKey(prefix_, digest);
     std::string bad;
-    for (int n = 0; n < 10; ++n) {
+    int n = 0;
+    for (; n < 10; ++n) {
       bad = key + "." + std::to_string(n) + ".bad";
       CV_ASSIGN_OR_RETURN(auto existing, backend_->Head(bad));
       if (!existing) break;
     }
+    n = std::min(n, 9);  // all ten taken: the last is replaced
     CV_RETURN_IF_ERROR(backend_->Copy(key, bad));
     CV_RETURN_IF_ERROR(backend_->Delete(key));
-    // The local copy is suspect too: out of the cache and out of the way,
-    // so the next backup uploads the chunk again.
+    // The local copy or marker is suspect too: out of the cache and out of
+    // the way (a marker left would tell the next backup the chunk is in the
+    // bucket), under the object's name, so that garbage collection reads
+    // the object's age off it.
     CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
     CV_RETURN_IF_ERROR(cache->Erase(digest));
     auto size = local_->StoredSize(digest);
-    if (size && *size) (void)local_->MarkBad(digest);
+    if (size && *size) (void)local_->MarkBad(digest, n);
     return bad + " in " + backend_->Describe();
   }
 

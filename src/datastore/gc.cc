@@ -5,7 +5,10 @@
 //             with neither gets a marker. A dry run only collects the set.
 //   2. plan   every chunk (local file or marker, bucket object) that is not
 //             referenced and whose local atime is older than the cutoff
-//             (an object without a local file counts as old).
+//             (an object without a local file counts as old); the same
+//             for the copies verify moved aside (<digest>.<n>.bad), which
+//             nothing references: like PBS, they go once their atime is
+//             older than the cutoff (a rename keeps the chunk's atime).
 //   3. sweep  per batch of .chunks/<4hex> directories, locked exclusively
 //             in ascending order: re-check each planned chunk's atime (a
 //             backup may have touched it since), remove the local file and
@@ -15,6 +18,7 @@
 // file, which the next run removes; never a local copy of a chunk the
 // bucket lost, which a backup would trust.
 #include <algorithm>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,20 +39,18 @@ constexpr size_t kDeleteBatch = 1000;  // DeleteObjects' limit
 
 struct Candidate {
   Digest digest;
+  std::string bad;      // ".<n>.bad" for a copy verify moved aside; "" for the chunk
   uint64_t bytes = 0;   // local file or object, whichever is larger
   bool object = false;  // in the bucket
 };
 
 bool IsIndex(const std::string& name) { return name.ends_with(".didx") || name.ends_with(".fidx"); }
 
-// "<prefix>.chunks/<4hex>/<64hex>" -> digest; nullopt for other keys
-// (.bad copies, strays).
-std::optional<Digest> DigestOfKey(const std::string& key) {
+// "<prefix>.chunks/<4hex>/<name>" -> its chunk file name.
+std::optional<ChunkFileName> ChunkNameOfKey(const std::string& key) {
   const size_t slash = key.rfind('/');
-  if (slash == std::string::npos || key.size() - slash - 1 != 64) return std::nullopt;
-  auto d = DigestFromHex(std::string_view(key).substr(slash + 1));
-  if (!d) return std::nullopt;
-  return *d;
+  if (slash == std::string::npos) return std::nullopt;
+  return ParseChunkFileName(std::string_view(key).substr(slash + 1));
 }
 
 }  // namespace
@@ -120,15 +122,27 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   // 2. Plan.
   std::unordered_map<Digest, Candidate, DigestHash> plan;
   std::unordered_set<Digest, DigestHash> recent;  // unreferenced, newer than the cutoff
+  // Copies moved aside, by file name: the old ones, and the others.
+  std::unordered_map<std::string, Candidate> bad_plan;
+  std::unordered_set<std::string> bad_recent;
   uint64_t checked = 0;
   CV_RETURN_IF_ERROR(
       chunks_->ForEachChunk([&](const Digest& d, const std::string& path, bool bad) -> Status {
-        if (bad) return {};
         auto st = env_->Stat(path);
         if (!st)
           return st.error().code() == ErrorCode::kNotFound ? Status()
                                                            : Status(std::unexpected(st.error()));
         ++checked;
+        if (bad) {
+          const std::string name = path.substr(path.rfind('/') + 1);
+          if (st->atime_ns >= cutoff) {
+            ++report.still_bad;
+            bad_recent.insert(name);
+          } else {
+            bad_plan[name] = Candidate{d, name.substr(64), st->size, false};
+          }
+          return {};
+        }
         if (referenced.count(d)) {
           ++report.kept;
           report.kept_bytes += st->size;
@@ -137,40 +151,58 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
           report.pending_bytes += st->size;
           recent.insert(d);
         } else {
-          plan[d] = Candidate{d, st->size, false};
+          plan[d] = Candidate{d, "", st->size, false};
         }
         return {};
       }));
   if (backend_) {
     CV_RETURN_IF_ERROR(
         backend_->List(key_prefix() + ".chunks/", [&](const ObjectInfo& o) -> Status {
-          auto d = DigestOfKey(o.key);
-          if (!d || referenced.count(*d)) return {};
-          auto it = plan.find(*d);
+          auto name = ChunkNameOfKey(o.key);
+          if (!name) return {};
+          if (!name->bad.empty()) {
+            const std::string file = o.key.substr(o.key.rfind('/') + 1);
+            if (bad_recent.count(file)) return {};  // counted as still bad above
+            Candidate& c = bad_plan[file];
+            if (c.bad.empty()) {  // no local copy: counts as old
+              ++checked;
+              c = Candidate{name->digest, name->bad, o.size, true};
+            }
+            c.object = true;
+            c.bytes = std::max(c.bytes, o.size);
+            return {};
+          }
+          const Digest& d = name->digest;
+          if (referenced.count(d)) return {};
+          auto it = plan.find(d);
           if (it != plan.end()) {
             it->second.object = true;
             it->second.bytes = std::max(it->second.bytes, o.size);
             return {};
           }
-          if (recent.count(*d)) return {};  // counted as pending above
+          if (recent.count(d)) return {};  // counted as pending above
           // No local trace when the directory was read: unused. (A marker
           // written since is seen by the sweep's re-check.)
           ++checked;
-          plan[*d] = Candidate{*d, o.size, true};
+          plan[d] = Candidate{d, "", o.size, true};
           return {};
         }));
   }
   std::vector<Candidate> todo;
-  todo.reserve(plan.size());
+  todo.reserve(plan.size() + bad_plan.size());
   for (auto& [d, c] : plan) todo.push_back(c);
-  std::sort(todo.begin(), todo.end(),
-            [](const Candidate& a, const Candidate& b) { return a.digest < b.digest; });
+  for (auto& [name, c] : bad_plan) todo.push_back(c);
+  std::sort(todo.begin(), todo.end(), [](const Candidate& a, const Candidate& b) {
+    return std::tie(a.digest, a.bad) < std::tie(b.digest, b.bad);
+  });
+  // Counts a candidate as removed.
+  auto count_removed = [&report](const Candidate& c) {
+    ++(c.bad.empty() ? report.removed : report.removed_bad);
+    report.removed_bytes += c.bytes;
+    report.removed_objects += c.object;
+  };
   if (options.dry_run) {
-    for (const Candidate& c : todo) {
-      ++report.removed;
-      report.removed_bytes += c.bytes;
-      report.removed_objects += c.object;
-    }
+    for (const Candidate& c : todo) count_removed(c);
     if (backend_) report.requests = backend_->Counts() - requests_before;
     return report;
   }
@@ -197,23 +229,35 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         locks.push_back(std::move(lock));
         last_dir = dir_of(c.digest);
       }
-      // A backup may have touched (or written) it since the plan.
-      auto st = env_->Stat(chunks_->ChunkPath(c.digest));
+      // A backup may have touched (or written) it since the plan; verify
+      // may have moved a copy aside that has the chunk's recent atime.
+      const std::string path = chunks_->ChunkPath(c.digest) + c.bad;
+      auto st = env_->Stat(path);
       if (st && st->atime_ns >= cutoff) {
+        if (!c.bad.empty()) {
+          ++report.still_bad;
+          continue;
+        }
         ++report.pending;
         report.pending_bytes += st->size;
         continue;
       }
       if (st) {
-        CV_RETURN_IF_ERROR(chunks_->Remove(c.digest));
-        if (cache) CV_RETURN_IF_ERROR(cache->Erase(c.digest));
+        if (!c.bad.empty()) {
+          auto removed = env_->RemoveFile(path);
+          if (!removed && removed.error().code() != ErrorCode::kNotFound)
+            return std::unexpected(std::move(removed).error());
+        } else {
+          CV_RETURN_IF_ERROR(chunks_->Remove(c.digest));
+          if (cache) CV_RETURN_IF_ERROR(cache->Erase(c.digest));
+        }
         CrashPoint("gc-local-removed");
       } else if (!backend_) {
         continue;  // gone already
       }
       // Objects go too when only a local file was seen: a listing can miss
       // an object written after it, and deleting a missing key is harmless.
-      if (backend_) keys.push_back(ChunkKey(key_prefix(), c.digest));
+      if (backend_) keys.push_back(ChunkKey(key_prefix(), c.digest) + c.bad);
       batch.push_back(&c);
     }
     if (!keys.empty()) {
@@ -224,12 +268,8 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
       CrashPoint("gc-objects-deleted");
     }
     locks.clear();
-    for (const Candidate* c : batch) {
-      ++report.removed;
-      report.removed_bytes += c->bytes;
-      report.removed_objects += c->object;
-    }
-    if (observer) observer->OnSweep(checked, report.removed);
+    for (const Candidate* c : batch) count_removed(*c);
+    if (observer) observer->OnSweep(checked, report.removed + report.removed_bad);
   }
   if (backend_) report.requests = backend_->Counts() - requests_before;
   return report;

@@ -115,11 +115,20 @@ Result<bool> ChunkStore::WriteMarker(const Digest& digest) {
   return *created;
 }
 
-Result<std::string> ChunkStore::MarkBad(const Digest& digest) {
+std::optional<ChunkFileName> ParseChunkFileName(std::string_view name) {
+  const bool bad = name.size() == 70 && name[64] == '.' && name.ends_with(".bad");
+  if (name.size() != 64 && !bad) return std::nullopt;
+  auto digest = DigestFromHex(name.substr(0, 64));
+  if (!digest) return std::nullopt;
+  return ChunkFileName{*digest, std::string(name.substr(64))};
+}
+
+Result<std::string> ChunkStore::MarkBad(const Digest& digest, std::optional<int> number) {
   const std::string path = ChunkPath(digest);
   std::string bad;
   for (int n = 0; n < 10; ++n) {
-    bad = path + "." + std::to_string(n) + ".bad";
+    bad = path + "." + std::to_string(number.value_or(n)) + ".bad";
+    if (number) break;
     auto st = env_->Stat(bad);
     if (!st && st.error().code() == ErrorCode::kNotFound) break;
   }
@@ -140,12 +149,9 @@ Status ChunkStore::ForEachChunk(
       return std::unexpected(std::move(entries).error());
     }
     for (const std::string& e : *entries) {
-      // <64hex> or <64hex>.<n>.bad; anything else (tmp files) is skipped.
-      bool bad = e.size() == 70 && e.ends_with(".bad") && e[64] == '.';
-      if (e.size() != 64 && !bad) continue;
-      auto digest = DigestFromHex(std::string_view(e).substr(0, 64));
-      if (!digest) continue;
-      CV_RETURN_IF_ERROR(fn(*digest, dir + "/" + e, bad));
+      auto name = ParseChunkFileName(e);
+      if (!name) continue;  // temporary files
+      CV_RETURN_IF_ERROR(fn(name->digest, dir + "/" + e, !name->bad.empty()));
     }
   }
   return {};

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/env.h"
@@ -36,6 +37,15 @@ struct InsertResult {
   bool existed = false;     // the digest was already stored (nothing written)
   uint64_t stored_size = 0;  // bytes of the blob now under the name
 };
+
+// The name of a file in .chunks/<4hex>/ (or the last part of a chunk's
+// object key): "<64hex>", the chunk, or "<64hex>.<n>.bad", a copy verify
+// moved aside; nullopt for anything else (temporary files, strays).
+struct ChunkFileName {
+  Digest digest;
+  std::string bad;  // ".<n>.bad", or "" for the chunk itself
+};
+std::optional<ChunkFileName> ParseChunkFileName(std::string_view name);
 
 class ChunkStore {
  public:
@@ -71,8 +81,9 @@ class ChunkStore {
   Result<bool> WriteMarker(const Digest& digest);
 
   // Renames a corrupt chunk to <digest>.<n>.bad (n = 0..9, the first free
-  // one, as PBS verify does) and returns the new path.
-  Result<std::string> MarkBad(const Digest& digest);
+  // one, as PBS verify does, or `n` if given: the number its bucket copy
+  // got, so that both have one name) and returns the new path.
+  Result<std::string> MarkBad(const Digest& digest, std::optional<int> n = std::nullopt);
 
   // Removes the chunk's file or marker (garbage collection). A missing one
   // is fine.

@@ -86,6 +86,18 @@ TEST_F(S3Maintenance, ACorruptObjectIsFoundNamedRenamedAndHealed) {
   v = CliRunner::Json(cv.Run({"verify", "--json"}));
   EXPECT_EQ(v["ok"], true) << v.dump(2);
   EXPECT_EQ(v["snapshots-ok"], 2);
+
+  // The bad copy goes at the first GC after the cutoff, locally and from
+  // the bucket (the good copy stays: both snapshots use it).
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
+  nlohmann::json gc = CliRunner::Json(cv.Run({"gc", "--atime-cutoff", "30", "--json"}));
+  EXPECT_EQ(gc["removed-bad"], 1) << gc.dump(2);
+  EXPECT_EQ(gc["still-bad"], 0);
+  EXPECT_EQ(gc["removed-chunks"], 0);
+  EXPECT_FALSE(bucket_->Head(key + ".0.bad")->has_value());
+  EXPECT_TRUE(bucket_->Head(key)->has_value());
+  for (const std::string& f : testing::ChunkFileNames(tmp_ / "store"))
+    EXPECT_FALSE(f.ends_with(".bad")) << f;
   (void)snap;
 }
 

@@ -130,6 +130,89 @@ TEST_P(GcOnBothBackends, RemovesExactlyTheUnusedChunksAndADryRunNothing) {
   (void)b;
 }
 
+// The copies verify moves aside (<digest>.<n>.bad) are referenced by
+// nothing; as in PBS they go once their atime is older than the cutoff,
+// locally and in the bucket, and are counted apart from chunks.
+TEST_P(GcOnBothBackends, BadCopiesGoOnceOlderThanTheCutoff) {
+  const bool remote = GetParam();
+  auto ds = Make(tmp_ / "a", remote);
+  SnapshotRef a = BackupTree(*ds, "a", tmp_ / "src");
+  // Damage one chunk where verify reads it, and let verify move it aside.
+  const std::string name = *testing::ChunkFileNames(tmp_ / "a").begin();
+  const fs::path local = fs::path(tmp_ / "a") / ".chunks" / name.substr(0, 4) / name;
+  const std::string key = "store/.chunks/" + name.substr(0, 4) + "/" + name;
+  if (remote) {
+    Bytes blob = *bucket_->Get(key);
+    blob.back() ^= 1;
+    ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  } else {
+    std::string blob = testing::ReadFile(local);
+    blob.back() ^= 1;
+    testing::WriteFile(local, blob);
+  }
+  auto v = ds->Verify({}, {}, nullptr);
+  ASSERT_TRUE(v.has_value());
+  ASSERT_EQ(v->bad_chunks.size(), 1u);
+  ASSERT_TRUE(fs::exists(local.string() + ".0.bad"));
+  if (remote) {
+    ASSERT_TRUE(bucket_->Head(key + ".0.bad")->has_value());
+  }
+  BackupTree(*ds, "a", tmp_ / "src");  // stores a good copy again
+  ASSERT_TRUE(ds->Forget(a).has_value());
+
+  GcOptions o;
+  o.atime_cutoff_minutes = 60;
+  auto r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->still_bad, 1u) << "used an hour ago at most: kept";
+  EXPECT_EQ(r->removed_bad, 0u);
+  EXPECT_TRUE(fs::exists(local.string() + ".0.bad"));
+  if (remote) {
+    EXPECT_TRUE(bucket_->Head(key + ".0.bad")->has_value());
+  }
+
+  ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
+  o.dry_run = true;
+  r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->removed_bad, 1u);
+  EXPECT_TRUE(fs::exists(local.string() + ".0.bad")) << "a dry run removes nothing";
+  o.dry_run = false;
+  r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->removed_bad, 1u);
+  EXPECT_EQ(r->still_bad, 0u);
+  EXPECT_FALSE(fs::exists(local.string() + ".0.bad"));
+  EXPECT_TRUE(fs::exists(local)) << "the good copy is in use";
+  if (remote) {
+    EXPECT_EQ(r->removed_objects, r->removed + 1);
+    EXPECT_FALSE(bucket_->Head(key + ".0.bad")->has_value());
+    EXPECT_TRUE(bucket_->Head(key)->has_value());
+  }
+  auto again = ds->Verify({}, {}, nullptr);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->ok());
+}
+
+// A bad copy in the bucket with no local trace counts as old, like a chunk
+// object without one.
+TEST_F(GcTest, ABadObjectWithoutALocalCopyGoes) {
+  auto ds = Make(tmp_ / "a", true);
+  BackupTree(*ds, "a", tmp_ / "src");
+  const std::string key = *Keys("store/.chunks/").begin();
+  ASSERT_TRUE(bucket_->Put(key + ".3.bad", Bytes{1, 2, 3}, PutMode::kOverwrite));
+  ASSERT_TRUE(bucket_->Put(key + ".tmp", Bytes{1}, PutMode::kOverwrite));  // not ours: stays
+  GcOptions o;
+  o.atime_cutoff_minutes = 60;
+  auto r = ds->GarbageCollect(o, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->removed_bad, 1u);
+  EXPECT_EQ(r->removed, 0u);
+  EXPECT_FALSE(bucket_->Head(key + ".3.bad")->has_value());
+  EXPECT_TRUE(bucket_->Head(key + ".tmp")->has_value());
+  EXPECT_TRUE(bucket_->Head(key)->has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, GcOnBothBackends, ::testing::Values(false));
 INSTANTIATE_TEST_SUITE_P(S3, GcOnBothBackends, ::testing::Values(true));
 

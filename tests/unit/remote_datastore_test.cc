@@ -261,6 +261,37 @@ TEST_F(RemoteDatastoreTest, VerifyChecksTheBucketsCopies) {
   EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
 }
 
+// The same for a chunk the cache had evicted: its local trace is an empty
+// marker, which said "in the bucket"; it must not outlive the rename, or
+// the next backup would trust it and never upload the chunk again. It
+// takes the bucket copy's name (here .1.bad: an earlier .0.bad is in the
+// bucket only), which garbage collection reads the object's age off.
+TEST_F(RemoteDatastoreTest, VerifyMovesAsideTheMarkerOfABadObject) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  const std::string key = Keys("store/.chunks/").front();
+  const std::string name = key.substr(key.rfind('/') + 1);
+  const std::filesystem::path local =
+      std::filesystem::path(tmp_ / "a") / ".chunks" / name.substr(0, 4) / name;
+  ASSERT_TRUE(std::filesystem::exists(local));
+  std::filesystem::resize_file(local, 0);  // as an eviction leaves it
+  Bytes blob = *bucket_->Get(key);
+  ASSERT_TRUE(bucket_->Put(key + ".0.bad", blob, PutMode::kOverwrite));
+  blob.back() ^= 1;
+  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  auto report = (*ds)->Verify({}, {}, nullptr);
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->bad_chunks.size(), 1u);
+  EXPECT_TRUE(bucket_->Head(key + ".1.bad")->has_value());
+  EXPECT_FALSE(std::filesystem::exists(local)) << "the marker would claim the chunk is stored";
+  EXPECT_TRUE(std::filesystem::exists(local.string() + ".1.bad"));
+  EXPECT_FALSE(std::filesystem::exists(local.string() + ".0.bad"));
+  ASSERT_TRUE(Backup(**ds).has_value());
+  EXPECT_TRUE(bucket_->Head(key)->has_value());
+  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+}
+
 TEST_F(RemoteDatastoreTest, WithoutTheBucketLocalMetadataStillReads) {
   auto ds = Init(tmp_ / "a");
   auto summary = Backup(**ds);
