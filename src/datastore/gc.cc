@@ -1,11 +1,17 @@
 // Garbage collection (SPEC section 8), planned then executed:
 //
+//   0. list   on S3, the bucket's chunk objects, once (ListObjectsV2).
 //   1. mark   read every index file of every snapshot (complete or not) and
 //             touch each referenced chunk's file or marker; on S3 a chunk
-//             with neither gets a marker. A dry run only collects the set.
-//   2. plan   every chunk (local file or marker, bucket object) that is not
+//             with neither gets a marker if the listing has its object, and
+//             is reported missing otherwise: a marker tells backups the
+//             chunk is stored, and one for a chunk verify moved aside would
+//             keep the next backup from storing it again. A dry run only
+//             collects the set.
+//   2. plan   every chunk (local file or marker, listed object) that is not
 //             referenced and whose local atime is older than the cutoff
-//             (an object without a local file counts as old); the same
+//             (an object without a local file counts as old; one uploaded
+//             after the listing waits for the next run); the same
 //             for the copies verify moved aside (<digest>.<n>.bad), which
 //             nothing references: like PBS, they go once their atime is
 //             older than the cutoff (a rename keeps the chunk's atime).
@@ -76,6 +82,27 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   if (oldest_writer && *oldest_writer < cutoff) cutoff = *oldest_writer;
   report.cutoff = cutoff / 1'000'000'000;
 
+  // 0. List: sorted by (digest, bad suffix), the chunk's own object first.
+  struct Listed {
+    ChunkFileName name;
+    uint64_t size = 0;
+  };
+  std::vector<Listed> listed;
+  if (backend_) {
+    CV_RETURN_IF_ERROR(backend_->List(key_prefix() + ".chunks/", [&](const ObjectInfo& o) -> Status {
+      auto name = ChunkNameOfKey(o.key);
+      if (name) listed.push_back(Listed{std::move(*name), o.size});  // else a stray
+      return {};
+    }));
+  }
+  auto by_name = [](const Listed& a, const Listed& b) {
+    return std::tie(a.name.digest, a.name.bad) < std::tie(b.name.digest, b.name.bad);
+  };
+  std::sort(listed.begin(), listed.end(), by_name);
+  auto in_bucket = [&listed, &by_name](const Digest& d) {
+    return std::binary_search(listed.begin(), listed.end(), Listed{ChunkFileName{d, ""}, 0}, by_name);
+  };
+
   // 1. Mark.
   std::unordered_set<Digest, DigestHash> referenced;
   CV_ASSIGN_OR_RETURN(auto snapshots, snapshots_->ListSnapshotsIn(BackupNamespace{}, true));
@@ -103,9 +130,8 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         if (!size) return std::unexpected(size.error());
         if (*size) {
           CV_RETURN_IF_ERROR(chunks_->Touch(c.digest));
-        } else if (backend_) {
-          // In the bucket (we trust; verify checks): a marker carries the
-          // mark, as PBS does.
+        } else if (backend_ && in_bucket(c.digest)) {
+          // In the bucket: a marker carries the mark, as PBS does.
           CV_ASSIGN_OR_RETURN(bool created, chunks_->WriteMarker(c.digest));
           report.markers_written += created;
           CrashPoint("gc-marker");
@@ -155,38 +181,32 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         }
         return {};
       }));
-  if (backend_) {
-    CV_RETURN_IF_ERROR(
-        backend_->List(key_prefix() + ".chunks/", [&](const ObjectInfo& o) -> Status {
-          auto name = ChunkNameOfKey(o.key);
-          if (!name) return {};
-          if (!name->bad.empty()) {
-            const std::string file = o.key.substr(o.key.rfind('/') + 1);
-            if (bad_recent.count(file)) return {};  // counted as still bad above
-            Candidate& c = bad_plan[file];
-            if (c.bad.empty()) {  // no local copy: counts as old
-              ++checked;
-              c = Candidate{name->digest, name->bad, o.size, true};
-            }
-            c.object = true;
-            c.bytes = std::max(c.bytes, o.size);
-            return {};
-          }
-          const Digest& d = name->digest;
-          if (referenced.count(d)) return {};
-          auto it = plan.find(d);
-          if (it != plan.end()) {
-            it->second.object = true;
-            it->second.bytes = std::max(it->second.bytes, o.size);
-            return {};
-          }
-          if (recent.count(d)) return {};  // counted as pending above
-          // No local trace when the directory was read: unused. (A marker
-          // written since is seen by the sweep's re-check.)
-          ++checked;
-          plan[d] = Candidate{d, "", o.size, true};
-          return {};
-        }));
+  for (const Listed& o : listed) {
+    const Digest& d = o.name.digest;
+    if (!o.name.bad.empty()) {
+      const std::string file = ToHex(d) + o.name.bad;
+      if (bad_recent.count(file)) continue;  // counted as still bad above
+      Candidate& c = bad_plan[file];
+      if (c.bad.empty()) {  // no local copy: counts as old
+        ++checked;
+        c = Candidate{d, o.name.bad, o.size, true};
+      }
+      c.object = true;
+      c.bytes = std::max(c.bytes, o.size);
+      continue;
+    }
+    if (referenced.count(d)) continue;
+    auto it = plan.find(d);
+    if (it != plan.end()) {
+      it->second.object = true;
+      it->second.bytes = std::max(it->second.bytes, o.size);
+      continue;
+    }
+    if (recent.count(d)) continue;  // counted as pending above
+    // No local trace when the directory was read: unused. (A marker
+    // written since is seen by the sweep's re-check.)
+    ++checked;
+    plan[d] = Candidate{d, "", o.size, true};
   }
   std::vector<Candidate> todo;
   todo.reserve(plan.size() + bad_plan.size());

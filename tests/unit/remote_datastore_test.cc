@@ -292,6 +292,29 @@ TEST_F(RemoteDatastoreTest, VerifyMovesAsideTheMarkerOfABadObject) {
   EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
 }
 
+// A garbage collection between the verify that moved a bad object aside
+// and the next backup must not undo the healing: the snapshot still
+// references the chunk, which is now in neither place.
+TEST_F(RemoteDatastoreTest, AGcAfterVerifyDoesNotHideTheLostChunk) {
+  auto ds = Init(tmp_ / "a");
+  auto summary = Backup(**ds);
+  ASSERT_TRUE(summary.has_value());
+  const std::string key = Keys("store/.chunks/").front();
+  Bytes blob = *bucket_->Get(key);
+  blob.back() ^= 1;
+  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  auto report = (*ds)->Verify({}, {}, nullptr);
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->bad_chunks.size(), 1u);
+  auto gc = (*ds)->GarbageCollect({}, nullptr);
+  ASSERT_TRUE(gc.has_value()) << gc.error().message();
+  EXPECT_EQ(gc->missing, std::vector<std::string>{key.substr(key.rfind('/') + 1)});
+  EXPECT_EQ(gc->markers_written, 0u);
+  ASSERT_TRUE(Backup(**ds).has_value());
+  EXPECT_TRUE(bucket_->Head(key)->has_value()) << "the backup trusted a marker";
+  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+}
+
 TEST_F(RemoteDatastoreTest, WithoutTheBucketLocalMetadataStillReads) {
   auto ds = Init(tmp_ / "a");
   auto summary = Backup(**ds);
