@@ -142,9 +142,7 @@ TEST_P(GcOnBothBackends, BadCopiesGoOnceOlderThanTheCutoff) {
   const fs::path local = fs::path(tmp_ / "a") / ".chunks" / name.substr(0, 4) / name;
   const std::string key = "store/.chunks/" + name.substr(0, 4) + "/" + name;
   if (remote) {
-    Bytes blob = *bucket_->Get(key);
-    blob.back() ^= 1;
-    ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+    ASSERT_NO_FATAL_FAILURE(DamageObject(key));
   } else {
     std::string blob = testing::ReadFile(local);
     blob.back() ^= 1;

@@ -240,9 +240,7 @@ TEST_F(RemoteDatastoreTest, VerifyChecksTheBucketsCopies) {
   ASSERT_TRUE(summary.has_value());
   // Damage one chunk in the bucket; the local copy stays good.
   const std::string key = Keys("store/.chunks/").front();
-  Bytes blob = *bucket_->Get(key);
-  blob.back() ^= 1;
-  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  ASSERT_NO_FATAL_FAILURE(DamageObject(key));
   VerifyOptions local_ok;
   local_ok.use_cache = true;
   local_ok.update_manifest = false;
@@ -276,13 +274,8 @@ TEST_F(RemoteDatastoreTest, VerifyMovesAsideTheMarkerOfABadObject) {
       std::filesystem::path(tmp_ / "a") / ".chunks" / name.substr(0, 4) / name;
   ASSERT_TRUE(std::filesystem::exists(local));
   std::filesystem::resize_file(local, 0);  // as an eviction leaves it
-  Bytes blob = *bucket_->Get(key);
-  ASSERT_TRUE(bucket_->Put(key + ".0.bad", blob, PutMode::kOverwrite));
-  blob.back() ^= 1;
-  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
-  auto report = (*ds)->Verify({}, {}, nullptr);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_EQ(report->bad_chunks.size(), 1u);
+  ASSERT_TRUE(bucket_->Put(key + ".0.bad", *bucket_->Get(key), PutMode::kOverwrite));
+  ASSERT_NO_FATAL_FAILURE(DamageAndVerify(**ds, key));
   EXPECT_TRUE(bucket_->Head(key + ".1.bad")->has_value());
   EXPECT_FALSE(std::filesystem::exists(local)) << "the marker would claim the chunk is stored";
   EXPECT_TRUE(std::filesystem::exists(local.string() + ".1.bad"));
@@ -300,12 +293,7 @@ TEST_F(RemoteDatastoreTest, AGcAfterVerifyDoesNotHideTheLostChunk) {
   auto summary = Backup(**ds);
   ASSERT_TRUE(summary.has_value());
   const std::string key = Keys("store/.chunks/").front();
-  Bytes blob = *bucket_->Get(key);
-  blob.back() ^= 1;
-  ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
-  auto report = (*ds)->Verify({}, {}, nullptr);
-  ASSERT_TRUE(report.has_value());
-  ASSERT_EQ(report->bad_chunks.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(DamageAndVerify(**ds, key));
   auto gc = (*ds)->GarbageCollect({}, nullptr);
   ASSERT_TRUE(gc.has_value()) << gc.error().message();
   EXPECT_EQ(gc->missing, std::vector<std::string>{key.substr(key.rfind('/') + 1)});

@@ -66,6 +66,21 @@ class RemoteStoreFixture : public ::testing::Test {
     return keys;
   }
 
+  // Flips the last byte of an object (a CRC mismatch for a chunk).
+  void DamageObject(const std::string& key) {
+    Bytes blob = *bucket_->Get(key);
+    blob.back() ^= 1;
+    ASSERT_TRUE(bucket_->Put(key, blob, PutMode::kOverwrite));
+  }
+
+  // Damages `key`'s object and runs a verify, which must find it alone.
+  void DamageAndVerify(Datastore& ds, const std::string& key) {
+    DamageObject(key);
+    auto report = ds.Verify({}, {}, nullptr);
+    ASSERT_TRUE(report.has_value()) << report.error().message();
+    ASSERT_EQ(report->bad_chunks.size(), 1u);
+  }
+
   void RemoveLocalChunks(const std::string& store) {
     for (auto& d : std::filesystem::directory_iterator(store + "/.chunks"))
       for (auto& f : std::filesystem::directory_iterator(d.path())) std::filesystem::remove(f.path());
