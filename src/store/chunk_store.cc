@@ -125,12 +125,12 @@ std::optional<ChunkFileName> ParseChunkFileName(std::string_view name) {
 
 Result<std::string> ChunkStore::MarkBad(const Digest& digest, std::optional<int> number) {
   const std::string path = ChunkPath(digest);
-  std::string bad;
-  for (int n = 0; n < 10; ++n) {
-    bad = path + "." + std::to_string(number.value_or(n)) + ".bad";
-    if (number) break;
+  auto name = [&path](int n) { return path + "." + std::to_string(n) + ".bad"; };
+  std::string bad = name(number.value_or(0));
+  for (int n = 1; !number && n < 10; ++n) {
     auto st = env_->Stat(bad);
     if (!st && st.error().code() == ErrorCode::kNotFound) break;
+    bad = name(n);
   }
   // With all ten taken, the last one is replaced, as PBS does.
   CV_RETURN_IF_ERROR(env_->Rename(path, bad));

@@ -349,6 +349,15 @@ TEST_F(DatastoreTest, ChunkInsertFollowsPbsRules) {
   EXPECT_EQ(*cs.MarkBad(d), path + ".0.bad");
   ASSERT_TRUE(cs.Insert(d, small).has_value());
   EXPECT_EQ(*cs.MarkBad(d), path + ".1.bad");
+  // With all ten numbers taken the last is replaced; a given number is used.
+  for (int n = 2; n < 10; ++n) testing::WriteFile(path + "." + std::to_string(n) + ".bad", "x");
+  ASSERT_TRUE(cs.Insert(d, small).has_value());
+  EXPECT_EQ(*cs.MarkBad(d), path + ".9.bad");
+  EXPECT_EQ(fs::file_size(path + ".9.bad"), small.size());
+  for (int n = 2; n < 10; ++n) fs::remove(path + "." + std::to_string(n) + ".bad");
+  ASSERT_TRUE(cs.Insert(d, small).has_value());
+  EXPECT_EQ(*cs.MarkBad(d, 7), path + ".7.bad");
+  fs::remove(path + ".7.bad");
   int seen = 0, bad = 0;
   ASSERT_TRUE(cs.ForEachChunk([&](const Digest& digest, const std::string&, bool is_bad) -> Status {
     EXPECT_EQ(digest, d);
