@@ -86,12 +86,12 @@ Status ChunkCache::Reconcile() {
   };
   std::vector<Found> found;
   std::unordered_map<Digest, uint64_t, DigestHash> on_disk;
-  CV_RETURN_IF_ERROR(store_->ForEachChunk([&](const Digest& d, const std::string& path, bool bad) -> Status {
-    if (bad) return {};
+  CV_RETURN_IF_ERROR(store_->ForEachChunk([&](const ChunkFileName& name, const std::string& path) -> Status {
+    if (!name.bad.empty()) return {};
     auto st = options_.env->Stat(path);
     if (st && st->type == FileType::kRegular && st->size > 0) {
-      found.push_back({d, st->size, st->atime_ns});
-      on_disk[d] = st->size;
+      found.push_back({name.digest, st->size, st->atime_ns});
+      on_disk[name.digest] = st->size;
     }
     return {};
   }));

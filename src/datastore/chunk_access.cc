@@ -121,7 +121,7 @@ class CachedChunkAccess final : public ChunkAccess {
     std::string bad;
     int n = 0;
     for (; n < 10; ++n) {
-      bad = key + "." + std::to_string(n) + ".bad";
+      bad = key + BadSuffix(n);
       CV_ASSIGN_OR_RETURN(auto existing, backend_->Head(bad));
       if (!existing) break;
     }

@@ -24,6 +24,8 @@
 // file, which the next run removes; never a local copy of a chunk the
 // bucket lost, which a backup would trust.
 #include <algorithm>
+#include <map>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -148,24 +150,25 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   // 2. Plan.
   std::unordered_map<Digest, Candidate, DigestHash> plan;
   std::unordered_set<Digest, DigestHash> recent;  // unreferenced, newer than the cutoff
-  // Copies moved aside, by file name: the old ones, and the others.
-  std::unordered_map<std::string, Candidate> bad_plan;
-  std::unordered_set<std::string> bad_recent;
+  // Copies moved aside, by (digest, suffix): the old ones, and the others.
+  using BadName = std::pair<Digest, std::string>;
+  std::map<BadName, Candidate> bad_plan;
+  std::set<BadName> bad_recent;
   uint64_t checked = 0;
   CV_RETURN_IF_ERROR(
-      chunks_->ForEachChunk([&](const Digest& d, const std::string& path, bool bad) -> Status {
+      chunks_->ForEachChunk([&](const ChunkFileName& name, const std::string& path) -> Status {
         auto st = env_->Stat(path);
         if (!st)
           return st.error().code() == ErrorCode::kNotFound ? Status()
                                                            : Status(std::unexpected(st.error()));
         ++checked;
-        if (bad) {
-          const std::string name = path.substr(path.rfind('/') + 1);
+        const Digest& d = name.digest;
+        if (!name.bad.empty()) {
           if (st->atime_ns >= cutoff) {
             ++report.still_bad;
-            bad_recent.insert(name);
+            bad_recent.emplace(d, name.bad);
           } else {
-            bad_plan[name] = Candidate{d, name.substr(64), st->size, false};
+            bad_plan[{d, name.bad}] = Candidate{d, name.bad, st->size, false};
           }
           return {};
         }
@@ -184,7 +187,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   for (const Listed& o : listed) {
     const Digest& d = o.name.digest;
     if (!o.name.bad.empty()) {
-      const std::string file = ToHex(d) + o.name.bad;
+      const BadName file{d, o.name.bad};
       if (bad_recent.count(file)) continue;  // counted as still bad above
       Candidate& c = bad_plan[file];
       if (c.bad.empty()) {  // no local copy: counts as old

@@ -115,6 +115,8 @@ Result<bool> ChunkStore::WriteMarker(const Digest& digest) {
   return *created;
 }
 
+std::string BadSuffix(int n) { return "." + std::to_string(n) + ".bad"; }
+
 std::optional<ChunkFileName> ParseChunkFileName(std::string_view name) {
   const bool bad = name.size() == 70 && name[64] == '.' && name.ends_with(".bad");
   if (name.size() != 64 && !bad) return std::nullopt;
@@ -125,12 +127,11 @@ std::optional<ChunkFileName> ParseChunkFileName(std::string_view name) {
 
 Result<std::string> ChunkStore::MarkBad(const Digest& digest, std::optional<int> number) {
   const std::string path = ChunkPath(digest);
-  auto name = [&path](int n) { return path + "." + std::to_string(n) + ".bad"; };
-  std::string bad = name(number.value_or(0));
+  std::string bad = path + BadSuffix(number.value_or(0));
   for (int n = 1; !number && n < 10; ++n) {
     auto st = env_->Stat(bad);
     if (!st && st.error().code() == ErrorCode::kNotFound) break;
-    bad = name(n);
+    bad = path + BadSuffix(n);
   }
   // With all ten taken, the last one is replaced, as PBS does.
   CV_RETURN_IF_ERROR(env_->Rename(path, bad));
@@ -138,7 +139,7 @@ Result<std::string> ChunkStore::MarkBad(const Digest& digest, std::optional<int>
 }
 
 Status ChunkStore::ForEachChunk(
-    const std::function<Status(const Digest&, const std::string&, bool)>& fn) {
+    const std::function<Status(const ChunkFileName&, const std::string&)>& fn) {
   char name[5];
   for (unsigned i = 0; i < 0x10000; ++i) {
     std::snprintf(name, sizeof name, "%04x", i);
@@ -151,7 +152,7 @@ Status ChunkStore::ForEachChunk(
     for (const std::string& e : *entries) {
       auto name = ParseChunkFileName(e);
       if (!name) continue;  // temporary files
-      CV_RETURN_IF_ERROR(fn(name->digest, dir + "/" + e, !name->bad.empty()));
+      CV_RETURN_IF_ERROR(fn(*name, dir + "/" + e));
     }
   }
   return {};

@@ -43,9 +43,12 @@ struct InsertResult {
 // moved aside; nullopt for anything else (temporary files, strays).
 struct ChunkFileName {
   Digest digest;
-  std::string bad;  // ".<n>.bad", or "" for the chunk itself
+  std::string bad;  // BadSuffix(n), or "" for the chunk itself
 };
 std::optional<ChunkFileName> ParseChunkFileName(std::string_view name);
+// ".<n>.bad": what a chunk's file or object name gets when verify moves it
+// aside (n = 0..9).
+std::string BadSuffix(int n);
 
 class ChunkStore {
  public:
@@ -99,10 +102,10 @@ class ChunkStore {
   Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive,
                                             bool wait = true);
 
-  // Calls `fn(digest, path, is_bad)` for every chunk file (including .bad
-  // ones; temporary files are skipped).
+  // Calls `fn(name, path)` for every chunk file (including .bad ones;
+  // temporary files are skipped).
   Status ForEachChunk(
-      const std::function<Status(const Digest&, const std::string&, bool)>& fn);
+      const std::function<Status(const ChunkFileName&, const std::string&)>& fn);
 
  private:
   Env* const env_;

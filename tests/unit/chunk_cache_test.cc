@@ -125,7 +125,7 @@ class ChunkCacheTest : public ::testing::Test {
   uint64_t FileSize(int i) { return fs::file_size(store_->ChunkPath(D(i))); }
   size_t CachedFiles() {
     size_t n = 0;
-    (void)store_->ForEachChunk([&](const Digest&, const std::string& p, bool) -> Status {
+    (void)store_->ForEachChunk([&](const ChunkFileName&, const std::string& p) -> Status {
       n += fs::file_size(p) > 0;
       return {};
     });

@@ -359,10 +359,10 @@ TEST_F(DatastoreTest, ChunkInsertFollowsPbsRules) {
   EXPECT_EQ(*cs.MarkBad(d, 7), path + ".7.bad");
   fs::remove(path + ".7.bad");
   int seen = 0, bad = 0;
-  ASSERT_TRUE(cs.ForEachChunk([&](const Digest& digest, const std::string&, bool is_bad) -> Status {
-    EXPECT_EQ(digest, d);
+  ASSERT_TRUE(cs.ForEachChunk([&](const ChunkFileName& name, const std::string&) -> Status {
+    EXPECT_EQ(name.digest, d);
     ++seen;
-    bad += is_bad;
+    bad += !name.bad.empty();
     return {};
   }).has_value());
   EXPECT_EQ(seen, 2);

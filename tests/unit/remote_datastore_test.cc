@@ -66,6 +66,14 @@ class OrderCheckingBackend final : public testing::ForwardingBackend {
 
 class RemoteDatastoreTest : public testing::RemoteStoreFixture {
  protected:
+  // After verify moved `key`'s object aside: the next backup uploads the
+  // chunk again (trusting no marker left behind), and `snap` verifies.
+  void ExpectTheNextBackupStoresItAgain(Datastore& ds, const std::string& key, const SnapshotRef& snap) {
+    ASSERT_TRUE(Backup(ds).has_value());
+    EXPECT_TRUE(bucket_->Head(key)->has_value()) << "the next backup did not upload " << key;
+    EXPECT_TRUE(ds.Verify({snap}, {}, nullptr)->ok());
+  }
+
   // A store whose bucket is wrapped in an OrderCheckingBackend.
   std::pair<std::unique_ptr<Datastore>, std::shared_ptr<OrderCheckingBackend>> InitChecked() {
     auto checker = std::make_shared<OrderCheckingBackend>(bucket_, tmp_ / "a", "store/.cnt/");
@@ -253,10 +261,7 @@ TEST_F(RemoteDatastoreTest, VerifyChecksTheBucketsCopies) {
   // Renamed in the bucket as PBS does, and the local copy moved aside too.
   EXPECT_TRUE(bucket_->Head(key + ".0.bad")->has_value());
   EXPECT_FALSE(bucket_->Head(key)->has_value());
-  // The next backup uploads the chunk again.
-  ASSERT_TRUE(Backup(**ds).has_value());
-  EXPECT_TRUE(bucket_->Head(key)->has_value());
-  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectTheNextBackupStoresItAgain(**ds, key, summary->snapshot));
 }
 
 // The same for a chunk the cache had evicted: its local trace is an empty
@@ -280,9 +285,7 @@ TEST_F(RemoteDatastoreTest, VerifyMovesAsideTheMarkerOfABadObject) {
   EXPECT_FALSE(std::filesystem::exists(local)) << "the marker would claim the chunk is stored";
   EXPECT_TRUE(std::filesystem::exists(local.string() + ".1.bad"));
   EXPECT_FALSE(std::filesystem::exists(local.string() + ".0.bad"));
-  ASSERT_TRUE(Backup(**ds).has_value());
-  EXPECT_TRUE(bucket_->Head(key)->has_value());
-  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectTheNextBackupStoresItAgain(**ds, key, summary->snapshot));
 }
 
 // A garbage collection between the verify that moved a bad object aside
@@ -298,9 +301,7 @@ TEST_F(RemoteDatastoreTest, AGcAfterVerifyDoesNotHideTheLostChunk) {
   ASSERT_TRUE(gc.has_value()) << gc.error().message();
   EXPECT_EQ(gc->missing, std::vector<std::string>{key.substr(key.rfind('/') + 1)});
   EXPECT_EQ(gc->markers_written, 0u);
-  ASSERT_TRUE(Backup(**ds).has_value());
-  EXPECT_TRUE(bucket_->Head(key)->has_value()) << "the backup trusted a marker";
-  EXPECT_TRUE((*ds)->Verify({summary->snapshot}, {}, nullptr)->ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectTheNextBackupStoresItAgain(**ds, key, summary->snapshot));
 }
 
 TEST_F(RemoteDatastoreTest, WithoutTheBucketLocalMetadataStillReads) {
