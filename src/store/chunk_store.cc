@@ -118,7 +118,9 @@ Result<bool> ChunkStore::WriteMarker(const Digest& digest) {
 std::string BadSuffix(int n) { return "." + std::to_string(n) + ".bad"; }
 
 std::optional<ChunkFileName> ParseChunkFileName(std::string_view name) {
-  const bool bad = name.size() == 70 && name[64] == '.' && name.ends_with(".bad");
+  // BadSuffix(0..9): one digit between the dots.
+  const bool bad = name.size() == 70 && name[64] == '.' && name[65] >= '0' && name[65] <= '9' &&
+                   name.ends_with(".bad");
   if (name.size() != 64 && !bad) return std::nullopt;
   auto digest = DigestFromHex(name.substr(0, 64));
   if (!digest) return std::nullopt;

@@ -369,6 +369,21 @@ TEST_F(DatastoreTest, ChunkInsertFollowsPbsRules) {
   EXPECT_EQ(bad, 2);
 }
 
+TEST(ChunkFileNameTest, OnlyAChunkOrItsNumberedBadCopyParses) {
+  const std::string hex = ToHex(Sha256Of(ByteView()));
+  auto chunk = ParseChunkFileName(hex);
+  ASSERT_TRUE(chunk.has_value());
+  EXPECT_EQ(ToHex(chunk->digest), hex);
+  EXPECT_EQ(chunk->bad, "");
+  auto bad = ParseChunkFileName(hex + BadSuffix(4));
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->bad, ".4.bad");
+  // Same length or shape as a bad copy, but not one: a stray, left alone.
+  for (const std::string& stray : {hex + ".x.bad", hex + "..bad", hex + ".10.bad", hex + ".4.bak",
+                                   hex + ".tmp", hex.substr(1), "g" + hex.substr(1)})
+    EXPECT_FALSE(ParseChunkFileName(stray).has_value()) << stray;
+}
+
 TEST_F(DatastoreTest, StoreLayoutIsPbs) {
   for (const char* dir : {"/.chunks/0000", "/.chunks/ffff", "/.chunks/a0b1"})
     EXPECT_TRUE(fs::is_directory(store_ + dir)) << dir;
