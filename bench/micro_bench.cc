@@ -13,10 +13,14 @@
 // sorted order, about $CV_PIPELINE_SAMPLE_MIB (default 128) MiB: the whole
 // tree when it is no larger. bench/pipeline.sh computes the bound the
 // parts allow (1 / sum of 1/speed) and how close the chain comes to it.
+// BM_SystemCall is the cost of a bare system call, which sets much of what
+// a backup of many small files spends beside the pipeline.
 //
 //   build/release/bench/micro_bench --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -148,37 +152,54 @@ void BM_Buzhash(benchmark::State& state) {
 }
 BENCHMARK(BM_Buzhash)->Arg(64 << 10)->Arg(4 << 20);
 
+// A bare system call, into the kernel and back: a backup of a cached tree
+// makes about seven per regular file (open, stat, flistxattr, the flags
+// ioctl, read-ahead, read, close), each costing this plus its own work.
+// Unlike the pipeline's speeds it differs several-fold between machines
+// (page-table isolation, the kind of virtualisation), and with it the
+// share of a small-file backup's CPU that the pipeline gets.
+void BM_SystemCall(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(::syscall(SYS_getppid));
+}
+BENCHMARK(BM_SystemCall);
+
 // --- The backup pipeline on one core -------------------------------------
 
 // Every k-th regular file under `dir` (sorted), k chosen for about
-// `sample` bytes (every file when the tree is no larger). A hard-linked
-// file counts once, at its first path, as a backup reads it.
-Bytes LoadSample(const std::string& dir, uint64_t sample) {
+// `sample` bytes (every file when the tree is no larger), read one after
+// the other into `out`, memory of the kind the backup's chunks are in. A
+// hard-linked file counts once, at its first path, as a backup reads it.
+void LoadSample(const std::string& dir, uint64_t sample, ByteBuffer& out) {
   std::vector<std::string> paths;
   std::error_code ec;
   for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
     if (e.is_regular_file(ec) && !e.is_symlink(ec)) paths.push_back(e.path().string());
   std::sort(paths.begin(), paths.end());
-  std::vector<std::string> files;
+  std::vector<std::pair<std::string, uint64_t>> files;  // path, size
   std::set<std::pair<dev_t, ino_t>> seen;
   uint64_t total = 0;
   for (std::string& path : paths) {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0 || !seen.emplace(st.st_dev, st.st_ino).second) continue;
-    files.push_back(std::move(path));
+    files.emplace_back(std::move(path), uint64_t(st.st_size));
     total += uint64_t(st.st_size);
   }
   const size_t stride = std::max<uint64_t>(1, total / sample);
-  Bytes out;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < files.size(); i += stride) bytes += files[i].second;
+  out = ByteBuffer(bytes);
+  size_t size = 0;
   for (size_t i = 0; i < files.size(); i += stride) {
-    std::ifstream in(files[i], std::ios::binary);
-    out.insert(out.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::ifstream in(files[i].first, std::ios::binary);
+    // At most the size listed: a file that grew since is cut there.
+    in.read(reinterpret_cast<char*>(out.data() + size), std::streamsize(files[i].second));
+    size += size_t(in.gcount());
   }
-  if (out.size() < (16u << 20)) {
-    std::fprintf(stderr, "pipeline corpus %s: only %zu bytes\n", dir.c_str(), out.size());
+  out.set_size(size);
+  if (size < (16u << 20)) {
+    std::fprintf(stderr, "pipeline corpus %s: only %zu bytes\n", dir.c_str(), size);
     std::exit(1);
   }
-  return out;
 }
 
 // Calls `f` with each chunk the 4 MiB-average chunker cuts from `data`,
@@ -206,11 +227,8 @@ const PipelineData& Pipeline() {
     PipelineData d;
     const char* dir = std::getenv("CV_PIPELINE_CORPUS");
     const char* mib = std::getenv("CV_PIPELINE_SAMPLE_MIB");
-    const Bytes sample = LoadSample(dir != nullptr ? dir : "/usr/share",
-                                    (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 128) << 20);
-    d.memory = ByteBuffer(sample.size());
-    std::memcpy(d.memory.data(), sample.data(), sample.size());
-    d.memory.set_size(sample.size());
+    LoadSample(dir != nullptr ? dir : "/usr/share",
+               (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 128) << 20, d.memory);
     d.corpus = d.memory.view();
     ForEachChunk(d.corpus, [&](ByteView c) { d.chunks.push_back(c); });
     for (ByteView c : d.chunks) {
