@@ -20,7 +20,8 @@
 //   2. group directory        shared by backups; exclusive to remove a group
 //   3. snapshot directory     exclusive while a backup writes it, shared by
 //                             readers (restore, verify); exclusive to forget
-//   4. <store>/.locks/<...>   exclusive around a manifest read-modify-write
+//   4. <store>/.locks/<...>   exclusive around a manifest read-modify-write;
+//                             forget removes the snapshot's under it
 //   5. .chunks/<4hex>         shared by a backup around one chunk's check
 //                             and write; exclusive by GC while it removes
 //                             chunks, several in ascending order
@@ -430,6 +431,7 @@ class Datastore {
                                 const std::string& file_name);
 
   // Runs `fn` on the manifest under the manifest lock and writes it back.
+  // The caller holds the snapshot's lock.
   Status UpdateManifest(const SnapshotRef& snap, const std::function<Status(Manifest&)>& fn);
 
   // Locks a snapshot directory; kBusy names what holds it.
@@ -439,6 +441,13 @@ class Datastore {
   Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
             std::optional<S3Options> s3, std::shared_ptr<Backend> backend,
             CacheOptions cache_options, const OpenOptions& open);
+  // <store>/.locks/<the snapshot's path, '/' as '_'>.manifest. Distinct
+  // snapshots may share one (the name is ambiguous): it then serialises
+  // both, which is harmless.
+  std::string ManifestLockPath(const SnapshotRef& snap) const;
+  // Removes it (forget, after the snapshot): .locks/ would otherwise keep
+  // one file per snapshot ever annotated.
+  Status RemoveManifestLock(const SnapshotRef& snap);
   // Opens the cache when first needed (commands that never touch chunks
   // do not take its lock).
   Result<ChunkCache*> Cache();

@@ -103,7 +103,10 @@ class Env {
 
   // Locks a file (created if missing) or a directory. With wait=false a lock
   // held elsewhere gives kBusy at once. Locks taken through different
-  // FileLock objects conflict even inside one process.
+  // FileLock objects conflict even inside one process. The holder of a
+  // file's exclusive lock may remove the file: a Lock() that was waiting
+  // for it, or had opened it just before, then locks the file the path
+  // names anew instead (so it never holds a lock on a removed file).
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
                                                  LockMode mode, bool wait) = 0;
 };

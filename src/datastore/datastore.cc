@@ -484,7 +484,24 @@ Result<StoreUsage> Datastore::Usage(const std::vector<SnapshotInfo>& snapshots) 
 
 Status Datastore::Forget(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, true));
-  return snapshots_->RemoveSnapshot(snap);
+  CV_RETURN_IF_ERROR(snapshots_->RemoveSnapshot(snap));
+  if (Status st = RemoveManifestLock(snap); !st)
+    return std::unexpected(std::move(st).error().Context("snapshot " + snap.ToString() +
+                                                         " removed, but not its manifest lock"));
+  return {};
+}
+
+Status Datastore::RemoveManifestLock(const SnapshotRef& snap) {
+  // Removed under its lock: a snapshot sharing the name may be updating
+  // its manifest (Env::Lock then moves on to a new file).
+  const std::string path = ManifestLockPath(snap);
+  auto st = env_->Stat(path);
+  if (!st && st.error().code() == ErrorCode::kNotFound) return {};
+  if (!st) return std::unexpected(st.error());
+  CV_ASSIGN_OR_RETURN(auto held, env_->Lock(path, LockMode::kExclusive, /*wait=*/true));
+  Status removed = env_->RemoveFile(path);
+  if (!removed && removed.error().code() != ErrorCode::kNotFound) return removed;
+  return {};
 }
 
 Status Datastore::SetProtected(const SnapshotRef& snap, bool on) {
@@ -496,13 +513,17 @@ Status Datastore::SetProtected(const SnapshotRef& snap, bool on) {
   return snapshots_->SetProtected(snap, on);
 }
 
-Status Datastore::UpdateManifest(const SnapshotRef& snap,
-                                 const std::function<Status(Manifest&)>& fn) {
+std::string Datastore::ManifestLockPath(const SnapshotRef& snap) const {
   std::string lock_name = snap.RelPath();
   std::replace(lock_name.begin(), lock_name.end(), '/', '_');
+  return JoinPath(JoinPath(path_, kLocksDir), lock_name + ".manifest");
+}
+
+Status Datastore::UpdateManifest(const SnapshotRef& snap,
+                                 const std::function<Status(Manifest&)>& fn) {
   CV_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(path_, kLocksDir)));
-  CV_ASSIGN_OR_RETURN(auto lock, env_->Lock(JoinPath(JoinPath(path_, kLocksDir), lock_name + ".manifest"),
-                                            LockMode::kExclusive, /*wait=*/true));
+  CV_ASSIGN_OR_RETURN(auto lock, env_->Lock(ManifestLockPath(snap), LockMode::kExclusive,
+                                            /*wait=*/true));
   CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
   CV_RETURN_IF_ERROR(fn(m));
   return snapshots_->WriteManifest(snap, m);

@@ -253,8 +253,31 @@ class PosixEnv final : public Env {
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
                                          bool wait) override {
-    struct stat st;
-    bool is_dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    for (;;) {
+      struct stat st;
+      const bool is_dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      CV_ASSIGN_OR_RETURN(UniqueFd fd, LockOnce(path, is_dir, mode, wait));
+      // A lock file's holder may remove it (env.h): a lock won on the
+      // removed file would exclude no one who opens the path from now on.
+      // Then again, on the file the path names now.
+      if (!is_dir) {
+        struct stat held, named;
+        if (::fstat(fd.get(), &held) != 0) return FailErrno(errno, "lock " + path);
+        if (::stat(path.c_str(), &named) != 0) {
+          if (errno != ENOENT) return FailErrno(errno, "lock " + path);
+          continue;
+        }
+        if (named.st_dev != held.st_dev || named.st_ino != held.st_ino) continue;
+      }
+      return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(std::move(fd)));
+    }
+  }
+
+ private:
+  // Opens `path` and locks it (a directory: flock; a file, created if
+  // missing: an open-file-description lock); the descriptor holds the lock.
+  static Result<UniqueFd> LockOnce(const std::string& path, bool is_dir, LockMode mode,
+                                   bool wait) {
     UniqueFd fd(is_dir ? ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                        : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd) return FailErrno(errno, "open lock " + path);
@@ -282,7 +305,7 @@ class PosixEnv final : public Env {
                                           " lock on " + path + ": held by another process");
       return FailErrno(errno, std::string("lock ") + path);
     }
-    return std::unique_ptr<FileLock>(std::make_unique<PosixFileLock>(std::move(fd)));
+    return fd;
   }
 };
 
