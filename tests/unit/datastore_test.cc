@@ -9,7 +9,6 @@
 #include <mutex>
 #include <set>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "archive/tar.h"
@@ -318,42 +317,6 @@ TEST_F(DatastoreTest, ForgetRemovesTheSnapshotsManifestLock) {
   auto third = FullBackup(*ds);
   ASSERT_TRUE(third.has_value());
   EXPECT_TRUE(ds->Forget(third->snapshot).has_value());
-}
-
-// A lock file removed by the holder of its lock: a Lock() waiting for it
-// ends up holding the file the path names, not the removed one, so it
-// still excludes whoever locks the path next.
-TEST_F(DatastoreTest, ALockWaitingForARemovedFileLocksTheNewOne) {
-  Env* env = Env::Default();
-  const std::string path = tmp_ / "x.lock";
-  auto holder = env->Lock(path, LockMode::kExclusive, false);
-  ASSERT_TRUE(holder.has_value());
-  struct stat st;
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  std::atomic<bool> done{false};
-  Result<std::unique_ptr<FileLock>> waiter = std::unexpected(Error(ErrorCode::kInternal, "unset"));
-  std::thread t([&] {
-    waiter = env->Lock(path, LockMode::kExclusive, true);
-    done = true;
-  });
-  // Until the kernel lists the waiter as blocked on this inode (a "->"
-  // line of /proc/locks), where /proc is there to tell.
-  const std::string inode = ":" + std::to_string(st.st_ino) + " ";
-  for (bool blocked = false; !blocked && fs::exists("/proc/locks");) {
-    std::ifstream locks("/proc/locks");
-    for (std::string line; !blocked && std::getline(locks, line);)
-      blocked = line.find("->") != std::string::npos && line.find(inode) != std::string::npos;
-    if (!blocked) std::this_thread::yield();
-  }
-  EXPECT_FALSE(done);
-  ASSERT_EQ(::unlink(path.c_str()), 0);
-  holder->reset();
-  t.join();
-  ASSERT_TRUE(waiter.has_value()) << waiter.error().message();
-  ASSERT_TRUE(fs::exists(path));
-  auto next = env->Lock(path, LockMode::kExclusive, false);
-  ASSERT_FALSE(next.has_value());
-  EXPECT_EQ(next.error().code(), ErrorCode::kBusy);
 }
 
 TEST_F(DatastoreTest, ForgetIsRefusedWhileASnapshotIsInUse) {

@@ -1,18 +1,26 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
 
 #include "chunkvault/bytes.h"
+#include "chunkvault/env.h"
 #include "chunkvault/hash.h"
 #include "util/byte_buffer.h"
 #include "util/size.h"
 #include "util/thread_pool.h"
 #include "util/time.h"
+#include "support/tree_util.h"
 
 namespace chunkvault {
 namespace {
@@ -147,6 +155,43 @@ TEST(BufferPool, IdleBuffersKeepOnlyTheirResidentPages) {
   EXPECT_EQ(again.data()[size - 1], 0);
   ByteBuffer other = pool->Get();  // none idle: new memory
   EXPECT_NE(other.data(), first);
+}
+
+// A lock file removed by the holder of its lock: a Lock() waiting for it
+// ends up holding the file the path names, not the removed one, so it
+// still excludes whoever locks the path next.
+TEST(EnvLock, AWaiterForARemovedFileLocksTheNewOne) {
+  Env* env = Env::Default();
+  testing::TempDir tmp;
+  const std::string path = tmp / "x.lock";
+  auto holder = env->Lock(path, LockMode::kExclusive, false);
+  ASSERT_TRUE(holder.has_value());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  std::atomic<bool> done{false};
+  Result<std::unique_ptr<FileLock>> waiter = std::unexpected(Error(ErrorCode::kInternal, "unset"));
+  std::thread t([&] {
+    waiter = env->Lock(path, LockMode::kExclusive, true);
+    done = true;
+  });
+  // Until the kernel lists the waiter as blocked on this inode (a "->"
+  // line of /proc/locks), where /proc is there to tell.
+  const std::string inode = ":" + std::to_string(st.st_ino) + " ";
+  for (bool blocked = false; !blocked && std::filesystem::exists("/proc/locks");) {
+    std::ifstream locks("/proc/locks");
+    for (std::string line; !blocked && std::getline(locks, line);)
+      blocked = line.find("->") != std::string::npos && line.find(inode) != std::string::npos;
+    if (!blocked) std::this_thread::yield();
+  }
+  EXPECT_FALSE(done);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  holder->reset();
+  t.join();
+  ASSERT_TRUE(waiter.has_value()) << waiter.error().message();
+  ASSERT_TRUE(std::filesystem::exists(path));
+  auto next = env->Lock(path, LockMode::kExclusive, false);
+  ASSERT_FALSE(next.has_value());
+  EXPECT_EQ(next.error().code(), ErrorCode::kBusy);
 }
 
 }  // namespace
