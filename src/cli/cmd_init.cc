@@ -91,7 +91,8 @@ void RegisterInit(CLI::App& app, int& exit_code) {
   cmd->add_option("--s3-bucket", args->bucket, "Bucket holding the datastore (makes it S3-backed)");
   cmd->add_option("--s3-region", args->region, "Region (default: AWS_REGION, the profile, us-east-1)");
   cmd->add_flag("--s3-path-style", args->path_style,
-                "Address the bucket as endpoint/bucket (Ceph, MinIO) instead of bucket.endpoint");
+                "Address the bucket as endpoint/bucket (Ceph, MinIO) instead of bucket.endpoint "
+                "(used anyway for IP-address endpoints and buckets that cannot lead a host name)");
   cmd->add_flag("--s3-skip-if-none-match", args->skip_if_none_match,
                 "For providers without conditional PUTs: check with HEAD before uploading");
   cmd->add_option("--s3-fingerprint", args->fingerprint,

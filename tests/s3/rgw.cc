@@ -32,13 +32,9 @@ const RgwSettings& Rgw() {
   return settings;
 }
 
-std::unique_ptr<S3Client> RgwClient(const std::string& bucket, int max_attempts) {
-  S3Config config;
-  config.endpoint = Rgw().endpoint;
-  config.bucket = bucket.empty() ? Rgw().bucket : bucket;
-  config.region = Rgw().region;
-  config.path_style = true;
-  config.retry.max_attempts = max_attempts;
+namespace {
+
+std::unique_ptr<S3Client> MakeClient(const S3Config& config) {
   auto client = S3Client::Create(config, {Rgw().access_key, Rgw().secret_key, ""},
                                  *NewCurlHttpClient({}));
   if (!client) {
@@ -46,6 +42,47 @@ std::unique_ptr<S3Client> RgwClient(const std::string& bucket, int max_attempts)
     std::abort();
   }
   return std::move(*client);
+}
+
+S3Config BaseConfig() {
+  S3Config config;
+  config.endpoint = Rgw().endpoint;
+  config.bucket = Rgw().bucket;
+  config.region = Rgw().region;
+  return config;
+}
+
+}  // namespace
+
+std::unique_ptr<S3Client> RgwClient(const std::string& bucket, int max_attempts) {
+  S3Config config = BaseConfig();
+  if (!bucket.empty()) config.bucket = bucket;
+  config.path_style = true;
+  config.retry.max_attempts = max_attempts;
+  return MakeClient(config);
+}
+
+std::string RgwEndpointByName() {
+  const std::string& endpoint = Rgw().endpoint;  // http://127.0.0.1:<port>
+  const std::string ip = "127.0.0.1";
+  const size_t at = endpoint.find(ip);
+  if (at == std::string::npos) {
+    std::fprintf(stderr, "unexpected test server endpoint %s\n", endpoint.c_str());
+    std::abort();
+  }
+  return endpoint.substr(0, at) + "localhost" + endpoint.substr(at + ip.size());
+}
+
+std::unique_ptr<S3Client> RgwVirtualHostedClient() {
+  S3Config config = BaseConfig();
+  config.endpoint = RgwEndpointByName();
+  auto client = MakeClient(config);
+  if (client->path_style()) {
+    std::fprintf(stderr, "bucket '%s' cannot be addressed virtual-hosted style\n",
+                 config.bucket.c_str());
+    std::abort();
+  }
+  return client;
 }
 
 std::map<std::string, std::string> RgwEnv() {

@@ -21,6 +21,17 @@ const RgwSettings& Rgw();
 // A client for the test bucket (or `bucket`), path-style, real timing.
 std::unique_ptr<S3Client> RgwClient(const std::string& bucket = "", int max_attempts = 5);
 
+// The server's endpoint by host name: http://localhost:<port>. The
+// server's `rgw dns name` is localhost, so a request to
+// <bucket>.localhost:<port> addresses the bucket (virtual-hosted style),
+// and libcurl resolves every *.localhost name to the loopback address
+// itself.
+std::string RgwEndpointByName();
+
+// A client for the test bucket that names it in the host (virtual-hosted
+// style, the default for endpoints with host names).
+std::unique_ptr<S3Client> RgwVirtualHostedClient();
+
 // Environment for running the chunkvault binary against the server.
 std::map<std::string, std::string> RgwEnv();
 

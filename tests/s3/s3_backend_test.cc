@@ -16,8 +16,16 @@ struct RgwFactory {
     return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwClient()));
   }
 };
+struct RgwVirtualHostedFactory {
+  static std::unique_ptr<Backend> Make() {
+    return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwVirtualHostedClient()));
+  }
+};
 }  // namespace
 INSTANTIATE_TYPED_TEST_SUITE_P(Rgw, BackendConformance, RgwFactory);
+// The same suite with the bucket in the host name (bucket.localhost), the
+// addressing AWS S3 itself uses: the signature covers that host.
+INSTANTIATE_TYPED_TEST_SUITE_P(RgwVirtualHosted, BackendConformance, RgwVirtualHostedFactory);
 }  // namespace conformance
 
 namespace {

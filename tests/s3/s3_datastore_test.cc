@@ -114,6 +114,23 @@ TEST_F(S3Datastore, ThePrefixIsClaimedAndCanBeAdopted) {
   EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "dst"), std::vector<std::string>{});
 }
 
+TEST_F(S3Datastore, TheBucketInTheHostNameWorksEndToEnd) {
+  // No --s3-path-style and an endpoint by host name: requests go to
+  // <bucket>.localhost, as they would to <bucket>.s3.<region>.amazonaws.com.
+  CliRunner cv = Runner(tmp_ / "store");
+  cv.Init({"--name", name_, "--s3-endpoint", testing::RgwEndpointByName(), "--s3-bucket",
+           testing::Rgw().bucket});
+  std::string snap = cv.Backup({"--chunk-size", "64K", "root.tar:" + (tmp_ / "src")});
+  EXPECT_FALSE(Keys(name_ + "/.chunks/").empty());
+  RemoveLocalChunks(tmp_ / "store");  // the restore must fetch from the bucket
+  RunResult r = cv.Run({"restore", snap, "root.tar", tmp_ / "back"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "back"), std::vector<std::string>{});
+  auto report = CliRunner::Json(cv.Run({"verify", "--json"}));
+  EXPECT_EQ(report["bad-chunks"].size(), 0u);
+  EXPECT_EQ(report["snapshots-failed"], 0);
+}
+
 TEST_F(S3Datastore, RefreshRebuildsLostMetadata) {
   CliRunner cv = Runner(tmp_ / "store");
   cv.Init(S3Init());

@@ -322,28 +322,70 @@ TEST_F(S3ClientTest, PutRateLimitSpacesRequests) {
   for (auto d : timing_.sleeps) EXPECT_EQ(d.count(), 500000);
 }
 
+// A fake HttpClient: records the request instead of sending it.
+struct Recorder : HttpClient {
+  HttpRequest last;
+  Result<HttpResponse> Send(const HttpRequest& r) override {
+    last = r;
+    HttpResponse resp;
+    resp.status = 200;
+    return resp;
+  }
+};
+
 TEST_F(S3ClientTest, VirtualHostStyleUsesTheBucketInTheHostName) {
   S3Config config;
   config.endpoint = "https://s3.example.com";
   config.bucket = "my-bucket";
-  // A fake HttpClient records the request instead of sending it.
-  struct Recorder : HttpClient {
-    HttpRequest last;
-    Result<HttpResponse> Send(const HttpRequest& r) override {
-      last = r;
-      HttpResponse resp;
-      resp.status = 200;
-      return resp;
-    }
-  };
   auto rec = std::make_unique<Recorder>();
   Recorder* seen = rec.get();
   auto client = *S3Client::Create(config, kCreds, std::move(rec), timing_.Get());
+  EXPECT_FALSE(client->path_style());
   ASSERT_TRUE(client->GetObject("dir/a b").has_value());
   EXPECT_EQ(seen->last.url, "https://my-bucket.s3.example.com/dir/a%20b");
   bool host_ok = false;
   for (auto& h : seen->last.headers) host_ok |= h.name == "host" && h.value == "my-bucket.s3.example.com";
   EXPECT_TRUE(host_ok);
+}
+
+TEST_F(S3ClientTest, PathStyleWhereTheBucketCannotLeadTheHostName) {
+  struct Case {
+    const char* endpoint;
+    const char* bucket;
+    const char* url;  // of GET "k"
+  };
+  for (const Case& c : {
+           Case{"http://127.0.0.1:7480", "bkt", "http://127.0.0.1:7480/bkt/k"},      // an IPv4 address
+           Case{"http://[::1]:7480", "bkt", "http://[::1]:7480/bkt/k"},              // an IPv6 address
+           Case{"https://s3.example.com", "Old_Bucket", "https://s3.example.com/Old_Bucket/k"},
+           Case{"https://s3.example.com", "a.b.c", "https://s3.example.com/a.b.c/k"},  // dots over TLS
+           Case{"http://localhost:9000", "a.b.c", "http://a.b.c.localhost:9000/k"},    // dots, plain
+           Case{"https://s3.example.com", "bkt", "https://bkt.s3.example.com/k"},
+       }) {
+    S3Config config;
+    config.endpoint = c.endpoint;
+    config.bucket = c.bucket;
+    auto rec = std::make_unique<Recorder>();
+    Recorder* seen = rec.get();
+    auto client = *S3Client::Create(config, kCreds, std::move(rec), timing_.Get());
+    ASSERT_TRUE(client->GetObject("k").has_value());
+    EXPECT_EQ(seen->last.url, c.url) << c.endpoint << " " << c.bucket;
+    // Asked for, path style is used whatever the names.
+    config.path_style = true;
+    config.endpoint = "https://s3.example.com";
+    client = *S3Client::Create(config, kCreds, std::make_unique<Recorder>(), timing_.Get());
+    EXPECT_TRUE(client->path_style()) << c.bucket;
+  }
+}
+
+TEST(S3BucketNames, OnlyDnsLabelsLeadAHostName) {
+  for (const char* ok : {"abc", "my-bucket", "a.b-c.d", "x0.y1", "123-abc"})
+    EXPECT_TRUE(IsDnsCompatibleBucket(ok)) << ok;
+  for (const char* bad : {"ab", "Upper", "under_score", "-lead", "trail-", "a..b", "a.-b", "a-.b",
+                          ".dot", "dot.", "192.168.1.1", "12345", "sp ace"})
+    EXPECT_FALSE(IsDnsCompatibleBucket(bad)) << bad;
+  EXPECT_FALSE(IsDnsCompatibleBucket(std::string(64, 'a')));
+  EXPECT_TRUE(IsDnsCompatibleBucket(std::string(63, 'a')));
 }
 
 TEST_F(S3ClientTest, ConnectionsAreKeptAliveAndReused) {

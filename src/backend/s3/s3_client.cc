@@ -52,6 +52,32 @@ bool IsLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
 }
 
+bool IsDnsCompatibleBucket(const std::string& bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  bool all_digits_and_dots = true;
+  char prev = '.';  // the start counts as a label boundary
+  for (const char c : bucket) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-' && c != '.') return false;
+    if (c == '.' && (prev == '.' || prev == '-')) return false;  // empty label, or one ending in '-'
+    if (c == '-' && prev == '.') return false;                   // a label starting with '-'
+    all_digits_and_dots &= (c >= '0' && c <= '9') || c == '.';
+    prev = c;
+  }
+  return prev != '.' && prev != '-' && !all_digits_and_dots;
+}
+
+namespace {
+
+// An IPv4 address (digits and dots) or a bracketed IPv6 one: no host
+// name to put the bucket in front of.
+bool IsIpLiteral(const std::string& host) {
+  if (host.starts_with('[')) return true;
+  return !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+}  // namespace
+
 S3Client::S3Client(S3Config config, Credentials credentials, std::unique_ptr<HttpClient> http,
                    S3Timing timing)
     : config_(std::move(config)),
@@ -77,6 +103,9 @@ Result<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, Credentials 
       new S3Client(std::move(config), std::move(credentials), std::move(http), std::move(timing)));
   c->scheme_ = url.scheme;
   c->host_ = url.Authority();
+  const std::string& bucket = c->config_.bucket;
+  c->path_style_ = c->config_.path_style || IsIpLiteral(url.host) || !IsDnsCompatibleBucket(bucket) ||
+                   (url.scheme == "https" && bucket.find('.') != std::string::npos);
   return c;
 }
 
@@ -87,7 +116,7 @@ std::string S3Client::Describe() const {
 std::string S3Client::Url(const std::string& key, const std::string& query) const {
   std::string url = scheme_;
   url += "://";
-  if (config_.path_style) {
+  if (path_style_) {
     url += host_;
     url += '/';
     url += UriEncode(config_.bucket, false);

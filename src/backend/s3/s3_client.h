@@ -42,7 +42,13 @@ struct S3Config {
   std::string endpoint;  // https://host[:port]; http only for loopback
   std::string bucket;
   std::string region = "us-east-1";
-  bool path_style = false;  // endpoint/bucket/key instead of bucket.endpoint/key
+  // endpoint/bucket/key instead of bucket.endpoint/key. Without it,
+  // requests go virtual-hosted style where that can work, and path style
+  // where it cannot, as the AWS SDKs do: an endpoint that is an IP
+  // address, a bucket name that cannot lead a host name, or one with dots
+  // over https (a wildcard certificate covers one label), see
+  // S3Client::path_style().
+  bool path_style = false;
   // Providers without conditional PUTs: ask with HEAD before every
   // put-if-absent instead of sending If-None-Match: *.
   bool skip_if_none_match = false;
@@ -92,6 +98,9 @@ class S3Client {
   // "bucket 'b' at https://host"
   std::string Describe() const;
   const S3Config& config() const { return config_; }
+  // Whether requests name the bucket in the path: config().path_style, or
+  // virtual-hosted style could not work (see S3Config::path_style).
+  bool path_style() const { return path_style_; }
   const S3RequestCounts& counts() const { return counts_; }
 
  private:
@@ -123,6 +132,7 @@ class S3Client {
   const std::unique_ptr<HttpClient> http_;
   const S3Timing timing_;
   std::string scheme_, host_;  // of the endpoint (host with port)
+  bool path_style_ = false;
   S3RequestCounts counts_;
   std::mutex rate_mu_;
   double next_put_ CV_GUARDED_BY(rate_mu_) = 0;  // monotonic time of the next allowed PUT
@@ -130,5 +140,11 @@ class S3Client {
 
 // True for 127.0.0.0/8, ::1 and localhost.
 bool IsLoopbackHost(const std::string& host);
+
+// Whether `bucket` can lead a host name (virtual-hosted style): 3 to 63
+// lowercase letters, digits, '-' and '.', in labels that start and end
+// with a letter or digit, and not of digits and dots alone (the shape of
+// an IPv4 address).
+bool IsDnsCompatibleBucket(const std::string& bucket);
 
 }  // namespace chunkvault
