@@ -91,6 +91,9 @@ struct InitOptions {
   // With reuse: take the prefix over even if another host claims it.
   bool overwrite_in_use = false;
   std::shared_ptr<Backend> backend;  // tests: use this instead of S3
+  // S3: told of each request that failed and will be retried (see
+  // S3Config::on_retry); called from any thread.
+  std::function<void(const std::string&)> on_s3_retry;
 };
 
 struct OpenOptions {
@@ -102,6 +105,9 @@ struct OpenOptions {
   bool cache_admit = true;
   // Tests: the cache filesystem's free bytes.
   std::function<Result<uint64_t>()> cache_free_space;
+  // S3: told of each request that failed and will be retried (see
+  // S3Config::on_retry); called from any thread.
+  std::function<void(const std::string&)> on_s3_retry;
 };
 
 // What this process did with the cache and the bucket so far.

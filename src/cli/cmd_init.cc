@@ -58,6 +58,7 @@ int RunInit(InitArgs args) {
     args.init.cache.max_size = *size;
   }
   if (!args.cache_policy.empty()) args.init.cache.policy = args.cache_policy;
+  args.init.on_s3_retry = ReportS3Retry;
   auto ds = Datastore::Init(Env::Default(), args.store.store, args.init);
   if (!ds) return ReportError(ds.error());
   if (args.store.json) {

@@ -25,6 +25,7 @@ Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts) {
   OpenOptions o;
   o.jobs = opts.jobs;
   o.cache_admit = opts.cache_admit;
+  o.on_s3_retry = ReportS3Retry;
   return Datastore::Open(Env::Default(), opts.store, o);
 }
 
@@ -53,6 +54,13 @@ int ReportError(const Error& error) {
   std::fflush(stdout);
   std::fprintf(stderr, "chunkvault: error: %s\n", error.message().c_str());
   return error.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+void ReportS3Retry(const std::string& message) {
+  static const bool terminal = StderrIsTerminal();
+  // One write per notice: lines from several threads do not interleave.
+  const std::string line = std::string(terminal ? "\r\033[K" : "") + "chunkvault: retrying: " + message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

@@ -51,6 +51,10 @@ Result<BackupGroup> ParseGroup(const StoreOptions& opts, const std::string& text
 
 // Prints "chunkvault: error: <message>" and returns the exit code for it.
 int ReportError(const Error& error);
+// Prints that an S3 request failed and will be retried ("chunkvault:
+// retrying: ..."), from any thread; on a terminal it first clears the
+// progress line, which its next redraw brings back.
+void ReportS3Retry(const std::string& message);
 
 // Prints JSON to stdout (one document, pretty, newline-terminated).
 void PrintJson(const nlohmann::json& j);

@@ -198,7 +198,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
   std::shared_ptr<Backend> backend = options.backend;
   if (options.s3) {
     if (!backend) {
-      CV_ASSIGN_OR_RETURN(backend, OpenS3Backend(*options.s3, ProcessEnv()));
+      CV_ASSIGN_OR_RETURN(backend, OpenS3Backend(*options.s3, ProcessEnv(), options.on_s3_retry));
     }
     CV_RETURN_IF_ERROR(backend->Check());
     CV_RETURN_IF_ERROR(ClaimPrefix(*backend, name, options.reuse_datastore, options.overwrite_in_use));
@@ -262,7 +262,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   if (s3 && !backend) {
     // Without credentials the bucket is out of reach, but listing and
     // looking at local metadata still work: fail at the first request.
-    auto opened = OpenS3Backend(*s3, ProcessEnv());
+    auto opened = OpenS3Backend(*s3, ProcessEnv(), options.on_s3_retry);
     backend = opened ? *opened
                      : std::shared_ptr<Backend>(NewUnavailableBackend(
                            "bucket '" + s3->bucket + "' at " + s3->endpoint, opened.error().message()));

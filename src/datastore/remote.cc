@@ -74,7 +74,8 @@ Result<S3Options> S3OptionsFromJson(const nlohmann::json& j) {
   return s;
 }
 
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env) {
+Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env,
+                                               std::function<void(const std::string&)> on_retry) {
   CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(env));
   HttpClientOptions http;
   http.pinned_fingerprint = s3.fingerprint;
@@ -86,6 +87,7 @@ Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv
   config.path_style = s3.path_style;
   config.skip_if_none_match = s3.skip_if_none_match;
   config.put_rate_limit = s3.put_rate_limit;
+  config.on_retry = std::move(on_retry);
   CV_ASSIGN_OR_RETURN(auto client,
                       S3Client::Create(config, aws.credentials, std::move(http_client)));
   return std::shared_ptr<Backend>(NewS3Backend(std::shared_ptr<S3Client>(std::move(client))));

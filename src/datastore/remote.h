@@ -8,6 +8,7 @@
 // chunk); the bucket is the authority, from which s3-refresh rebuilds it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,8 @@ namespace chunkvault {
 std::unique_ptr<MetadataMirror> NewBackendMirror(Backend* backend, std::string prefix);
 
 // Opens the bucket with credentials from the AWS environment or profile.
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env);
+Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env,
+                                               std::function<void(const std::string&)> on_retry);
 
 // Claims "<name>/" in the bucket by writing "<name>/.in-use". Refused if
 // another datastore claims it (or objects are there without a claim)

@@ -55,6 +55,9 @@ TEST_F(S3Faults, JobsCompleteThroughAFlakyNetwork) {
   RunResult r = cv.Run({"restore", b, tmp_ / "dst"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "dst/root"), std::vector<std::string>{});
+  // Each retry was told on stderr, naming the request, without secrets.
+  std::string told = r.err;
+  ExpectNoSecrets(r);
   EXPECT_EQ(testing::ReadFile(tmp_ / "dst/disk.img"), testing::ReadFile(tmp_ / "disk.raw"));
   nlohmann::json v = CliRunner::Json(cv.Run({"verify", "--json"}));
   EXPECT_EQ(v["ok"], true) << v.dump(2);
@@ -63,9 +66,13 @@ TEST_F(S3Faults, JobsCompleteThroughAFlakyNetwork) {
   ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "store", 3600));
   r = cv.Run({"gc", "--atime-cutoff", "0", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  told += r.err;
+  ExpectNoSecrets(r);
   v = CliRunner::Json(cv.Run({"verify", "--json"}));
   EXPECT_EQ(v["ok"], true) << v.dump(2);
   EXPECT_EQ(v["snapshots-ok"], 1);
+  EXPECT_NE(told.find("chunkvault: retrying: S3 "), std::string::npos) << told;
+  EXPECT_NE(told.find(" of 5 in "), std::string::npos) << told;
 
   auto injected = proxy.injected();
   for (const char* kind : {"slow-down", "reset", "cut-answer", "delay"})

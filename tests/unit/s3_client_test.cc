@@ -81,6 +81,31 @@ TEST_F(S3ClientTest, RetriesA503BurstWithGrowingBackoff) {
   EXPECT_EQ(timing_.sleeps[2].count(), 600000);
 }
 
+TEST_F(S3ClientTest, EachRetryIsToldWhatFailedAndWhenItIsTriedAgain) {
+  ScriptedServer server;
+  for (int i = 0; i < 2; ++i) server.Add(ScriptedReply::Status(503, kSlowDown));
+  server.Add(ScriptedReply::Status(200, "payload"));
+  std::vector<std::string> told;
+  S3Config config;
+  config.on_retry = [&](const std::string& m) {
+    told.push_back(m);
+    // Told before the wait, not after it.
+    EXPECT_EQ(timing_.sleeps.size(), told.size() - 1);
+  };
+  auto client = Client(server, config);
+  ASSERT_TRUE(client->GetObject("a/key").has_value());
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].rfind("S3 GET a/key (bucket 'bkt' at " + server.url() + "): HTTP 503 SlowDown", 0), 0u)
+      << told[0];
+  EXPECT_NE(told[0].find("; attempt 2 of 5 in 0.1 s"), std::string::npos) << told[0];
+  EXPECT_NE(told[1].find("; attempt 3 of 5 in 0.3 s"), std::string::npos) << told[1];
+  for (const std::string& m : told) EXPECT_EQ(m.find(kCreds.secret_access_key), std::string::npos) << m;
+  // A request that succeeds at once tells nothing.
+  server.Add(ScriptedReply::Status(200, "again"));
+  ASSERT_TRUE(client->GetObject("b").has_value());
+  EXPECT_EQ(told.size(), 2u);
+}
+
 TEST_F(S3ClientTest, JitterStaysWithinHalfAndWholeDelay) {
   ScriptedServer server;
   for (int i = 0; i < 2; ++i) server.Add(ScriptedReply::Status(500));

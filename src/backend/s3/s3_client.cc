@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -185,7 +186,14 @@ Result<HttpResponse> S3Client::Execute(const Call& call) {
   for (int attempt = 0; attempt < config_.retry.max_attempts; ++attempt) {
     if (attempt > 0) {
       counts_.retries.fetch_add(1, std::memory_order_relaxed);
-      timing_.sleep(Backoff(attempt - 1));
+      const std::chrono::microseconds delay = Backoff(attempt - 1);
+      if (config_.on_retry) {
+        char when[32];
+        std::snprintf(when, sizeof when, "%.1f s", double(delay.count()) / 1e6);
+        config_.on_retry(What(call) + ": " + last_error + "; attempt " + std::to_string(attempt + 1) +
+                         " of " + std::to_string(config_.retry.max_attempts) + " in " + when);
+      }
+      timing_.sleep(delay);
     }
     HttpRequest req;
     req.method = call.method;

@@ -54,6 +54,13 @@ struct S3Config {
   bool skip_if_none_match = false;
   double put_rate_limit = 0;  // PUT requests per second; 0: unlimited
   RetryPolicy retry;
+  // Told of every failed attempt that will be tried again, on the thread
+  // that made it (so: must be thread-safe), before the wait: what failed,
+  // why, and when the next attempt comes ("S3 GET <key> (bucket 'b' at
+  // https://host): HTTP 503 SlowDown ...; attempt 2 of 5 in 0.2 s"). A
+  // stalled server otherwise looks like a hung job for minutes. Names no
+  // secret.
+  std::function<void(const std::string&)> on_retry;
 };
 
 struct S3Timing {
