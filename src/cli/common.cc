@@ -59,7 +59,8 @@ int ReportError(const Error& error) {
 void ReportS3Retry(const std::string& message) {
   static const bool terminal = StderrIsTerminal();
   // One write per notice: lines from several threads do not interleave.
-  const std::string line = std::string(terminal ? "\r\033[K" : "") + "chunkvault: retrying: " + message + "\n";
+  const std::string line =
+      std::string(terminal ? "\r\033[K" : "") + "chunkvault: retrying: " + message + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -18,10 +18,11 @@ int main(int argc, char** argv) {
   // the largest block freed so far, so a restore kept unmapping buffers
   // and faulting fresh pages in again: 78,000 page faults for 2.2 GiB, a
   // fifth of its wall time on a machine with costly faults
-  // (docs/benchmarks.md). Buffers of up to the largest chunk now stay in
-  // the heap, and up to 128 MiB of free heap stays mapped for the next.
-  // Fixed values also turn the adaptation off. (Under the sanitizers,
-  // which bring their own allocator, this changes nothing.)
+  // (docs/benchmarks.md). Now buffers up to 32 MiB (glibc's limit for the
+  // setting; a chunk is at most 16 MiB) come from the heap, and a heap
+  // keeps up to 128 MiB free at its top for the next ones. Fixed values
+  // also turn the adaptation off. (Under the sanitizers, which bring
+  // their own allocator, this changes nothing.)
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
   CLI::App app{
