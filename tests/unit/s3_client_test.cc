@@ -95,11 +95,13 @@ TEST_F(S3ClientTest, EachRetryIsToldWhatFailedAndWhenItIsTriedAgain) {
   auto client = Client(server, config);
   ASSERT_TRUE(client->GetObject("a/key").has_value());
   ASSERT_EQ(told.size(), 2u);
-  EXPECT_EQ(told[0].rfind("S3 GET a/key (bucket 'bkt' at " + server.url() + "): HTTP 503 SlowDown", 0), 0u)
-      << told[0];
+  const std::string start =
+      "S3 GET a/key (bucket 'bkt' at " + server.url() + "): HTTP 503 SlowDown";
+  EXPECT_EQ(told[0].rfind(start, 0), 0u) << told[0];
   EXPECT_NE(told[0].find("; attempt 2 of 5 in 0.1 s"), std::string::npos) << told[0];
   EXPECT_NE(told[1].find("; attempt 3 of 5 in 0.3 s"), std::string::npos) << told[1];
-  for (const std::string& m : told) EXPECT_EQ(m.find(kCreds.secret_access_key), std::string::npos) << m;
+  for (const std::string& m : told)
+    EXPECT_EQ(m.find(kCreds.secret_access_key), std::string::npos) << m;
   // A request that succeeds at once tells nothing.
   server.Add(ScriptedReply::Status(200, "again"));
   ASSERT_TRUE(client->GetObject("b").has_value());
@@ -380,11 +382,14 @@ TEST_F(S3ClientTest, PathStyleWhereTheBucketCannotLeadTheHostName) {
     const char* url;  // of GET "k"
   };
   for (const Case& c : {
-           Case{"http://127.0.0.1:7480", "bkt", "http://127.0.0.1:7480/bkt/k"},      // an IPv4 address
-           Case{"http://[::1]:7480", "bkt", "http://[::1]:7480/bkt/k"},              // an IPv6 address
+           // IP addresses
+           Case{"http://127.0.0.1:7480", "bkt", "http://127.0.0.1:7480/bkt/k"},
+           Case{"http://[::1]:7480", "bkt", "http://[::1]:7480/bkt/k"},
+           // no DNS label; dots over TLS, and (allowed) over plain HTTP
            Case{"https://s3.example.com", "Old_Bucket", "https://s3.example.com/Old_Bucket/k"},
-           Case{"https://s3.example.com", "a.b.c", "https://s3.example.com/a.b.c/k"},  // dots over TLS
-           Case{"http://localhost:9000", "a.b.c", "http://a.b.c.localhost:9000/k"},    // dots, plain
+           Case{"https://s3.example.com", "a.b.c", "https://s3.example.com/a.b.c/k"},
+           Case{"http://localhost:9000", "a.b.c", "http://a.b.c.localhost:9000/k"},
+           // the host form where it works
            Case{"https://s3.example.com", "bkt", "https://bkt.s3.example.com/k"},
        }) {
     S3Config config;

@@ -60,8 +60,9 @@ bool IsDnsCompatibleBucket(const std::string& bucket) {
   for (const char c : bucket) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (!alnum && c != '-' && c != '.') return false;
-    if (c == '.' && (prev == '.' || prev == '-')) return false;  // empty label, or one ending in '-'
-    if (c == '-' && prev == '.') return false;                   // a label starting with '-'
+    // An empty label, one that ends in '-', one that starts with '-'.
+    if (c == '.' && (prev == '.' || prev == '-')) return false;
+    if (c == '-' && prev == '.') return false;
     all_digits_and_dots &= (c >= '0' && c <= '9') || c == '.';
     prev = c;
   }
@@ -105,7 +106,8 @@ Result<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, Credentials 
   c->scheme_ = url.scheme;
   c->host_ = url.Authority();
   const std::string& bucket = c->config_.bucket;
-  c->path_style_ = c->config_.path_style || IsIpLiteral(url.host) || !IsDnsCompatibleBucket(bucket) ||
+  c->path_style_ = c->config_.path_style || IsIpLiteral(url.host) ||
+                   !IsDnsCompatibleBucket(bucket) ||
                    (url.scheme == "https" && bucket.find('.') != std::string::npos);
   return c;
 }
@@ -190,8 +192,9 @@ Result<HttpResponse> S3Client::Execute(const Call& call) {
       if (config_.on_retry) {
         char when[32];
         std::snprintf(when, sizeof when, "%.1f s", double(delay.count()) / 1e6);
-        config_.on_retry(What(call) + ": " + last_error + "; attempt " + std::to_string(attempt + 1) +
-                         " of " + std::to_string(config_.retry.max_attempts) + " in " + when);
+        config_.on_retry(What(call) + ": " + last_error + "; attempt " +
+                         std::to_string(attempt + 1) + " of " +
+                         std::to_string(config_.retry.max_attempts) + " in " + when);
       }
       timing_.sleep(delay);
     }
