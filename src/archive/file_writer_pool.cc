@@ -1,12 +1,12 @@
 #include "archive/file_writer_pool.h"
 
+#include "archive/beneath.h"
+
 #include <fcntl.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 namespace chunkvault {
 namespace {
@@ -34,15 +34,6 @@ Status WriteExtents(int fd, const FileData& content) {
   for (const FileData::Extent& e : content.extents)
     CV_RETURN_IF_ERROR(WriteAll(fd, content.DataOf(e), e.length, e.offset));
   return {};
-}
-
-// Creates the missing directories above `name` (a stream whose entries do
-// not list every directory), as libarchive would.
-void MakeParents(int dir, const std::string& name) {
-  for (size_t slash = name.find('/'); slash != std::string::npos;
-       slash = name.find('/', slash + 1)) {
-    (void)::mkdirat(dir, name.substr(0, slash).c_str(), 0755);
-  }
 }
 
 // The process's umask, read without changing it (umask(2) would, for every
@@ -137,7 +128,7 @@ Status FileWriterPool::Submit(RestoreFile file) {
 
 Result<std::shared_ptr<FileWriterPool::LargeFile>> FileWriterPool::Begin(RestoreFile file) {
   auto large = std::make_shared<LargeFile>();
-  auto fd = Create(file.name, file.perm);
+  auto fd = Create(file.name, file.meta.perm);
   if (!fd) return std::unexpected(std::move(fd).error().Context("restore " + file.name));
   large->fd = std::move(*fd);
   large->meta = std::move(file);
@@ -182,48 +173,45 @@ Status FileWriterPool::Finish() {
 }
 
 Result<UniqueFd> FileWriterPool::Create(const std::string& name, mode_t perm) {
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL;
   for (int attempt = 0;; ++attempt) {
-    int fd = ::openat(dir_, name.c_str(), kFlags, perm);
-    if (fd >= 0) return UniqueFd(fd);
-    const int err = errno;
-    if (attempt == 2) return FailErrno(err, "create");
-    if (err == EEXIST) {
+    auto fd = OpenBeneath(dir_, name, kFlags, perm & 0777);
+    if (fd || attempt == 2) return fd;
+    if (fd.error().code() == ErrorCode::kAlreadyExists) {
       // The stream names the file twice, or it replaces a symlink restored
-      // earlier: replace it (never through it: O_NOFOLLOW | O_EXCL).
-      if (::unlinkat(dir_, name.c_str(), 0) != 0) return FailErrno(errno, "replace");
-    } else if (err == ENOENT) {
-      MakeParents(dir_, name);
+      // earlier: replace it (never through it).
+      CV_ASSIGN_OR_RETURN(ParentDir parent, OpenParentBeneath(dir_, name, false));
+      CV_RETURN_IF_ERROR(RemoveInTheWay(parent.fd, parent.leaf));
+    } else if (fd.error().code() == ErrorCode::kNotFound) {
+      // A stream that does not list every directory: made as tar would.
+      const size_t slash = name.rfind('/');
+      if (slash == std::string::npos) return fd;
+      CV_RETURN_IF_ERROR(MakeDirsBeneath(dir_, std::string_view(name).substr(0, slash)));
     } else {
-      return FailErrno(err, "create");
+      return fd;
     }
   }
 }
 
 Status FileWriterPool::WriteWhole(const RestoreFile& file) {
-  CV_ASSIGN_OR_RETURN(UniqueFd fd, Create(file.name, file.perm));
+  CV_ASSIGN_OR_RETURN(UniqueFd fd, Create(file.name, file.meta.perm));
   CV_RETURN_IF_ERROR(WriteExtents(fd.get(), file.content));
   return Complete(fd.release(), file, file.content.end());
+}
+
+void FileWriterPool::AddWarning(const std::string& name, const std::string& message) {
+  std::lock_guard lock(mu_);
+  warnings_.push_back(name + ": " + message);
 }
 
 Status FileWriterPool::Complete(int raw_fd, const RestoreFile& file, uint64_t data_end) {
   UniqueFd fd(raw_fd);
   if (file.size > data_end && ::ftruncate(fd.get(), off_t(file.size)) != 0)
     return FailErrno(errno, "extend to " + std::to_string(file.size) + " bytes");
-  if (file.owner && ::fchown(fd.get(), file.owner->first, file.owner->second) != 0)
-    return FailErrno(errno, "chown");
-  for (const auto& [key, value] : file.xattrs) {
-    if (::fsetxattr(fd.get(), key.c_str(), value.data(), value.size(), 0) != 0) {
-      std::lock_guard lock(mu_);
-      warnings_.push_back(file.name + ": cannot restore extended attribute " + key + ": " +
-                          std::strerror(errno));
-    }
-  }
-  // Created with the mode less the umask: set it only where that differs.
-  if ((file.perm & umask_) != 0 && ::fchmod(fd.get(), file.perm) != 0)
-    return FailErrno(errno, "chmod");
-  const struct timespec times[2] = {file.atime, file.mtime};
-  if (::futimens(fd.get(), times) != 0) return FailErrno(errno, "set times");
+  // Created with the mode less the umask.
+  const mode_t created = file.meta.perm & 0777 & ~umask_;
+  CV_RETURN_IF_ERROR(ApplyToOpenNode(fd.get(), file.meta, created,
+                                     [&](const std::string& w) { AddWarning(file.name, w); }));
   if (::close(fd.release()) != 0) return FailErrno(errno, "close");
   return {};
 }

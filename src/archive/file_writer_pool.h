@@ -4,10 +4,8 @@
 // chunks: tens of thousands of small files cost an openat, a write, an
 // fchmod, a futimens and a close each, nearly all of it kernel time. One
 // thread doing that leaves the other cores idle, so the extractor hands
-// whole files (data and metadata) to this pool and goes on parsing the
-// stream. Directories, links, special files, large files and anything with
-// ACLs, file flags or set-id bits stay with libarchive on the extractor's
-// thread (see tar_extractor.cc for the split and why it is safe).
+// every regular file (data and metadata) to this pool and goes on parsing
+// the stream; directories, links and special files it makes itself.
 //
 // A small file goes over whole: a worker creates, writes and finishes it.
 // A large one is created at once by Begin() and handed over in pieces
@@ -15,10 +13,11 @@
 // piece completes last after End() finishes the file (owner, xattrs, mode,
 // times, close). So a large file does not hold up the stream either.
 //
-// Files are created relative to the target directory's descriptor with
-// O_EXCL | O_NOFOLLOW; an existing non-directory of the same name is
-// replaced (as libarchive does). The caller guarantees that no directory
-// on a file's path is a symlink.
+// Files are created beneath the target directory's descriptor without
+// following any symlink (beneath.h), with O_EXCL; an existing
+// non-directory or empty directory of the same name is replaced, as tar
+// does. A symlink on a file's path, even one the extractor created a
+// moment ago, fails that file: nothing is written outside the target.
 //
 // Memory: Submit() blocks while more than `max_bytes` of file data is
 // queued or being written (a single larger file still goes through).
@@ -43,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "archive/node_metadata.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
 #include "util/fd.h"
@@ -82,11 +82,8 @@ struct FileData {
 };
 
 struct RestoreFile {
-  std::string name;  // relative to the target: created and named in messages
-  mode_t perm = 0600;  // permission bits, no set-id bits (chown would clear them)
-  struct timespec atime = {0, 0}, mtime = {0, 0};
-  std::optional<std::pair<uid_t, gid_t>> owner;  // chown to these, if set
-  std::vector<std::pair<std::string, Bytes>> xattrs;
+  std::string name;  // relative to the target, normalized: created and named in messages
+  NodeMetadata meta;
   FileData content;   // whole files only (Submit)
   uint64_t size = 0;  // the final size (a sparse file may end in a hole)
 };
@@ -120,6 +117,7 @@ class FileWriterPool {
   bool Failed() CV_EXCLUDES(mu_);
   void Done(uint64_t bytes, Status result, const std::string& name) CV_EXCLUDES(mu_);
   Result<UniqueFd> Create(const std::string& name, mode_t perm);
+  void AddWarning(const std::string& name, const std::string& message) CV_EXCLUDES(mu_);
   Status WriteWhole(const RestoreFile& file);
   Status Complete(int fd, const RestoreFile& file, uint64_t data_end);  // metadata, close
   void Release(const std::shared_ptr<LargeFile>& file);  // one reference fewer

@@ -72,8 +72,7 @@ struct ExtractOptions {
   bool overwrite = false;
   // Restore owners (as root) instead of leaving files to the current user.
   bool restore_owner = false;
-  // Threads writing regular files (into an empty target; an overwriting
-  // restore works on one thread).
+  // Threads writing regular files.
   size_t jobs = 1;
 };
 
@@ -92,8 +91,10 @@ class TarSource {
 };
 
 // Extracts a tar stream into `target` (created if missing; an existing one
-// must be an empty directory unless overwriting). Entries that would land
-// outside `target` (absolute paths, "..", through symlinks) are refused.
+// must be an empty directory unless overwriting). Nothing is created,
+// changed or linked outside `target`: entries with absolute paths or ".."
+// are refused, no symlink below `target` is ever followed (a path through
+// one fails), and hard links may point only at entries this restore made.
 Result<TarStats> ExtractTar(TarSource& source, const std::string& target,
                             const ExtractOptions& options, TarObserver* observer);
 

@@ -1,21 +1,22 @@
-// Extraction: libarchive parses the stream; regular files go to a pool of
-// writer threads, everything else is written by libarchive's disk writer
-// on this thread.
+// Extraction: libarchive parses the stream; everything is written here,
+// never by a path that could follow a symlink.
 //
-// Where the target was empty (no overwriting), the only symlinks below it
-// are those this restore creates. They are remembered, and an entry whose
-// path (or hard link target) goes through one is refused: that is what
-// ARCHIVE_EXTRACT_SECURE_SYMLINKS checks by an lstat of every component of
-// every path, which made restoring 87k files cost 600k extra system calls.
-// With that check in hand, plain regular files (no ACLs, file flags or
-// set-id bits) are written by FileWriterPool, in parallel: small ones
-// whole, large ones in pieces. Directories are created here, before any
-// entry inside them is handed over (the stream lists a directory before
-// its contents), and their times and modes are applied at the end, after
-// every file in them is written. A hard link waits until every file handed over is written.
+// Every node is created, replaced and given its metadata through
+// descriptors: its directory's, opened beneath the target's descriptor
+// with no symlink on the way (beneath.h), or its own. So a stream that
+// makes "m" a symlink to "/etc" after, or before, "m/f" cannot put "f"
+// anywhere but below the target, whatever order the writer threads run
+// in, and an overwritten target's own symlinks are not followed either: a
+// path through one fails that entry. Hard links may point only at
+// entries this restore created.
 //
-// Overwriting restores go the careful way: one thread, libarchive checking
-// every path component, since the target may hold symlinks of its own.
+// Regular files go to FileWriterPool, written in parallel (small ones
+// whole, large ones in pieces). Directories, symlinks, hard links and
+// special files are made here, in stream order; a directory is created
+// before any entry inside it is handed over, and directories' metadata
+// (mode, owner, times, xattrs, ACLs, flags) is applied last, deepest
+// first, after every file in them is written. A hard link waits until
+// every file handed over is written.
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -33,7 +35,10 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "archive/beneath.h"
 #include "archive/file_writer_pool.h"
+#include "archive/node_metadata.h"
+#include "archive/posix_acl.h"
 #include "archive/tar.h"
 #include "util/fd.h"
 
@@ -42,9 +47,6 @@ namespace {
 
 struct ReadDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
-};
-struct WriteDeleter {
-  void operator()(struct archive* a) const { archive_write_free(a); }
 };
 
 // A stored path may only name something below the target: relative, and no
@@ -129,56 +131,35 @@ class TarExtractor {
       CV_RETURN_IF_ERROR(CheckExistingTarget(target, options.overwrite));
     }
     options_ = options;
-    // Whatever is below an overwritten target is unknown: see the top.
-    const bool pooled = !options.overwrite;
-    if (pooled) {
-      target_fd_.reset(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!target_fd_) return FailErrno(errno, "open restore target " + target);
-      pool_.emplace(target_fd_.get(), std::max<size_t>(1, options.jobs), kPoolBytes);
-      ::clock_gettime(CLOCK_REALTIME, &start_);
-      // Files directly below a set-group-ID target take its group.
-      struct stat st;
-      if (::fstat(target_fd_.get(), &st) == 0 && (st.st_mode & S_ISGID) != 0)
-        setgid_dirs_.insert("");
-    }
+    // The target itself is the user's choice: a symlink there is followed.
+    target_fd_.reset(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!target_fd_) return FailErrno(errno, "open restore target " + target);
+    pool_.emplace(target_fd_.get(), std::max<size_t>(1, options.jobs), kPoolBytes);
+    ::clock_gettime(CLOCK_REALTIME, &start_);
+    // Files directly below a set-group-ID target take its group.
+    struct stat st;
+    if (::fstat(target_fd_.get(), &st) == 0 && (st.st_mode & S_ISGID) != 0)
+      setgid_dirs_.insert("");
 
     in_.reset(archive_read_new());
-    out_.reset(archive_write_disk_new());
-    if (!in_ || !out_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
+    if (!in_) return Fail(ErrorCode::kInternal, "libarchive: out of memory");
     archive_read_support_format_tar(in_.get());
-    int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL |
-                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
-    if (!pooled) flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS;
-    // Not ARCHIVE_EXTRACT_NO_OVERWRITE: libarchive then skips existing files
-    // silently, a restore that reports success with old data in place.
-    // Instead a non-empty target is refused up front unless overwriting.
-    if (options.overwrite) flags |= ARCHIVE_EXTRACT_UNLINK;
-    if (options.restore_owner) flags |= ARCHIVE_EXTRACT_OWNER;
-    archive_write_disk_set_options(out_.get(), flags);
-    archive_write_disk_set_standard_lookup(out_.get());
     if (archive_read_open(in_.get(), this, nullptr, &ReadCallback, nullptr) != ARCHIVE_OK)
       return ReadError("open tar stream");
 
-    const std::string prefix = target.back() == '/' ? target : target + "/";
     for (;;) {
       struct archive_entry* entry = nullptr;
       int r = archive_read_next_header(in_.get(), &entry);
       if (r == ARCHIVE_EOF) break;
       if (r == ARCHIVE_WARN) Warn(std::string("tar stream: ") + archive_error_string(in_.get()));
       else if (r != ARCHIVE_OK) return ReadError("read tar header");
-      CV_RETURN_IF_ERROR(ExtractEntry(entry, prefix));
+      CV_RETURN_IF_ERROR(ExtractEntry(entry));
       ReportPoolWarnings();
     }
-    if (pool_) {
-      Status written = pool_->Finish();
-      ReportPoolWarnings();
-      CV_RETURN_IF_ERROR(written);
-    }
-    // Directory times and permissions are applied last, by close.
-    if (archive_write_close(out_.get()) != ARCHIVE_OK)
-      return Fail(ErrorCode::kIo, std::string("finish restore into ") + target + ": " +
-                                      archive_error_string(out_.get()));
-    if (root_) CV_RETURN_IF_ERROR(ApplyRoot(target));
+    Status written = pool_->Finish();
+    ReportPoolWarnings();
+    CV_RETURN_IF_ERROR(written);
+    CV_RETURN_IF_ERROR(WithContext(ApplyDirectoryMetadata(), "finish restore into " + target));
     return stats_;
   }
 
@@ -231,69 +212,35 @@ class TarExtractor {
     if (observer_) observer_->OnWarning(message);
   }
 
-  // The target exists before its own entry (".") arrives, and libarchive
-  // sets an existing directory's mode and times at once, before the
-  // children change its mtime (or a read-only mode blocks them). So the
-  // root's mode and mtime are applied here, after everything else.
-  struct RootAttrs {
-    mode_t perm;
-    struct timespec mtime;
-  };
-
-  Status ApplyRoot(const std::string& target) {
-    if (::chmod(target.c_str(), root_->perm) != 0) return FailErrno(errno, "chmod " + target);
-    const struct timespec times[2] = {{0, UTIME_OMIT}, root_->mtime};
-    if (::utimensat(AT_FDCWD, target.c_str(), times, 0) != 0)
-      return FailErrno(errno, "set mtime of " + target);
-    return {};
+  WarnFn WarnAbout(const std::string& name) {
+    return [this, name](const std::string& w) { Warn(name + ": " + w); };
   }
 
   void ReportPoolWarnings() {
-    if (!pool_) return;
     for (const std::string& w : pool_->TakeWarnings()) Warn(w);
   }
 
-  // Pooled mode: refuses a path that goes through a symlink this restore
-  // created (the only kind there is below an empty target).
-  Status CheckNoSymlinkOnPath(const std::string& path, const std::string& what) {
-    if (symlinks_.empty()) return {};
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      if (symlinks_.contains(path.substr(0, slash)))
-        return Fail(ErrorCode::kCorrupt, what + " goes through the symlink '" +
-                                             path.substr(0, slash) + "' and would land outside "
-                                             "the target");
-    }
-    return {};
+  bool SetgidParent(const std::string& rel) const {
+    size_t slash = rel.rfind('/');
+    return setgid_dirs_.contains(slash == std::string::npos ? "" : rel.substr(0, slash));
   }
 
-  // A regular file the pool may write (see the top).
-  bool Poolable(struct archive_entry* entry) {
-    if (!pool_ || archive_entry_filetype(entry) != AE_IFREG) return false;
-    if (archive_entry_hardlink(entry) != nullptr) return false;
-    if ((archive_entry_perm(entry) & 07000) != 0) return false;
-    if (archive_entry_acl_types(entry) != 0) return false;
-    unsigned long set = 0, clear = 0;
-    archive_entry_fflags(entry, &set, &clear);
-    return set == 0 && clear == 0;
-  }
-
-  Status SubmitToPool(struct archive_entry* entry, const std::string& rel) {
-    RestoreFile f;
-    f.name = rel;
-    f.perm = archive_entry_perm(entry) & 0777;
-    f.atime = archive_entry_atime_is_set(entry)
+  NodeMetadata MetadataOf(struct archive_entry* entry, const std::string& name,
+                          const std::string& rel) {
+    NodeMetadata m;
+    m.perm = archive_entry_perm(entry) & 07777;
+    m.atime = archive_entry_atime_is_set(entry)
                   ? timespec{archive_entry_atime(entry), archive_entry_atime_nsec(entry)}
                   : start_;
-    f.mtime = archive_entry_mtime_is_set(entry)
+    m.mtime = archive_entry_mtime_is_set(entry)
                   ? timespec{archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)}
                   : start_;
     if (options_.restore_owner) {
       const uid_t uid = owners_.Uid(archive_entry_uname(entry), uid_t(archive_entry_uid(entry)));
       const gid_t gid = owners_.Gid(archive_entry_gname(entry), gid_t(archive_entry_gid(entry)));
-      // A new file is ours already, unless a set-group-ID directory hands
+      // A new node is ours already, unless a set-group-ID directory hands
       // it its own group: chown only where that changes something.
-      if (uid != euid_ || gid != egid_ || SetgidParent(rel)) f.owner.emplace(uid, gid);
+      if (uid != euid_ || gid != egid_ || SetgidParent(rel)) m.owner.emplace(uid, gid);
     }
     archive_entry_xattr_reset(entry);
     const char* key = nullptr;
@@ -301,9 +248,155 @@ class TarExtractor {
     size_t size = 0;
     while (archive_entry_xattr_next(entry, &key, &value, &size) == ARCHIVE_OK) {
       auto* v = static_cast<const uint8_t*>(value);
-      f.xattrs.emplace_back(key, Bytes(v, v + size));
+      m.xattrs.emplace_back(key, Bytes(v, v + size));
     }
+    if (archive_entry_acl_types(entry) != 0) {
+      bool unsupported = false;
+      m.acls = PosixAclXattrsOf(entry, ids_, &unsupported);
+      if (unsupported) Warn(name + ": NFSv4 ACL entries cannot be restored here; left out");
+    }
+    archive_entry_fflags(entry, &m.fflags_set, &m.fflags_clear);
+    return m;
+  }
+
+  Status ExtractEntry(struct archive_entry* entry) {
+    const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    if (!SafeRelative(name))
+      return Fail(ErrorCode::kCorrupt, "tar entry '" + name + "' would land outside the target");
+    const std::string rel = Normalize(name);
+    const char* link = archive_entry_hardlink(entry);
+    if (link != nullptr && !SafeRelative(link))
+      return Fail(ErrorCode::kCorrupt,
+                  "tar hard link '" + name + "' points outside the target: " + link);
+    const mode_t type = archive_entry_filetype(entry);
+    if (rel.empty() && (type != AE_IFDIR || link != nullptr))
+      return Fail(ErrorCode::kCorrupt, "tar entry '" + name + "' names the target itself, which "
+                                       "is a directory");
+    if (type == AE_IFREG) ++stats_.files;
+    else if (type == AE_IFDIR) ++stats_.dirs;
+    else if (type == AE_IFLNK) ++stats_.symlinks;
+    else ++stats_.others;
+    if (observer_) observer_->OnEntry(name, uint64_t(archive_entry_size(entry)));
+    if (link != nullptr) return WithContext(MakeHardLink(rel, link), "restore " + name);
+    NodeMetadata meta = MetadataOf(entry, name, rel);
+    Status made;
+    switch (type) {
+      case AE_IFREG:
+        return SubmitToPool(entry, rel, std::move(meta));
+      case AE_IFDIR:
+        made = MakeDirectory(rel, std::move(meta));
+        break;
+      case AE_IFLNK: {
+        const char* to = archive_entry_symlink(entry);
+        made = MakeLeaf(name, rel, true, meta, [&](int dir, const char* leaf) {
+          return ::symlinkat(to ? to : "", dir, leaf);
+        });
+        break;
+      }
+      case AE_IFIFO:
+      case AE_IFCHR:
+      case AE_IFBLK: {
+        const dev_t dev = archive_entry_rdev(entry);
+        made = MakeLeaf(name, rel, false, meta, [&](int dir, const char* leaf) {
+          return ::mknodat(dir, leaf, type | 0600, dev);
+        });
+        break;
+      }
+      default:
+        Warn(name + ": entries of this type (" + std::to_string(type) +
+             ") cannot be restored; left out");
+        return {};
+    }
+    return WithContext(std::move(made), "restore " + name);
+  }
+
+  // The target's own entry waits for the end; any other directory is
+  // made now (replacing a non-directory of its name) and given its
+  // metadata at the end.
+  Status MakeDirectory(const std::string& rel, NodeMetadata meta) {
+    if ((meta.perm & S_ISGID) != 0) setgid_dirs_.insert(rel);
+    if (!rel.empty()) {
+      CV_ASSIGN_OR_RETURN(ParentDir parent, OpenParentBeneath(target_fd_.get(), rel, true));
+      if (::mkdirat(parent.fd, parent.leaf.c_str(), 0700) != 0) {
+        if (errno != EEXIST) return FailErrno(errno, "create directory");
+        struct stat st;
+        if (::fstatat(parent.fd, parent.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+          return FailErrno(errno, "create directory");
+        if (!S_ISDIR(st.st_mode)) {
+          CV_RETURN_IF_ERROR(RemoveInTheWay(parent.fd, parent.leaf));
+          if (::mkdirat(parent.fd, parent.leaf.c_str(), 0700) != 0)
+            return FailErrno(errno, "create directory");
+        }
+      }
+    }
+    dirs_.insert_or_assign(rel, std::move(meta));
+    return {};
+  }
+
+  // A symlink or special file: `make(dir, leaf)` creates it (0 or -1 and
+  // errno); a node of that name already there is replaced.
+  template <class Make>
+  Status MakeLeaf(const std::string& name, const std::string& rel, bool is_symlink,
+                  const NodeMetadata& meta, Make make) {
+    CV_ASSIGN_OR_RETURN(ParentDir parent, OpenParentBeneath(target_fd_.get(), rel, true));
+    int r = make(parent.fd, parent.leaf.c_str());
+    if (r != 0 && errno == EEXIST) {
+      CV_RETURN_IF_ERROR(RemoveInTheWay(parent.fd, parent.leaf));
+      r = make(parent.fd, parent.leaf.c_str());
+    }
+    if (r != 0) {
+      if (errno == EPERM) {  // a device node, without the privilege to make one
+        Warn(name + ": cannot create it here (" + std::strerror(errno) + "); left out");
+        return {};
+      }
+      return FailErrno(errno, "create");
+    }
+    restored_.insert(rel);
+    return ApplyToLeaf(parent.fd, parent.leaf, is_symlink, meta, WarnAbout(name));
+  }
+
+  Status MakeHardLink(const std::string& rel, const char* link) {
+    const std::string from = Normalize(link);
+    if (!restored_.contains(from))
+      return Fail(ErrorCode::kCorrupt, std::string("hard link to '") + link +
+                                           "', which this restore has not created: refused");
+    // Its target may still be queued.
+    CV_RETURN_IF_ERROR(pool_->Finish());
+    CV_ASSIGN_OR_RETURN(ParentDir src, OpenParentBeneath(target_fd_.get(), from, false));
+    CV_ASSIGN_OR_RETURN(ParentDir dst, OpenParentBeneath(target_fd_.get(), rel, true));
+    // Flags 0: a link to a symlink links the symlink, never what it names.
+    int r = ::linkat(src.fd, src.leaf.c_str(), dst.fd, dst.leaf.c_str(), 0);
+    if (r != 0 && errno == EEXIST) {
+      CV_RETURN_IF_ERROR(RemoveInTheWay(dst.fd, dst.leaf));
+      r = ::linkat(src.fd, src.leaf.c_str(), dst.fd, dst.leaf.c_str(), 0);
+    }
+    if (r != 0) return FailErrno(errno, std::string("link to ") + link);
+    ++stats_.hardlinks;
+    restored_.insert(rel);
+    return {};
+  }
+
+  // Directories' metadata, deepest first (a child's path sorts after its
+  // parent's), the target's own last.
+  Status ApplyDirectoryMetadata() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      const auto& [rel, meta] = *it;
+      const std::string name = rel.empty() ? "." : rel;
+      CV_ASSIGN_OR_RETURN(UniqueFd fd, WithContext(OpenBeneath(target_fd_.get(), rel,
+                                                               O_RDONLY | O_DIRECTORY),
+                                                   "directory " + name));
+      CV_RETURN_IF_ERROR(WithContext(
+          ApplyToOpenNode(fd.get(), meta, kUnknownPerm, WarnAbout(name)), "directory " + name));
+    }
+    return {};
+  }
+
+  Status SubmitToPool(struct archive_entry* entry, const std::string& rel, NodeMetadata meta) {
+    RestoreFile f;
+    f.name = rel;
+    f.meta = std::move(meta);
     f.size = uint64_t(archive_entry_size(entry));
+    restored_.insert(rel);
     if (f.size <= kMaxWholeFile) {
       CV_RETURN_IF_ERROR(ReadData(rel, [&](uint64_t offset, const uint8_t* p, size_t n) {
         Take(f.content, offset, p, n);
@@ -347,75 +440,6 @@ class TarExtractor {
     }
   }
 
-  bool SetgidParent(const std::string& rel) const {
-    size_t slash = rel.rfind('/');
-    return setgid_dirs_.contains(slash == std::string::npos ? "" : rel.substr(0, slash));
-  }
-
-  Status ExtractEntry(struct archive_entry* entry, const std::string& prefix) {
-    const std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
-    if (!SafeRelative(name))
-      return Fail(ErrorCode::kCorrupt, "tar entry '" + name + "' would land outside the target");
-    const std::string rel = Normalize(name);
-    if (pool_) CV_RETURN_IF_ERROR(CheckNoSymlinkOnPath(rel, "tar entry '" + name + "'"));
-    if ((name == "." || name == "./") && archive_entry_filetype(entry) == AE_IFDIR) {
-      root_ = RootAttrs{mode_t(archive_entry_perm(entry)),
-                        {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)}};
-      archive_entry_set_perm(entry, 0700);
-      archive_entry_unset_mtime(entry);
-    }
-    archive_entry_copy_pathname(entry, (prefix + name).c_str());
-    const char* link = archive_entry_hardlink(entry);
-    if (link != nullptr) {
-      if (!SafeRelative(link))
-        return Fail(ErrorCode::kCorrupt,
-                    "tar hard link '" + name + "' points outside the target: " + link);
-      if (pool_) {
-        const std::string target_rel = Normalize(link);
-        CV_RETURN_IF_ERROR(
-            CheckNoSymlinkOnPath(target_rel, "tar hard link '" + name + "' -> '" + link + "'"));
-        // A hard link to a symlink is a symlink too.
-        if (symlinks_.contains(target_rel)) symlinks_.insert(rel);
-        // Its target may still be queued.
-        CV_RETURN_IF_ERROR(pool_->Finish());
-      }
-      archive_entry_copy_hardlink(entry, (prefix + link).c_str());
-      ++stats_.hardlinks;
-    }
-    const mode_t type = archive_entry_filetype(entry);
-    if (type == AE_IFREG) ++stats_.files;
-    else if (type == AE_IFDIR) ++stats_.dirs;
-    else if (type == AE_IFLNK) ++stats_.symlinks;
-    else ++stats_.others;
-    if (observer_) observer_->OnEntry(name, uint64_t(archive_entry_size(entry)));
-    if (Poolable(entry)) return SubmitToPool(entry, rel);
-    if (pool_ && type == AE_IFLNK) symlinks_.insert(rel);
-    if (type == AE_IFDIR && (archive_entry_perm(entry) & S_ISGID) != 0) setgid_dirs_.insert(rel);
-
-    int r = archive_write_header(out_.get(), entry);
-    if (r == ARCHIVE_WARN) {
-      Warn(name + ": " + archive_error_string(out_.get()));
-    } else if (r != ARCHIVE_OK) {
-      return Fail(ErrorCode::kIo, "restore " + name + ": " + archive_error_string(out_.get()));
-    }
-    if (archive_entry_size(entry) > 0 && link == nullptr) CV_RETURN_IF_ERROR(CopyData(name));
-    r = archive_write_finish_entry(out_.get());
-    if (r == ARCHIVE_WARN) {
-      Warn(name + ": " + archive_error_string(out_.get()));
-    } else if (r != ARCHIVE_OK) {
-      return Fail(ErrorCode::kIo, "restore " + name + ": " + archive_error_string(out_.get()));
-    }
-    return {};
-  }
-
-  Status CopyData(const std::string& name) {
-    return ReadData(name, [&](uint64_t offset, const uint8_t* p, size_t n) -> Status {
-      if (archive_write_data_block(out_.get(), p, n, la_int64_t(offset)) != ARCHIVE_OK)
-        return Fail(ErrorCode::kIo, "write " + name + ": " + archive_error_string(out_.get()));
-      return {};
-    });
-  }
-
   // A piece of the stream and what keeps it alive (null: not lendable).
   struct Piece {
     ByteView bytes;
@@ -432,24 +456,29 @@ class TarExtractor {
     return nullptr;
   }
 
+  // A directory's mode before its metadata is applied is not tracked:
+  // chmod always.
+  static constexpr mode_t kUnknownPerm = mode_t(-1);
+
   TarSource& source_;
   Piece pieces_[2];  // the newest first
   TarObserver* observer_;
   ExtractOptions options_;
   UniqueFd target_fd_;
   struct timespec start_ = {0, 0};  // atime of files whose entry has none
-  std::unordered_set<std::string> symlinks_;  // created so far (pooled mode)
+  std::unordered_set<std::string> restored_;  // non-directories made so far (hard link targets)
+  std::map<std::string, NodeMetadata> dirs_;  // made so far ("" the target), metadata to apply
   std::unordered_set<std::string> setgid_dirs_;  // their files take the directory's group
   OwnerLookup owners_;
+  IdLookup ids_{[this](const char* n, uid_t id) { return owners_.Uid(n, id); },
+                [this](const char* n, gid_t id) { return owners_.Gid(n, id); }};
   // Who new files belong to; asked once, not per file (two system calls
   // each, 147,000 of them in a restore of the benchmark dataset).
   const uid_t euid_ = ::geteuid();
   const gid_t egid_ = ::getegid();
   Status source_error_;
   TarStats stats_;
-  std::optional<RootAttrs> root_;
   std::unique_ptr<struct archive, ReadDeleter> in_;
-  std::unique_ptr<struct archive, WriteDeleter> out_;
   std::optional<FileWriterPool> pool_;  // last: its writers finish first
 };
 
