@@ -35,6 +35,11 @@ struct ObjectInfo {
 
 enum class PutMode { kOverwrite, kIfAbsent };
 
+// The largest object a backend hands out (an index file at its largest,
+// see index.h); a larger one is refused as corrupt instead of read into
+// memory.
+inline constexpr uint64_t kMaxObjectSize = uint64_t(1) << 30;
+
 // Requests a backend has made (for S3: what the bill counts), retries
 // included, and the bytes moved.
 struct BackendCounts {

@@ -34,6 +34,11 @@ inline constexpr size_t kBlobHeaderSize = 12;
 inline constexpr size_t kEncryptedBlobHeaderSize = 12 + 16 + 16;
 inline constexpr size_t kMaxChunkSize = 16u << 20;  // a chunk's data
 inline constexpr size_t kMaxBlobSize = 128u << 20;  // any blob's data
+// The largest file a chunk or another blob can be: header and data stored
+// uncompressed (encoders keep whichever of the two forms is smaller).
+// Readers refuse larger files before reading them.
+inline constexpr uint64_t kMaxChunkFileSize = kEncryptedBlobHeaderSize + kMaxChunkSize;
+inline constexpr uint64_t kMaxBlobFileSize = kEncryptedBlobHeaderSize + kMaxBlobSize;
 
 const char* BlobKindName(BlobKind kind);
 

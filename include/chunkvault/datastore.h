@@ -192,7 +192,9 @@ struct SnapshotInfo {
   std::string owner;
   std::string notes;
   std::string verify_state;  // "ok", "failed" or "" (never verified)
-  std::string error;         // set if the manifest could not be read
+  // Why the snapshot cannot be restored as its manifest says, found without
+  // reading a chunk (Datastore::DamageOf); empty when it is sound.
+  std::string damage;
 };
 
 struct StoreUsage {
@@ -270,13 +272,19 @@ struct PruneOptions {
   }
 };
 
-enum class PruneMark { kKeep, kKeepPartial, kProtected, kRemove };
-const char* PruneMarkName(PruneMark mark);  // "keep", "keep-partial", "protected", "remove"
+// A damaged snapshot (SnapshotInfo::damage) is, like a protected one,
+// neither removed by the rules nor counted by them: the newest backups
+// that can be restored are what the rules keep, and what is damaged is
+// left for someone to look at (and forget).
+enum class PruneMark { kKeep, kKeepPartial, kProtected, kDamaged, kRemove };
+// "keep", "keep-partial", "protected", "damaged", "remove"
+const char* PruneMarkName(PruneMark mark);
 
 struct PruneEntry {
   SnapshotRef snapshot;
   PruneMark mark = PruneMark::kKeep;
   std::string error;  // a snapshot to remove that could not be (busy...)
+  std::string damage;  // kDamaged: why
 };
 
 struct PruneReport {
@@ -314,7 +322,12 @@ struct GcReport {
   // bucket): removed once older than the cutoff (counted in removed_bytes
   // and removed_objects too), and the newer ones kept.
   uint64_t removed_bad = 0, still_bad = 0;
+  // Temporary files writers killed midway left (chunks, indexes,
+  // manifests, other metadata, the cache's state), once older than the
+  // cutoff: removed (would be, dry run).
+  uint64_t removed_temporary = 0;
   std::vector<std::string> missing;   // referenced chunks found nowhere
+  std::vector<std::string> damaged;   // "<snapshot>: <why>" (SnapshotInfo::damage)
   BackendCounts requests;             // S3 requests the GC made
 };
 
@@ -370,11 +383,18 @@ class Datastore {
   Result<std::unique_ptr<BackupSession>> StartBackup(const BackupOptions& options);
 
   // Complete snapshots in `ns` (and below it, if `recursive`), oldest first
-  // within each group. A snapshot whose manifest cannot be read is listed
-  // with `error` set rather than hiding the others.
+  // within each group. A damaged one is listed with `damage` set rather
+  // than hiding the others.
   Result<std::vector<SnapshotInfo>> ListSnapshots(const BackupNamespace& ns, bool recursive);
   Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap);
-  // Unique chunks behind a set of snapshots, and their size on disk.
+  // Why `snap` cannot be restored as its manifest says, found without
+  // reading a chunk: its manifest is unreadable, invalid or another
+  // snapshot's, or a file it lists is missing, unreadable or fails its
+  // checks (size, checksum, digest, CRC, index layout). Empty when sound.
+  // The one notion of damage that snapshots, verify, gc and prune share.
+  std::string DamageOf(const SnapshotRef& snap);
+  // Unique chunks behind a set of snapshots (damaged ones left out), and
+  // their size on disk.
   Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots);
 
   // Opens "root.tar", "root.tar.didx", "disk.img", "x.blob"...
@@ -483,10 +503,5 @@ class Datastore {
 // The owner recorded for backups by this process: "<user>@pam", the form
 // PBS gives local users.
 std::string CurrentAuthId();
-
-// Manifest extension: the sha256 of each index file, so that a flipped bit
-// anywhere in one is noticed (PBS's index checksum skips the header's uuid
-// and ctime). Stored under "unprotected", which PBS keeps untouched.
-inline constexpr char kManifestExtKey[] = "chunkvault";
 
 }  // namespace chunkvault

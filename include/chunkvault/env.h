@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chunkvault/bytes.h"
@@ -25,6 +26,10 @@
 namespace chunkvault {
 
 enum class FileType { kRegular, kDirectory, kSymlink, kOther };
+
+// The most a small metadata file (configuration, owner, notes, counters)
+// is read to.
+inline constexpr uint64_t kMaxMetadataFileSize = 16u << 20;
 
 struct FileStat {
   FileType type = FileType::kOther;
@@ -66,9 +71,17 @@ class Env {
   // times with (so a file touched after this call never shows an earlier
   // atime). The default: NowUnix() in nanoseconds.
   virtual int64_t NowNanos() { return NowUnix() * 1'000'000'000; }
+  // Waits until NowUnix() reaches `unix_seconds`, but no longer than about
+  // a second of real time (a fake clock may never get there).
+  virtual void WaitUntil(int64_t unix_seconds);
 
-  // Whole-file read. kNotFound if the file does not exist.
-  virtual Result<Bytes> ReadFile(const std::string& path) = 0;
+  // Whole-file read of a regular file of at most `max_size` bytes. The
+  // path's last component is not followed, and opening never blocks: a
+  // symlink, FIFO, device or directory there is kCorrupt ("not a regular
+  // file"), as is a larger file; kNotFound if nothing is there. Callers
+  // pass the most the format allows, so a hostile store cannot make a
+  // reader allocate more.
+  virtual Result<Bytes> ReadFile(const std::string& path, uint64_t max_size) = 0;
   // lstat(). kNotFound if the path does not exist.
   virtual Result<FileStat> Stat(const std::string& path) = 0;
   // Names in a directory, without "." and "..", in no particular order.
@@ -83,10 +96,13 @@ class Env {
                                          const WriteOptions& options) = 0;
   // Free bytes for unprivileged users on the filesystem holding `path`.
   virtual Result<uint64_t> FreeSpace(const std::string& path) = 0;
-  // mkdir(); kAlreadyExists if the path exists.
-  virtual Status CreateDir(const std::string& path, unsigned mode = 0755) = 0;
-  // mkdir -p; succeeds if the directory already exists.
-  virtual Status CreateDirs(const std::string& path, unsigned mode = 0755) = 0;
+  // mkdir(); kAlreadyExists if the path exists. The umask can only take
+  // bits from `mode`; the store's directories are never group- or
+  // world-writable (0750), and files are written 0640.
+  virtual Status CreateDir(const std::string& path, unsigned mode = 0750) = 0;
+  // mkdir -p, each missing level with `mode`; succeeds if the directory
+  // already exists.
+  virtual Status CreateDirs(const std::string& path, unsigned mode = 0750) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Renames only if `to` does not exist (kAlreadyExists otherwise).
   virtual Status RenameNoReplace(const std::string& from, const std::string& to) = 0;
@@ -110,6 +126,11 @@ class Env {
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
                                                  LockMode mode, bool wait) = 0;
 };
+
+// Whether `name` is a temporary file a writer killed midway leaves: one of
+// WriteFileAtomic's ("<name>.tmp_" and six characters) or an index
+// writer's ("<name>.tmp_didx", "<name>.tmp_fidx").
+bool IsTemporaryFileName(std::string_view name);
 
 // Joins path components with '/'.
 std::string JoinPath(const std::string& a, const std::string& b);

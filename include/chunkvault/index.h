@@ -27,6 +27,18 @@ inline constexpr Magic kDynamicIndexMagic = {0x1c, 0x91, 0x4e, 0xa5, 0x19, 0xba,
 inline constexpr size_t kIndexHeaderSize = 4096;
 inline constexpr size_t kDynamicEntrySize = 40;
 
+// The largest index file readers take: 1 GiB, an archive of some 100 TiB
+// in 4 MiB chunks. With the archive's size known (the manifest's), the
+// header and one entry per 4 KiB of data plus two: PBS and chunkvault cut
+// 16 KiB to 16 MiB, so only a hostile file needs more.
+inline constexpr uint64_t kMaxIndexFileSize = uint64_t(1) << 30;
+constexpr uint64_t MaxIndexFileSize(uint64_t data_size) {
+  const uint64_t entries = data_size / 4096 + 2;
+  return entries > (kMaxIndexFileSize - kIndexHeaderSize) / kDynamicEntrySize
+             ? kMaxIndexFileSize
+             : kIndexHeaderSize + entries * kDynamicEntrySize;
+}
+
 using Uuid = std::array<uint8_t, 16>;
 // A random (version 4) UUID.
 Uuid NewUuid();

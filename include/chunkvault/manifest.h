@@ -5,6 +5,12 @@
 // back unchanged, so rewriting "unprotected" (verify state, notes) never
 // loses what a newer PBS put there.
 //
+// A manifest is untrusted input: FromJson checks the type of every field
+// this program reads (the files list, and in "unprotected" the notes, the
+// verify state and chunkvault's file digests) and that every file name is
+// a plain name of a snapshot file (CheckSnapshotFileName); anything else is
+// a kCorrupt error naming the field, never an exception.
+//
 // Thread-safety: plain values.
 #pragma once
 
@@ -22,6 +28,17 @@
 namespace chunkvault {
 
 inline constexpr char kManifestBlobName[] = "index.json.blob";
+// Where chunkvault keeps its own fields in "unprotected" (PBS keeps the
+// object as it is): {"file-sha256": {"<file name>": "<64 hex>", ...}}, the
+// SHA-256 of each index file, so that a flipped bit anywhere in one is
+// noticed (PBS's index checksum skips the header's uuid and ctime).
+inline constexpr char kManifestExtKey[] = "chunkvault";
+
+// A file a snapshot may list: a plain name in PBS's archive name form
+// ([A-Za-z0-9_][A-Za-z0-9._-]*, at most 255 bytes) ending in .didx, .fidx
+// or .blob, other than the manifest's own name. So no listed name can
+// reach outside the snapshot directory.
+Status CheckSnapshotFileName(std::string_view name);
 
 struct ManifestFile {
   std::string filename;
@@ -40,6 +57,8 @@ struct Manifest {
   nlohmann::json extra = nlohmann::json::object();  // unknown top-level keys
 
   const ManifestFile* Find(std::string_view filename) const;
+  // The SHA-256 of a file's bytes that chunkvault recorded at backup, if any.
+  std::optional<Digest> RecordedFileDigest(std::string_view filename) const;
 
   std::string ToJson() const;
   static Result<Manifest> FromJson(std::string_view json);

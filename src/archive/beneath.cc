@@ -21,11 +21,13 @@ std::atomic<bool> g_no_openat2{false};  // the kernel said ENOSYS once
 std::unexpected<Error> ResolveError(int err, std::string_view rel) {
   const std::string name(rel.empty() ? "." : rel);
   if (err == ELOOP || err == EXDEV)
-    return Fail(ErrorCode::kCorrupt, "'" + name + "' goes through a symlink, which is not "
-                                     "followed: it could lead outside the target");
+    return Fail(ErrorCode::kCorrupt, "'" + name +
+                                         "' goes through a symlink, which is not "
+                                         "followed: it could lead outside the target");
   if (err == ENOTDIR)
-    return Fail(ErrorCode::kCorrupt, "'" + name + "' goes through something that is not a "
-                                     "directory");
+    return Fail(ErrorCode::kCorrupt, "'" + name +
+                                         "' goes through something that is not a "
+                                         "directory");
   return FailErrno(err, name);
 }
 

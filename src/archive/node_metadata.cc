@@ -27,8 +27,7 @@ void SetXattrs(const std::vector<std::pair<std::string, Bytes>>& attrs, const ch
 
 }  // namespace
 
-Status ApplyToOpenNode(int fd, const NodeMetadata& meta, mode_t current_perm,
-                       const WarnFn& warn) {
+Status ApplyToOpenNode(int fd, const NodeMetadata& meta, mode_t current_perm, const WarnFn& warn) {
   if (meta.owner && ::fchown(fd, meta.owner->first, meta.owner->second) != 0)
     return FailErrno(errno, "chown");
   SetXattrs(meta.xattrs, "extended attribute", warn,
@@ -57,8 +56,8 @@ Status ApplyToOpenNode(int fd, const NodeMetadata& meta, mode_t current_perm,
 Status ApplyToLeaf(int dir, const std::string& leaf, bool is_symlink, const NodeMetadata& meta,
                    const WarnFn& warn) {
   const char* name = leaf.c_str();
-  if (meta.owner && ::fchownat(dir, name, meta.owner->first, meta.owner->second,
-                               AT_SYMLINK_NOFOLLOW) != 0)
+  if (meta.owner &&
+      ::fchownat(dir, name, meta.owner->first, meta.owner->second, AT_SYMLINK_NOFOLLOW) != 0)
     return FailErrno(errno, "chown");
   if (!meta.xattrs.empty()) {
     // No descriptor of a FIFO or device can be had without opening it;
@@ -73,8 +72,7 @@ Status ApplyToLeaf(int dir, const std::string& leaf, bool is_symlink, const Node
   if (!is_symlink && ::fchmodat(dir, name, meta.perm, AT_SYMLINK_NOFOLLOW) != 0)
     return FailErrno(errno, "chmod");
   const struct timespec times[2] = {meta.atime, meta.mtime};
-  if (::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW) != 0)
-    return FailErrno(errno, "set times");
+  if (::utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW) != 0) return FailErrno(errno, "set times");
   return {};
 }
 

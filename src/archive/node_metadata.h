@@ -33,7 +33,7 @@ struct NodeMetadata {
   std::optional<std::pair<uid_t, gid_t>> owner;  // chown to these, if set
   std::vector<std::pair<std::string, Bytes>> xattrs;
   std::vector<std::pair<std::string, Bytes>> acls;  // system.posix_acl_* values
-  unsigned long fflags_set = 0, fflags_clear = 0;    // FS_IOC_SETFLAGS bits
+  unsigned long fflags_set = 0, fflags_clear = 0;   // FS_IOC_SETFLAGS bits
 };
 
 using WarnFn = std::function<void(const std::string&)>;

@@ -18,13 +18,20 @@ void PutLe(Bytes& out, uint32_t v, int bytes) {
 
 std::optional<AclTag> TagOf(int archive_tag) {
   switch (archive_tag) {
-    case ARCHIVE_ENTRY_ACL_USER_OBJ: return AclTag::kUserObj;
-    case ARCHIVE_ENTRY_ACL_USER: return AclTag::kUser;
-    case ARCHIVE_ENTRY_ACL_GROUP_OBJ: return AclTag::kGroupObj;
-    case ARCHIVE_ENTRY_ACL_GROUP: return AclTag::kGroup;
-    case ARCHIVE_ENTRY_ACL_MASK: return AclTag::kMask;
-    case ARCHIVE_ENTRY_ACL_OTHER: return AclTag::kOther;
-    default: return std::nullopt;
+    case ARCHIVE_ENTRY_ACL_USER_OBJ:
+      return AclTag::kUserObj;
+    case ARCHIVE_ENTRY_ACL_USER:
+      return AclTag::kUser;
+    case ARCHIVE_ENTRY_ACL_GROUP_OBJ:
+      return AclTag::kGroupObj;
+    case ARCHIVE_ENTRY_ACL_GROUP:
+      return AclTag::kGroup;
+    case ARCHIVE_ENTRY_ACL_MASK:
+      return AclTag::kMask;
+    case ARCHIVE_ENTRY_ACL_OTHER:
+      return AclTag::kOther;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -28,7 +28,12 @@ namespace chunkvault {
 
 // Linux's tags (linux/posix_acl.h).
 enum class AclTag : uint16_t {
-  kUserObj = 0x01, kUser = 0x02, kGroupObj = 0x04, kGroup = 0x08, kMask = 0x10, kOther = 0x20,
+  kUserObj = 0x01,
+  kUser = 0x02,
+  kGroupObj = 0x04,
+  kGroup = 0x08,
+  kMask = 0x10,
+  kOther = 0x20,
 };
 
 struct AclEntry {
@@ -50,7 +55,6 @@ struct IdLookup {
 // whose permissions are only its mode. NFSv4 ACLs, which Linux filesystems
 // do not take, are reported through `unsupported`.
 std::vector<std::pair<std::string, Bytes>> PosixAclXattrsOf(struct archive_entry* entry,
-                                                            const IdLookup& ids,
-                                                            bool* unsupported);
+                                                            const IdLookup& ids, bool* unsupported);
 
 }  // namespace chunkvault

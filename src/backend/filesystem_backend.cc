@@ -35,13 +35,13 @@ class FilesystemBackend final : public Backend {
 
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
     CV_ASSIGN_OR_RETURN(std::string path, PathOf(key));
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    std::filesystem::create_directories(root_ + "/" + kTmpDir, ec);
+    Env* env = Env::Default();
+    CV_RETURN_IF_ERROR(env->CreateDirs(std::filesystem::path(path).parent_path()));
+    CV_RETURN_IF_ERROR(env->CreateDirs(root_ + "/" + kTmpDir));
     const std::string tmp =
         root_ + "/" + kTmpDir + "/" + std::to_string(::getpid()) + "." + std::to_string(counter_++);
     {
-      UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
       if (!fd) return FailErrno(errno, "create " + tmp);
       size_t done = 0;
       while (done < data.size()) {
@@ -73,7 +73,7 @@ class FilesystemBackend final : public Backend {
 
   Result<Bytes> Get(const std::string& key) override {
     CV_ASSIGN_OR_RETURN(std::string path, PathOf(key));
-    auto r = Env::Default()->ReadFile(path);
+    auto r = Env::Default()->ReadFile(path, kMaxObjectSize);
     if (!r && r.error().code() == ErrorCode::kNotFound)
       return Fail(ErrorCode::kNotFound, "no object " + key + " in " + Describe());
     return r;

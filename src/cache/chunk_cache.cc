@@ -62,7 +62,7 @@ Status ChunkCache::Recover() {
   // journal record: compare with the files once. A crashed process alone
   // loses nothing (the journal leads every file it describes).
   const std::string open_marker = JoinPath(dir_, kOpenMarker);
-  auto previous = options_.env->ReadFile(open_marker);
+  auto previous = options_.env->ReadFile(open_marker, kMaxMetadataFileSize);
   const std::string boot = options_.boot_id.empty() ? CurrentBootId() : options_.boot_id;
   const bool rebooted = previous && std::string(AsString(*previous)) != boot;
   if (!rec.usable || rebooted) {

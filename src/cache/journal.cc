@@ -17,6 +17,9 @@ constexpr char kStateMagic[8] = {'C', 'V', 'C', 'A', 'C', 'H', 'E', '1'};
 constexpr char kJournalMagic[8] = {'C', 'V', 'J', 'R', 'N', 'L', '0', '1'};
 constexpr size_t kStateHeader = 8 + 16 + 8 + 8;  // magic, policy, generation, count
 constexpr size_t kJournalHeader = 8 + 8;         // magic, generation
+// The most the state or the journal is read to (some 24 million chunks);
+// a larger one is treated as unreadable: the cache is rebuilt from .chunks/.
+constexpr uint64_t kMaxStateFileSize = uint64_t(1) << 30;
 
 // One 48-byte record: type, queue, freq, 0, digest, size, crc32 of the rest.
 void Encode(uint8_t* p, uint8_t type, uint8_t queue, uint8_t freq, const Digest& d, uint64_t size) {
@@ -59,7 +62,7 @@ Result<std::pair<std::unique_ptr<CacheJournal>, CacheJournal::Recovered>> CacheJ
   uint64_t generation = 0;
 
   // The checkpoint.
-  auto state = env->ReadFile(dir + "/state");
+  auto state = env->ReadFile(dir + "/state", kMaxStateFileSize);
   if (state && state->size() >= kStateHeader + 4 &&
       std::memcmp(state->data(), kStateMagic, 8) == 0 &&
       LoadLe32(state->data() + state->size() - 4) ==
@@ -68,7 +71,9 @@ Result<std::pair<std::unique_ptr<CacheJournal>, CacheJournal::Recovered>> CacheJ
     rec.policy = std::string(reinterpret_cast<const char*>(p + 8), strnlen(reinterpret_cast<const char*>(p + 8), 16));
     generation = LoadLe64(p + 24);
     uint64_t count = LoadLe64(p + 32);
-    if (state->size() == kStateHeader + count * kJournalRecordSize + 4) {
+    // The count is compared by division: a hostile one must not wrap.
+    if ((state->size() - kStateHeader - 4) % kJournalRecordSize == 0 &&
+        count == (state->size() - kStateHeader - 4) / kJournalRecordSize) {
       rec.usable = true;
       for (uint64_t i = 0; i < count; ++i) {
         CachePolicy::Entry e;
@@ -86,7 +91,7 @@ Result<std::pair<std::unique_ptr<CacheJournal>, CacheJournal::Recovered>> CacheJ
   // The journal after it.
   const std::string jpath = dir + "/journal";
   uint64_t valid_end = 0;
-  auto journal = env->ReadFile(jpath);
+  auto journal = env->ReadFile(jpath, kMaxStateFileSize);
   if (rec.usable && journal && journal->size() >= kJournalHeader &&
       std::memcmp(journal->data(), kJournalMagic, 8) == 0 &&
       LoadLe64(journal->data() + 8) == generation) {
@@ -108,7 +113,7 @@ Result<std::pair<std::unique_ptr<CacheJournal>, CacheJournal::Recovered>> CacheJ
     // No journal that follows the checkpoint: start one.
     CV_RETURN_IF_ERROR(j->StartJournal(generation));
   } else {
-    UniqueFd fd(::open(jpath.c_str(), O_WRONLY | O_CLOEXEC));
+    UniqueFd fd(::open(jpath.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return FailErrno(errno, "open " + jpath);
     // Cut a torn tail so new records follow the last whole one.
     if (::ftruncate(fd.get(), off_t(valid_end)) != 0) return FailErrno(errno, "truncate " + jpath);
@@ -125,7 +130,7 @@ Status CacheJournal::StartJournal(uint64_t generation) {
   StoreLe64(header + 8, generation);
   // Written in place and truncated: the header is one small write, and a
   // journal whose generation does not match is ignored anyway.
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640));
   if (!fd) return FailErrno(errno, "create " + path);
   CV_RETURN_IF_ERROR(WriteAllFd(fd.get(), ByteView(header, sizeof header), path));
   journal_ = std::move(fd);

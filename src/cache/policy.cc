@@ -2,6 +2,7 @@
 
 #include <list>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace chunkvault {
 namespace {
@@ -139,7 +140,9 @@ class S3FifoPolicy final : public CachePolicy {
     small_ = Queue();
     main_ = Queue();
     ghost_ = Queue();
+    std::unordered_set<Digest, DigestHash> seen;  // a damaged state may repeat one
     for (const Entry& e : entries) {
+      if (!seen.insert(e.digest).second) continue;
       Queue& q = e.queue == kSmall ? small_ : e.queue == kMain ? main_ : ghost_;
       q.PushFront({e.digest, e.queue == kGhost ? 0 : e.size, std::min(e.freq, kMaxFreq)});
     }
@@ -186,7 +189,9 @@ class LruPolicy final : public CachePolicy {
   }
   void Load(const std::vector<Entry>& entries) override {
     queue_ = Queue();
-    for (const Entry& e : entries) queue_.PushFront({e.digest, e.size, 0});
+    std::unordered_set<Digest, DigestHash> seen;  // a damaged state may repeat one
+    for (const Entry& e : entries)
+      if (seen.insert(e.digest).second) queue_.PushFront({e.digest, e.size, 0});
   }
 
  private:

@@ -52,6 +52,8 @@ class CachePolicy {
   virtual size_t count() const = 0;
 
   // The full state, for the cache's checkpoint: Load(Dump()) rebuilds it.
+  // Load keeps the first of entries that repeat a digest (a damaged
+  // checkpoint's).
   struct Entry {
     Digest digest;
     uint64_t size = 0;

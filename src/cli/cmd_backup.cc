@@ -186,7 +186,12 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
   cmd->add_option("--backup-type", args->type, "vm | ct | host (default: host)")
       ->check(CLI::IsMember({"vm", "ct", "host"}));
-  cmd->add_option("--backup-id", args->id, "Backup id (default: the short hostname)");
+  cmd->add_option("--backup-id", args->id, "Backup id (default: the short hostname)")
+      ->check(CLI::Validator(
+          [](std::string& id) -> std::string {
+            return id.empty() ? "must not be empty (leave it out for the short hostname)" : "";
+          },
+          "ID"));
   cmd->add_option("--chunk-size", args->chunk_size,
                   "Average chunk size for .tar, fixed size for .img: 64K ... 4M (default 4M)");
   AddNoAdmitFlag(cmd, args->store, "--no-cache",

@@ -59,7 +59,9 @@ int RunGc(const GcArgs& args) {
                         {"kept-bytes", r.kept_bytes},
                         {"removed-bad", r.removed_bad},
                         {"still-bad", r.still_bad},
-                        {"missing-chunks", r.missing}};
+                        {"removed-temporary", r.removed_temporary},
+                        {"missing-chunks", r.missing},
+                        {"damaged-snapshots", r.damaged}};
     if ((*ds)->is_remote()) j["s3-requests"] = RequestsJson(r.requests);
     PrintJson(j);
   } else {
@@ -78,12 +80,18 @@ int RunGc(const GcArgs& args) {
       std::printf("copies verify moved aside (.bad): %s %llu, %llu kept (newer than the cutoff)\n",
                   r.dry_run ? "would remove" : "removed", (unsigned long long)r.removed_bad,
                   (unsigned long long)r.still_bad);
+    if (r.removed_temporary != 0)
+      std::printf("temporary files killed writers left: %s %llu\n",
+                  r.dry_run ? "would remove" : "removed", (unsigned long long)r.removed_temporary);
     for (const std::string& d : r.missing)
       std::fprintf(stderr, "warning: chunk %s is referenced but missing\n", d.c_str());
+    for (const std::string& d : r.damaged)
+      std::fprintf(stderr, "warning: damaged: %s\n", d.c_str());
     if ((*ds)->is_remote())
       std::fprintf(stderr, "s3 requests: %s\n", RequestsLine(RequestsJson(r.requests)).c_str());
   }
-  return r.missing.empty() ? kExitOk : kExitFailure;
+  // Missing chunks and damaged snapshots fail a real run and a dry run alike.
+  return r.missing.empty() && r.damaged.empty() ? kExitOk : kExitFailure;
 }
 
 }  // namespace

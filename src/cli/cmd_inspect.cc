@@ -142,7 +142,7 @@ int RunInspect(const InspectArgs& args) {
                                "inspecting a chunk by digest needs --store or CHUNKVAULT_STORE"));
     path = ChunkStore(Env::Default(), args.store, SyncLevel::kNone).ChunkPath(*digest);
   }
-  auto raw = Env::Default()->ReadFile(path);
+  auto raw = Env::Default()->ReadFile(path, kMaxIndexFileSize);
   if (!raw) return ReportError(raw.error());
   nlohmann::ordered_json out;
   out["file"] = path;

@@ -1,6 +1,7 @@
 // chunkvault prune [TYPE/ID] --keep-last N --keep-hourly N --keep-daily N
 //                  --keep-weekly N --keep-monthly N --keep-yearly N
 //                  [--dry-run] [--ns NS] [--json]
+#include <charconv>
 #include <cstdio>
 
 #include "cli/common.h"
@@ -37,6 +38,7 @@ int RunPrune(const PruneArgs& args) {
     for (const PruneEntry& e : report->entries) {
       nlohmann::json j = {{"snapshot", e.snapshot.ToString()}, {"mark", PruneMarkName(e.mark)}};
       if (!e.error.empty()) j["error"] = e.error;
+      if (!e.damage.empty()) j["damage"] = e.damage;
       list.push_back(j);
     }
     PrintJson({{"dry-run", report->dry_run},
@@ -47,11 +49,30 @@ int RunPrune(const PruneArgs& args) {
     for (const PruneEntry& e : report->entries) {
       std::printf("%-12s %s\n", PruneMarkName(e.mark), e.snapshot.ToString().c_str());
       if (!e.error.empty()) std::fprintf(stderr, "error: %s\n", e.error.c_str());
+      if (!e.damage.empty())
+        std::fprintf(stderr, "warning: %s is damaged (kept, not counted by the rules): %s\n",
+                     e.snapshot.ToString().c_str(), e.damage.c_str());
     }
     std::fprintf(stderr, "%s %llu snapshots; their chunks go at the next gc\n",
                  report->dry_run ? "would remove" : "removed", (unsigned long long)report->removed);
   }
   return report->ok() ? kExitOk : kExitFailure;
+}
+
+// PBS's minimum for every --keep-* (0 would keep nothing by that rule:
+// leave the option out instead), said plainly where CLI11's range check
+// would print its bounds as doubles.
+CLI::Validator AtLeastOne() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec != std::errc() || end != value.data() + value.size() || n == 0)
+          return "'" + value + "' is not a whole number of at least 1 (leave the option out to "
+                               "keep nothing by it)";
+        return "";
+      },
+      "N>=1");
 }
 
 }  // namespace
@@ -76,7 +97,7 @@ void RegisterPrune(CLI::App& app, int& exit_code) {
         Keep{"--keep-weekly", &args->prune.keep_weekly, "The newest of N ISO weeks"},
         Keep{"--keep-monthly", &args->prune.keep_monthly, "The newest of N months"},
         Keep{"--keep-yearly", &args->prune.keep_yearly, "The newest of N years"}})
-    cmd->add_option(k.flag, *k.value, k.help)->check(CLI::PositiveNumber);
+    cmd->add_option(k.flag, *k.value, k.help)->check(AtLeastOne());
   cmd->add_flag("--dry-run", args->dry_run, "Only show what would be kept and removed");
   cmd->callback([args, &exit_code] { exit_code = RunPrune(*args); });
 }

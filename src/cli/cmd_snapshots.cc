@@ -1,4 +1,5 @@
 // chunkvault snapshots [--ns NS] [--json]
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/common.h"
@@ -6,6 +7,11 @@
 
 namespace chunkvault::cli {
 namespace {
+
+size_t Damaged(const std::vector<SnapshotInfo>& list) {
+  return size_t(std::count_if(list.begin(), list.end(),
+                              [](const SnapshotInfo& s) { return !s.damage.empty(); }));
+}
 
 int RunSnapshots(const StoreOptions& opts) {
   auto ns = ParseNamespace(opts);
@@ -32,11 +38,11 @@ int RunSnapshots(const StoreOptions& opts) {
       if (!s.ref.group.ns.is_root()) item["ns"] = s.ref.group.ns.ToString();
       if (!s.notes.empty()) item["comment"] = s.notes;
       if (!s.verify_state.empty()) item["verification"] = s.verify_state;
-      if (!s.error.empty()) item["error"] = s.error;
+      if (!s.damage.empty()) item["damaged"] = s.damage;
       out.push_back(std::move(item));
     }
     PrintJson(out);
-    return kExitOk;
+    return Damaged(*list) == 0 ? kExitOk : kExitFailure;
   }
 
   std::printf("%-44s %10s  %s\n", "SNAPSHOT", "SIZE", "FILES");
@@ -46,7 +52,7 @@ int RunSnapshots(const StoreOptions& opts) {
     std::string flags;
     if (s.is_protected) flags += " [protected]";
     if (!s.verify_state.empty()) flags += " [verify " + s.verify_state + "]";
-    if (!s.error.empty()) flags += " [unreadable: " + s.error + "]";
+    if (!s.damage.empty()) flags += " [DAMAGED: " + s.damage + "]";
     std::printf("%-44s %10s  %s%s\n", s.ref.ToString().c_str(), FormatSize(s.size).c_str(),
                 files.c_str(), flags.c_str());
   }
@@ -63,6 +69,11 @@ int RunSnapshots(const StoreOptions& opts) {
   if (usage->missing_chunks > 0)
     std::printf("warning: %llu referenced chunks are missing; run 'chunkvault verify'\n",
                 (unsigned long long)usage->missing_chunks);
+  if (size_t damaged = Damaged(*list); damaged > 0) {
+    std::fprintf(stderr, "chunkvault: %zu snapshot%s damaged (marked DAMAGED above)\n", damaged,
+                 damaged == 1 ? " is" : "s are");
+    return kExitFailure;
+  }
   return kExitOk;
 }
 

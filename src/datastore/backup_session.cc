@@ -30,9 +30,9 @@ namespace chunkvault {
 
 namespace {
 
-// How many later seconds to try when a snapshot of the same group already
-// has the requested time (two backups started in the same second).
-constexpr int kTimeBumps = 60;
+// How many times a backup waits for the next second when another backup
+// of its group took the current one.
+constexpr int kSecondWaits = 60;
 
 // Index files are written as "<name>.tmp_didx" / ".tmp_fidx" (SPEC 3).
 std::string TmpIndexName(const std::string& file_name) {
@@ -83,14 +83,19 @@ class BackupSessionImpl final : public BackupSession {
     CV_ASSIGN_OR_RETURN(group_lock_, env->Lock(group_dir, LockMode::kShared, /*wait=*/false));
     CV_RETURN_IF_ERROR(CheckOwner());
 
+    // A snapshot's time is when its directory was made: never in the
+    // future. Another backup of the group that took this second makes
+    // this one wait for the next (PBS refuses it instead).
     snap_.time = options_.time.value_or(env->NowUnix());
     for (int i = 0;; ++i) {
       auto made = env->CreateDir(ss.Path(snap_));
       if (made) break;
-      if (made.error().code() != ErrorCode::kAlreadyExists || options_.time || i == kTimeBumps)
+      if (made.error().code() != ErrorCode::kAlreadyExists || options_.time || i == kSecondWaits)
         return Fail(made.error().code(),
-                    "cannot create snapshot " + snap_.ToString() + ": " + made.error().message());
-      ++snap_.time;
+                    "cannot create snapshot " + snap_.ToString() + ": " + made.error().message() +
+                        (options_.time ? "" : " (other backups of the group took every second)"));
+      env->WaitUntil(snap_.time + 1);
+      snap_.time = env->NowUnix();
     }
     created_ = true;
     CV_ASSIGN_OR_RETURN(snap_lock_, env->Lock(ss.Path(snap_), LockMode::kExclusive, false));

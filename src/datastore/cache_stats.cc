@@ -41,7 +41,7 @@ void AddInto(nlohmann::json& into, const nlohmann::json& add) {
 }  // namespace
 
 Result<nlohmann::json> LoadCacheStats(Env* env, const std::string& path) {
-  auto raw = env->ReadFile(path);
+  auto raw = env->ReadFile(path, kMaxMetadataFileSize);
   if (!raw) {
     if (raw.error().code() == ErrorCode::kNotFound) return nlohmann::json::object();
     return std::unexpected(raw.error());

@@ -231,7 +231,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   SyncLevel sync = SyncLevel::kFilesystem;
   std::optional<S3Options> s3;
   CacheOptions cache;
-  auto raw = env->ReadFile(JoinPath(path, kConfigFile));
+  auto raw = env->ReadFile(JoinPath(path, kConfigFile), kMaxMetadataFileSize);
   if (raw) {
     auto config = nlohmann::json::parse(AsString(*raw), nullptr, false);
     if (config.is_discarded() || !config.is_object() || !config.contains("chunkvault-datastore"))
@@ -296,21 +296,18 @@ Result<Bytes> Datastore::ReadCheckedFile(const SnapshotRef& snap, const Manifest
   const ManifestFile* entry = manifest.Find(file_name);
   if (entry == nullptr)
     return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " has no file " + file_name);
-  CV_ASSIGN_OR_RETURN(Bytes raw, snapshots_->ReadFile(snap, file_name));
+  auto kind = ArchiveKindOf(file_name);
+  if (!kind) return Fail(ErrorCode::kCorrupt, path + ": " + kind.error().message());
+  const uint64_t max_size =
+      *kind == ArchiveReader::Kind::kBlob ? kMaxBlobFileSize : MaxIndexFileSize(entry->size);
+  CV_ASSIGN_OR_RETURN(Bytes raw, snapshots_->ReadFile(snap, file_name, max_size));
   auto corrupt = [&](const std::string& what) {
     return Fail(ErrorCode::kCorrupt, path + ": " + what);
   };
   const Digest file_digest = Sha256Of(raw);
-  auto ext = manifest.unprotected.find(kManifestExtKey);
-  if (ext != manifest.unprotected.end() && ext->is_object() && ext->contains("file-sha256") &&
-      (*ext)["file-sha256"].contains(file_name)) {
-    auto recorded = DigestFromHex((*ext)["file-sha256"][file_name].get<std::string>());
-    if (recorded && *recorded != file_digest)
-      return corrupt("file digest mismatch: the manifest records " + ToHex(*recorded) +
-                     ", the file hashes to " + ToHex(file_digest));
-  }
-  auto kind = ArchiveKindOf(file_name);
-  if (!kind) return corrupt(kind.error().message());
+  if (auto recorded = manifest.RecordedFileDigest(file_name); recorded && *recorded != file_digest)
+    return corrupt("file digest mismatch: the manifest records " + ToHex(*recorded) +
+                   ", the file hashes to " + ToHex(file_digest));
   uint64_t size = 0;
   Digest csum;
   if (*kind == ArchiveReader::Kind::kBlob) {
@@ -448,20 +445,29 @@ Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace
       SnapshotInfo bad;
       bad.ref = e.ref;
       bad.is_protected = e.is_protected;
-      bad.error = info.error().message();
+      bad.damage = info.error().message();
       out.push_back(std::move(bad));
       continue;
     }
+    info->damage = DamageOf(e.ref);
     out.push_back(std::move(*info));
   }
   return out;
+}
+
+std::string Datastore::DamageOf(const SnapshotRef& snap) {
+  auto manifest = snapshots_->ReadManifest(snap);
+  if (!manifest) return manifest.error().message();
+  for (const ManifestFile& f : manifest->files)
+    if (auto raw = ReadCheckedFile(snap, *manifest, f.filename); !raw) return raw.error().message();
+  return "";
 }
 
 Result<StoreUsage> Datastore::Usage(const std::vector<SnapshotInfo>& snapshots) {
   StoreUsage usage;
   std::unordered_set<Digest, DigestHash> seen;
   for (const SnapshotInfo& info : snapshots) {
-    if (!info.error.empty()) continue;
+    if (!info.damage.empty()) continue;
     usage.logical_bytes += info.size;
     CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(info.ref));
     for (const ManifestFile& f : m.files) {

@@ -54,6 +54,25 @@ struct Candidate {
 
 bool IsIndex(const std::string& name) { return name.ends_with(".didx") || name.ends_with(".fidx"); }
 
+// Adds the temporary files in `dir` last changed before `cutoff_ns` to
+// `out`: what writers killed midway left there (IsTemporaryFileName). A
+// running writer's own are newer: the cutoff is before it started.
+Status FindTemporaries(Env* env, const std::string& dir, int64_t cutoff_ns,
+                       std::vector<std::string>& out) {
+  auto names = env->ListDir(dir);
+  if (!names)
+    return names.error().code() == ErrorCode::kNotFound ? Status()
+                                                        : Status(std::unexpected(names.error()));
+  for (const std::string& name : *names) {
+    if (!IsTemporaryFileName(name)) continue;
+    const std::string path = JoinPath(dir, name);
+    auto st = env->Stat(path);
+    if (st && st->type == FileType::kRegular && st->mtime * 1'000'000'000 < cutoff_ns)
+      out.push_back(path);
+  }
+  return {};
+}
+
 // "<prefix>.chunks/<4hex>/<name>" -> its chunk file name.
 std::optional<ChunkFileName> ChunkNameOfKey(const std::string& key) {
   const size_t slash = key.rfind('/');
@@ -108,7 +127,21 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   // 1. Mark.
   std::unordered_set<Digest, DigestHash> referenced;
   CV_ASSIGN_OR_RETURN(auto snapshots, snapshots_->ListSnapshotsIn(BackupNamespace{}, true));
+  // Temporary files older than the cutoff: the store's own, its groups'
+  // and snapshots' (the chunk directories' are found by the plan's walk).
+  std::vector<std::string> temporaries;
+  std::set<std::string> metadata_dirs = {path_, JoinPath(path_, ".cache")};
   for (const SnapshotEntry& snap : snapshots) {
+    metadata_dirs.insert(snapshots_->Path(snap.ref.group));
+    metadata_dirs.insert(snapshots_->Path(snap.ref));
+  }
+  for (const std::string& dir : metadata_dirs)
+    CV_RETURN_IF_ERROR(FindTemporaries(env_, dir, cutoff, temporaries));
+  for (const SnapshotEntry& snap : snapshots) {
+    if (snap.complete) {
+      if (std::string damage = DamageOf(snap.ref); !damage.empty())
+        report.damaged.push_back(snap.ref.ToString() + ": " + damage);
+    }
     auto files = snapshots_->ListFiles(snap.ref);
     if (!files) {
       if (files.error().code() == ErrorCode::kNotFound) continue;  // forgotten meanwhile
@@ -116,7 +149,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
     }
     for (const std::string& name : *files) {
       if (!IsIndex(name)) continue;
-      auto raw = snapshots_->ReadFile(snap.ref, name);
+      auto raw = snapshots_->ReadFile(snap.ref, name, kMaxIndexFileSize);
       if (!raw && raw.error().code() == ErrorCode::kNotFound) continue;
       // An index that cannot be read could reference anything: stop
       // before anything is removed.
@@ -127,13 +160,15 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
             "garbage collection: " + snap.ref.ToString() + "/" + name));
       ++report.index_files;
       for (const ChunkRef& c : *chunks) {
-        if (!referenced.insert(c.digest).second || options.dry_run) continue;
+        if (!referenced.insert(c.digest).second) continue;
+        // A dry run finds what the real run would, changing nothing.
         auto size = chunks_->StoredSize(c.digest);
         if (!size) return std::unexpected(size.error());
         if (*size) {
-          CV_RETURN_IF_ERROR(chunks_->Touch(c.digest));
+          if (!options.dry_run) CV_RETURN_IF_ERROR(chunks_->Touch(c.digest));
         } else if (backend_ && in_bucket(c.digest)) {
           // In the bucket: a marker carries the mark, as PBS does.
+          if (options.dry_run) continue;
           CV_ASSIGN_OR_RETURN(bool created, chunks_->WriteMarker(c.digest));
           report.markers_written += created;
           CrashPoint("gc-marker");
@@ -155,8 +190,8 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
   std::map<BadName, Candidate> bad_plan;
   std::set<BadName> bad_recent;
   uint64_t checked = 0;
-  CV_RETURN_IF_ERROR(
-      chunks_->ForEachChunk([&](const ChunkFileName& name, const std::string& path) -> Status {
+  CV_RETURN_IF_ERROR(chunks_->ForEachChunk(
+      [&](const ChunkFileName& name, const std::string& path) -> Status {
         auto st = env_->Stat(path);
         if (!st)
           return st.error().code() == ErrorCode::kNotFound ? Status()
@@ -182,6 +217,12 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         } else {
           plan[d] = Candidate{d, "", st->size, false};
         }
+        return {};
+      },
+      [&](const std::string& name, const std::string& path) -> Status {
+        if (!IsTemporaryFileName(name)) return {};  // a stray: not ours to remove
+        auto st = env_->Stat(path);
+        if (st && st->mtime * 1'000'000'000 < cutoff) temporaries.push_back(path);
         return {};
       }));
   for (const Listed& o : listed) {
@@ -225,6 +266,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
     report.removed_objects += c.object;
   };
   if (options.dry_run) {
+    report.removed_temporary = temporaries.size();
     for (const Candidate& c : todo) count_removed(c);
     if (backend_) report.requests = backend_->Counts() - requests_before;
     return report;
@@ -293,6 +335,12 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
     locks.clear();
     for (const Candidate* c : batch) count_removed(*c);
     if (observer) observer->OnSweep(checked, report.removed + report.removed_bad);
+  }
+  for (const std::string& path : temporaries) {
+    Status removed = env_->RemoveFile(path);
+    if (!removed && removed.error().code() != ErrorCode::kNotFound)
+      return std::unexpected(std::move(removed).error());
+    report.removed_temporary += bool(removed);
   }
   if (backend_) report.requests = backend_->Counts() - requests_before;
   return report;

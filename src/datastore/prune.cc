@@ -18,6 +18,8 @@ const char* PruneMarkName(PruneMark mark) {
       return "keep-partial";
     case PruneMark::kProtected:
       return "protected";
+    case PruneMark::kDamaged:
+      return "damaged";
     case PruneMark::kRemove:
       return "remove";
   }
@@ -65,8 +67,8 @@ std::vector<PruneMark> ComputePrune(const std::vector<PruneCandidate>& snapshots
       if (mark[i] == PruneMark::kKeep) already.insert(id(snapshots[i].time));
     for (size_t i : order) {
       if (mark[i]) continue;
-      if (snapshots[i].is_protected) {
-        mark[i] = PruneMark::kProtected;
+      if (snapshots[i].is_protected || snapshots[i].damaged) {
+        mark[i] = snapshots[i].is_protected ? PruneMark::kProtected : PruneMark::kDamaged;
         continue;
       }
       const std::string sel = id(snapshots[i].time);
@@ -91,6 +93,8 @@ std::vector<PruneMark> ComputePrune(const std::vector<PruneCandidate>& snapshots
   for (size_t i = 0; i < n; ++i) {
     if (snapshots[i].is_protected)
       out[i] = PruneMark::kProtected;
+    else if (snapshots[i].damaged)
+      out[i] = PruneMark::kDamaged;
     else if (!options.any())
       out[i] = PruneMark::kKeep;  // nothing asked: keep all
     else
@@ -116,11 +120,14 @@ Result<PruneReport> Datastore::Prune(const BackupNamespace& ns,
       return a.ref.time > b.ref.time;
     });
     std::vector<PruneCandidate> candidates;
-    for (const SnapshotEntry& e : list)
-      candidates.push_back({e.ref.time, e.complete, e.is_protected});
+    std::vector<std::string> damage;
+    for (const SnapshotEntry& e : list) {
+      damage.push_back(e.complete ? DamageOf(e.ref) : "");
+      candidates.push_back({e.ref.time, e.complete, e.is_protected, !damage.back().empty()});
+    }
     const std::vector<PruneMark> marks = ComputePrune(candidates, options);
     for (size_t i = 0; i < list.size(); ++i) {
-      PruneEntry entry{list[i].ref, marks[i], ""};
+      PruneEntry entry{list[i].ref, marks[i], "", marks[i] == PruneMark::kDamaged ? damage[i] : ""};
       if (marks[i] == PruneMark::kRemove) {
         if (!dry_run) {
           if (auto st = Forget(list[i].ref); !st) entry.error = st.error().message();

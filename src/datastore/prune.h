@@ -24,6 +24,7 @@ struct PruneCandidate {
   int64_t time = 0;  // the snapshot's backup time (unix seconds)
   bool complete = true;
   bool is_protected = false;
+  bool damaged = false;  // kept and not counted, as a protected one
 };
 
 // One mark per candidate, in the order given.

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -57,6 +58,13 @@ class ChunkChecker {
     pool_.WaitIdle();
   }
 
+  // The data size of a chunk found good, if it was.
+  std::optional<uint64_t> SizeOf(const Digest& d) {
+    std::lock_guard lock(mu_);
+    auto it = sizes_.find(d);
+    return it == sizes_.end() ? std::nullopt : std::optional<uint64_t>(it->second);
+  }
+
   // Digests of `digests` found bad (missing or corrupt).
   size_t CountBad(const std::vector<Digest>& digests) {
     std::lock_guard lock(mu_);
@@ -79,6 +87,7 @@ class ChunkChecker {
     ++chunks_;
     if (data) {
       bytes_ += data->size();
+      sizes_.emplace(d, data->size());
     } else {
       BadChunk bad{d, data.error().message(), ""};
       // A missing chunk has nothing to move aside.
@@ -99,10 +108,39 @@ class ChunkChecker {
   std::mutex mu_;  // guards everything below and serialises observer calls
   std::unordered_set<Digest, DigestHash> scheduled_;
   std::unordered_map<Digest, size_t, DigestHash> bad_index_;
+  std::unordered_map<Digest, uint64_t, DigestHash> sizes_;  // of the good ones
   std::vector<BadChunk> bad_;
   uint64_t chunks_ = 0, bytes_ = 0;
   ThreadPool pool_;  // last: joined before the state above goes
 };
+
+// What restore needs of an archive's chunks beyond each chunk's own
+// checks: every chunk spans something (offsets strictly increase) and
+// holds exactly the bytes its index entry spans. Findings name the file,
+// the chunk and both sizes; at most a few per file, then how many more.
+void CheckChunkSpans(const std::string& name, const std::string& file,
+                     const std::vector<ChunkRef>& chunks, ChunkChecker& checker,
+                     std::vector<std::string>& errors) {
+  constexpr size_t kShown = 5;
+  size_t found = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const ChunkRef& c = chunks[i];
+    std::string problem;
+    if (c.size == 0) {
+      problem = "is empty: it ends where the previous one does (offsets must increase)";
+    } else if (auto size = checker.SizeOf(c.digest); size && *size != c.size) {
+      problem =
+          "holds " + std::to_string(*size) + " bytes, the index says " + std::to_string(c.size);
+    }
+    if (problem.empty()) continue;
+    if (++found <= kShown)
+      errors.push_back(name + ": " + file + ": chunk " + std::to_string(i) + " (" +
+                       ToHex(c.digest) + ") at offset " + std::to_string(c.offset) + " " + problem);
+  }
+  if (found > kShown)
+    errors.push_back(name + ": " + file + ": " + std::to_string(found - kShown) +
+                     " more chunks whose size differs from their index entry");
+}
 
 }  // namespace
 
@@ -143,6 +181,7 @@ Result<VerifyReport> Datastore::Verify(const std::vector<SnapshotRef>& requested
     }
     size_t errors_before = report.errors.size();
     std::vector<Digest> digests;
+    std::vector<std::pair<std::string, std::vector<ChunkRef>>> archives;
     for (const ManifestFile& f : manifest->files) {
       auto raw = ReadCheckedFile(snap, *manifest, f.filename);
       if (!raw) {
@@ -160,8 +199,11 @@ Result<VerifyReport> Datastore::Verify(const std::vector<SnapshotRef>& requested
         continue;
       }
       for (const ChunkRef& c : *chunks) digests.push_back(c.digest);
+      archives.emplace_back(f.filename, std::move(*chunks));
     }
     checker.Check(digests);
+    for (const auto& [file, chunks] : archives)
+      CheckChunkSpans(name, file, chunks, checker, report.errors);
     if (size_t bad = checker.CountBad(digests); bad > 0)
       report.errors.push_back(name + ": " + std::to_string(bad) + " bad chunk" +
                               (bad == 1 ? "" : "s"));

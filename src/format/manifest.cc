@@ -1,5 +1,8 @@
 #include "chunkvault/manifest.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "chunkvault/blob.h"
 
 namespace chunkvault {
@@ -30,42 +33,121 @@ std::string Manifest::ToJson() const {
   return j.dump(2);  // nlohmann sorts keys, like serde_json's Value
 }
 
+namespace {
+
+// The types of the "unprotected" fields this program reads.
+Status CheckUnprotected(const json& u, const std::vector<ManifestFile>& files) {
+  auto bad = [](const std::string& what) {
+    return Fail(ErrorCode::kCorrupt, "manifest: unprotected" + what);
+  };
+  if (!u.is_object()) return bad(" is not an object");
+  if (auto n = u.find("notes"); n != u.end() && !n->is_string())
+    return bad(".notes is not a string");
+  if (auto v = u.find("verify_state"); v != u.end()) {
+    if (!v->is_object()) return bad(".verify_state is not an object");
+    if (auto st = v->find("state"); st != v->end() && !st->is_string())
+      return bad(".verify_state.state is not a string");
+  }
+  auto ext = u.find(kManifestExtKey);
+  if (ext == u.end()) return {};
+  const std::string key = std::string(".") + kManifestExtKey;
+  if (!ext->is_object()) return bad(key + " is not an object");
+  auto digests = ext->find("file-sha256");
+  if (digests == ext->end()) return {};
+  if (!digests->is_object()) return bad(key + ".file-sha256 is not an object");
+  for (auto it = digests->begin(); it != digests->end(); ++it) {
+    const std::string field = key + ".file-sha256." + it.key();
+    if (!it->is_string()) return bad(field + " is not a string");
+    if (auto d = DigestFromHex(it->get<std::string>()); !d)
+      return bad(field + ": " + d.error().message());
+    const bool listed = std::any_of(files.begin(), files.end(),
+                                    [&](const ManifestFile& f) { return f.filename == it.key(); });
+    if (!listed) return bad(field + " names no file of the manifest");
+  }
+  return {};
+}
+
+bool IsNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
+}  // namespace
+
+Status CheckSnapshotFileName(std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kCorrupt, "file name '" + std::string(name) + "' " + why);
+  };
+  if (name.empty() || name.size() > 255) return bad("is empty or longer than 255 bytes");
+  if (name.front() == '.' || name.front() == '-')
+    return bad("starts with '" + std::string(1, name.front()) + "'");
+  if (!std::all_of(name.begin(), name.end(), IsNameChar))
+    return bad("holds a character other than A-Z a-z 0-9 _ . - (such as '/')");
+  if (!name.ends_with(".didx") && !name.ends_with(".fidx") && !name.ends_with(".blob"))
+    return bad("has no .didx, .fidx or .blob suffix");
+  if (name == kManifestBlobName) return bad("is the manifest's own");
+  return {};
+}
+
+std::optional<Digest> Manifest::RecordedFileDigest(std::string_view filename) const {
+  auto ext = unprotected.find(kManifestExtKey);
+  if (ext == unprotected.end() || !ext->is_object()) return std::nullopt;
+  auto digests = ext->find("file-sha256");
+  if (digests == ext->end() || !digests->is_object()) return std::nullopt;
+  auto it = digests->find(std::string(filename));
+  if (it == digests->end() || !it->is_string()) return std::nullopt;
+  auto d = DigestFromHex(it->get<std::string>());
+  return d ? std::optional<Digest>(*d) : std::nullopt;
+}
+
 Result<Manifest> Manifest::FromJson(std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return Fail(ErrorCode::kCorrupt, "manifest is not a JSON object");
   auto bad = [](const std::string& what) { return Fail(ErrorCode::kCorrupt, "manifest: " + what); };
   Manifest m;
-  try {
-    if (!j.contains("backup-type") || !j["backup-type"].is_string()) return bad("no backup-type");
-    if (!j.contains("backup-id") || !j["backup-id"].is_string()) return bad("no backup-id");
-    if (!j.contains("backup-time") || !j["backup-time"].is_number_integer())
-      return bad("no backup-time");
-    if (!j.contains("files") || !j["files"].is_array()) return bad("no files list");
-    m.backup_type = j["backup-type"].get<std::string>();
-    m.backup_id = j["backup-id"].get<std::string>();
-    m.backup_time = j["backup-time"].get<int64_t>();
-    for (const json& f : j["files"]) {
-      ManifestFile file;
-      if (!f.is_object() || !f.contains("filename") || !f["filename"].is_string())
-        return bad("a files entry has no filename");
-      file.filename = f["filename"].get<std::string>();
-      if (f.contains("crypt-mode")) file.crypt_mode = f["crypt-mode"].get<std::string>();
-      if (!f.contains("size") || !f["size"].is_number_unsigned())
-        return bad("file " + file.filename + " has no size");
-      file.size = f["size"].get<uint64_t>();
-      if (!f.contains("csum") || !f["csum"].is_string())
-        return bad("file " + file.filename + " has no csum");
-      auto csum = DigestFromHex(f["csum"].get<std::string>());
-      if (!csum) return bad("file " + file.filename + ": " + csum.error().message());
-      file.csum = *csum;
-      m.files.push_back(std::move(file));
+  // Every value is type-checked before it is taken: json's get<> throws
+  // on a wrong type, which would end the process.
+  if (!j.contains("backup-type") || !j["backup-type"].is_string()) return bad("no backup-type");
+  if (!j.contains("backup-id") || !j["backup-id"].is_string()) return bad("no backup-id");
+  if (!j.contains("backup-time") || !j["backup-time"].is_number_integer())
+    return bad("no backup-time");
+  if (!j.contains("files") || !j["files"].is_array()) return bad("no files list");
+  m.backup_type = j["backup-type"].get<std::string>();
+  m.backup_id = j["backup-id"].get<std::string>();
+  if (j["backup-time"].is_number_unsigned() &&
+      j["backup-time"].get<uint64_t>() > uint64_t(INT64_MAX))
+    return bad("backup-time is out of range");
+  m.backup_time = j["backup-time"].get<int64_t>();
+  for (const json& f : j["files"]) {
+    ManifestFile file;
+    if (!f.is_object() || !f.contains("filename") || !f["filename"].is_string())
+      return bad("a files entry has no filename");
+    file.filename = f["filename"].get<std::string>();
+    CV_RETURN_IF_ERROR(WithContext(CheckSnapshotFileName(file.filename), "manifest"));
+    if (m.Find(file.filename) != nullptr) return bad("file " + file.filename + " is listed twice");
+    if (f.contains("crypt-mode")) {
+      if (!f["crypt-mode"].is_string())
+        return bad("file " + file.filename + ": crypt-mode is not a string");
+      file.crypt_mode = f["crypt-mode"].get<std::string>();
     }
-    if (j.contains("unprotected") && j["unprotected"].is_object()) m.unprotected = j["unprotected"];
-    if (j.contains("signature") && j["signature"].is_string())
-      m.signature = j["signature"].get<std::string>();
-  } catch (const json::exception& e) {
-    return bad(e.what());
+    if (!f.contains("size") || !f["size"].is_number_unsigned())
+      return bad("file " + file.filename + " has no size");
+    file.size = f["size"].get<uint64_t>();
+    if (!f.contains("csum") || !f["csum"].is_string())
+      return bad("file " + file.filename + " has no csum");
+    auto csum = DigestFromHex(f["csum"].get<std::string>());
+    if (!csum) return bad("file " + file.filename + ": " + csum.error().message());
+    file.csum = *csum;
+    m.files.push_back(std::move(file));
+  }
+  if (j.contains("unprotected") && !j["unprotected"].is_null()) {
+    CV_RETURN_IF_ERROR(CheckUnprotected(j["unprotected"], m.files));
+    m.unprotected = j["unprotected"];
+  }
+  if (j.contains("signature") && !j["signature"].is_null()) {
+    if (!j["signature"].is_string()) return bad("signature is not a string");
+    m.signature = j["signature"].get<std::string>();
   }
   for (const char* known : {"backup-type", "backup-id", "backup-time", "files", "unprotected",
                             "signature"})

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "chunkvault/blob.h"
+
 namespace chunkvault {
 
 const char* SyncLevelName(SyncLevel level) {
@@ -74,7 +76,7 @@ Result<InsertResult> ChunkStore::Insert(const Digest& digest, ByteView blob) {
 }
 
 Result<Bytes> ChunkStore::ReadRaw(const Digest& digest) {
-  return env_->ReadFile(ChunkPath(digest));
+  return env_->ReadFile(ChunkPath(digest), kMaxChunkFileSize);
 }
 
 Status ChunkStore::Touch(const Digest& digest) { return env_->TouchAtime(ChunkPath(digest)); }
@@ -141,7 +143,8 @@ Result<std::string> ChunkStore::MarkBad(const Digest& digest, std::optional<int>
 }
 
 Status ChunkStore::ForEachChunk(
-    const std::function<Status(const ChunkFileName&, const std::string&)>& fn) {
+    const std::function<Status(const ChunkFileName&, const std::string&)>& fn,
+    const std::function<Status(const std::string&, const std::string&)>& other) {
   char name[5];
   for (unsigned i = 0; i < 0x10000; ++i) {
     std::snprintf(name, sizeof name, "%04x", i);
@@ -153,8 +156,10 @@ Status ChunkStore::ForEachChunk(
     }
     for (const std::string& e : *entries) {
       auto name = ParseChunkFileName(e);
-      if (!name) continue;  // temporary files
-      CV_RETURN_IF_ERROR(fn(*name, dir + "/" + e));
+      if (name)
+        CV_RETURN_IF_ERROR(fn(*name, dir + "/" + e));
+      else if (other)
+        CV_RETURN_IF_ERROR(other(e, dir + "/" + e));
     }
   }
   return {};

@@ -102,10 +102,12 @@ class ChunkStore {
   Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive,
                                             bool wait = true);
 
-  // Calls `fn(name, path)` for every chunk file (including .bad ones;
-  // temporary files are skipped).
+  // Calls `fn(name, path)` for every chunk file (including .bad ones) and
+  // `other(name, path)`, if given, for every other file in the chunk
+  // directories (temporary files, strays).
   Status ForEachChunk(
-      const std::function<Status(const ChunkFileName&, const std::string&)>& fn);
+      const std::function<Status(const ChunkFileName&, const std::string&)>& fn,
+      const std::function<Status(const std::string&, const std::string&)>& other = nullptr);
 
  private:
   Env* const env_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "chunkvault/blob.h"
 #include "util/time.h"
 
 namespace chunkvault {
@@ -137,7 +138,8 @@ Result<std::vector<SnapshotEntry>> SnapshotStore::ListSnapshotsIn(const BackupNa
 }
 
 Result<std::string> SnapshotStore::ReadOwner(const BackupGroup& group) {
-  CV_ASSIGN_OR_RETURN(Bytes raw, env_->ReadFile(JoinPath(Path(group), kOwnerFile)));
+  CV_ASSIGN_OR_RETURN(Bytes raw,
+                      env_->ReadFile(JoinPath(Path(group), kOwnerFile), kMaxMetadataFileSize));
   std::string owner(AsString(raw));
   while (!owner.empty() && (owner.back() == '\n' || owner.back() == '\r')) owner.pop_back();
   return owner;
@@ -151,7 +153,7 @@ Status SnapshotStore::WriteOwner(const BackupGroup& group, const std::string& ow
 }
 
 Result<std::string> SnapshotStore::ReadGroupNotes(const BackupGroup& group) {
-  auto raw = env_->ReadFile(JoinPath(Path(group), kNotesFile));
+  auto raw = env_->ReadFile(JoinPath(Path(group), kNotesFile), kMaxMetadataFileSize);
   if (!raw) {
     if (IsNotFound(raw.error())) return std::string();
     return std::unexpected(std::move(raw).error());
@@ -186,8 +188,9 @@ Status SnapshotStore::SetProtected(const SnapshotRef& snap, bool on) {
   return {};
 }
 
-Result<Bytes> SnapshotStore::ReadFile(const SnapshotRef& snap, const std::string& name) {
-  return env_->ReadFile(FilePath(snap, name));
+Result<Bytes> SnapshotStore::ReadFile(const SnapshotRef& snap, const std::string& name,
+                                      uint64_t max_size) {
+  return env_->ReadFile(FilePath(snap, name), max_size);
 }
 
 Status SnapshotStore::WriteFile(const SnapshotRef& snap, const std::string& name, ByteView data,
@@ -207,8 +210,17 @@ Result<std::vector<std::string>> SnapshotStore::ListFiles(const SnapshotRef& sna
 }
 
 Result<Manifest> SnapshotStore::ReadManifest(const SnapshotRef& snap) {
-  CV_ASSIGN_OR_RETURN(Bytes raw, ReadFile(snap, kManifestBlobName));
-  return WithContext(Manifest::DecodeBlob(raw), FilePath(snap, kManifestBlobName));
+  CV_ASSIGN_OR_RETURN(Bytes raw, ReadFile(snap, kManifestBlobName, kMaxBlobFileSize));
+  const std::string path = FilePath(snap, kManifestBlobName);
+  CV_ASSIGN_OR_RETURN(Manifest m, WithContext(Manifest::DecodeBlob(raw), path));
+  // A manifest is its directory's: one moved or copied from another
+  // snapshot would list files that are not these.
+  if (m.backup_type != BackupTypeName(snap.group.type) || m.backup_id != snap.group.id ||
+      m.backup_time != snap.time)
+    return Fail(ErrorCode::kCorrupt, path + ": the manifest is of snapshot " + m.backup_type + "/" +
+                                         m.backup_id + "/" + FormatRfc3339(m.backup_time) +
+                                         ", not of " + snap.ToString());
+  return m;
 }
 
 Status SnapshotStore::WriteManifest(const SnapshotRef& snap, const Manifest& manifest) {

@@ -79,7 +79,8 @@ class SnapshotStore {
   Result<bool> IsProtected(const SnapshotRef& snap);
   Status SetProtected(const SnapshotRef& snap, bool on);
 
-  Result<Bytes> ReadFile(const SnapshotRef& snap, const std::string& name);
+  // At most `max_size` bytes (see Env::ReadFile).
+  Result<Bytes> ReadFile(const SnapshotRef& snap, const std::string& name, uint64_t max_size);
   // Writes a snapshot file atomically. `tmp_name` is the temporary name in
   // the snapshot directory (empty: unique); `crash_label` names its crash
   // points; `order` says when the mirror gets it.

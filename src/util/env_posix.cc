@@ -6,17 +6,27 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "chunkvault/env.h"
 #include "util/crash_point.h"
 #include "util/fd.h"
 
 namespace chunkvault {
+
+bool IsTemporaryFileName(std::string_view name) {
+  if (name.ends_with(".tmp_didx") || name.ends_with(".tmp_fidx")) return name.size() > 9;
+  constexpr std::string_view kMark = ".tmp_";
+  return name.size() > kMark.size() + 6 &&
+         name.substr(name.size() - 6 - kMark.size(), kMark.size()) == kMark;
+}
 
 std::string JoinPath(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
@@ -58,6 +68,20 @@ Status WriteAll(int fd, ByteView data, const std::string& path,
   return {};
 }
 
+// Files the store writes: never group-writable or readable by others,
+// whatever the umask (they name hosts and what they hold).
+constexpr mode_t kFileMode = 0640;
+
+// What a non-regular file is, for messages.
+std::string FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
 class PosixEnv final : public Env {
  public:
   // Writes a temporary file, then renames it into place (replace) or links
@@ -70,13 +94,13 @@ class PosixEnv final : public Env {
     if (tmp.empty()) {
       tmp = path + ".tmp_XXXXXX";
       fd.reset(::mkostemp(tmp.data(), O_CLOEXEC));
-      if (fd && ::fchmod(fd.get(), 0644) != 0) {
+      if (fd && ::fchmod(fd.get(), kFileMode) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         return FailErrno(err, "chmod " + tmp);
       }
     } else {
-      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode));
     }
     if (!fd) return FailErrno(errno, "create " + tmp);
 
@@ -125,17 +149,30 @@ class PosixEnv final : public Env {
     return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   }
 
-  Result<Bytes> ReadFile(const std::string& path) override {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Result<Bytes> ReadFile(const std::string& path, uint64_t max_size) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd && errno == ELOOP)
+      return Fail(ErrorCode::kCorrupt, path + " is a symlink, not a regular file");
     if (!fd) return FailErrno(errno, "open " + path);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "stat " + path);
+    if (!S_ISREG(st.st_mode))
+      return Fail(ErrorCode::kCorrupt,
+                  path + " is not a regular file (" + FileKind(st.st_mode) + ")");
+    auto too_large = [&](const std::string& size) {
+      return Fail(ErrorCode::kCorrupt, path + " has " + size + " bytes, more than the " +
+                                           std::to_string(max_size) + " such a file can have");
+    };
+    if (uint64_t(st.st_size) > max_size) return too_large(std::to_string(st.st_size));
     // Read straight into the result, in one call for a file that keeps
-    // its size; one that grows meanwhile is read to its end.
+    // its size; one that grows meanwhile is read to its end, within the bound.
     Bytes out(size_t(st.st_size) + 1);
     size_t filled = 0;
     for (;;) {
-      if (filled == out.size()) out.resize(out.size() * 2);
+      if (filled == out.size()) {
+        if (filled > max_size) return too_large("over " + std::to_string(max_size));
+        out.resize(size_t(std::min<uint64_t>(uint64_t(out.size()) * 2, max_size + 1)));
+      }
       ssize_t n = ::read(fd.get(), out.data() + filled, out.size() - filled);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -144,6 +181,7 @@ class PosixEnv final : public Env {
       if (n == 0) break;
       filled += size_t(n);
     }
+    if (filled > max_size) return too_large("over " + std::to_string(max_size));
     out.resize(filled);
     return out;
   }
@@ -199,10 +237,17 @@ class PosixEnv final : public Env {
   }
 
   Status CreateDirs(const std::string& path, unsigned mode) override {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return Fail(ErrorCode::kIo, "mkdir -p " + path + ": " + ec.message());
-    (void)mode;  // create_directories uses 0777 & ~umask
+    // Each missing level with `mode` (the umask can only take bits away),
+    // where std::filesystem would use 0777 less the umask.
+    for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+      const std::string level = path.substr(0, end);
+      if (!level.empty() && ::mkdir(level.c_str(), mode) != 0 && errno != EEXIST)
+        return FailErrno(errno, "mkdir " + level);
+      if (end == std::string::npos) break;
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return FailErrno(errno, "mkdir -p " + path);
+    if (!S_ISDIR(st.st_mode)) return Fail(ErrorCode::kAlreadyExists, path + " is not a directory");
     return {};
   }
 
@@ -279,7 +324,7 @@ class PosixEnv final : public Env {
   static Result<UniqueFd> LockOnce(const std::string& path, bool is_dir, LockMode mode,
                                    bool wait) {
     UniqueFd fd(is_dir ? ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                       : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+                       : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
     if (!fd) return FailErrno(errno, "open lock " + path);
     const char* what = mode == LockMode::kShared ? "shared" : "exclusive";
     int rc;
@@ -310,6 +355,15 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+void Env::WaitUntil(int64_t unix_seconds) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(1100);
+  while (NowUnix() < unix_seconds && std::chrono::steady_clock::now() < give_up) {
+    const int64_t left_ns = unix_seconds * 1'000'000'000 - NowNanos();
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(std::clamp<int64_t>(left_ns, 1'000'000, 100'000'000)));
+  }
+}
 
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv;  // never destroyed: used until exit

@@ -2,15 +2,17 @@
 
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace chunkvault {
 
 std::string FormatUtc(int64_t unix_seconds, const char* format) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm;
-  gmtime_r(&t, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
+  // A time beyond what struct tm holds (a hostile manifest's) stays a number.
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, format, &tm) == 0)
+    return "@" + std::to_string(unix_seconds);
   return buf;
 }
 

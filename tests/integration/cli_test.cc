@@ -2,11 +2,13 @@
 // check the results on disk and in the restored trees.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
@@ -171,6 +173,37 @@ TEST_F(Cli, TwoConcurrentBackupsBothSucceed) {
   EXPECT_EQ(CompareTrees(tmp_ / "b", tmp_ / "b2"), std::vector<std::string>{});
 }
 
+// Defect: six backups into one group that ended in the same second were
+// stamped up to 5 s in the future. Each snapshot's time is when it began:
+// never later than the moment its backup was seen to end.
+TEST_F(Cli, ParallelBackupsOfOneGroupAreNeverStampedInTheFuture) {
+  Init();
+  fs::create_directories(tmp_ / "src");
+  testing::WriteFile(tmp_ / "src/f", "small");
+  RunOptions o;
+  o.env["CHUNKVAULT_STORE"] = store_;
+  std::vector<std::unique_ptr<testing::Process>> backups;
+  for (int i = 0; i < 6; ++i)
+    backups.push_back(std::make_unique<testing::Process>(
+        std::vector<std::string>{CV_BINARY, "backup", "--backup-id", "same",
+                                 "root.tar:" + (tmp_ / "src")},
+        o));
+  std::set<std::string> snapshots;
+  for (auto& p : backups) {
+    RunResult r = p->Wait();
+    const int64_t ended = ::time(nullptr);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string snap = r.out.substr(0, r.out.size() - 1);
+    snapshots.insert(snap);
+    struct tm tm = {};
+    ASSERT_NE(::strptime(snap.substr(snap.rfind('/') + 1).c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm),
+              nullptr)
+        << snap;
+    EXPECT_LE(::timegm(&tm), ended) << snap << " is later than its backup's end";
+  }
+  EXPECT_EQ(snapshots.size(), 6u);
+}
+
 // A backup killed (SIGKILL) at any point leaves no partial chunk or index
 // under its final name, the store verifies, and the next backup works.
 class CrashTest : public Cli, public ::testing::WithParamInterface<const char*> {};
@@ -327,16 +360,19 @@ TEST_F(Cli, SnapshotsJsonHasTheContractFields) {
   RunResult r = cv({"snapshots"});
   EXPECT_NE(r.out.find("dedup"), std::string::npos) << r.out;
 
-  // A damaged manifest does not hide the other snapshots.
+  // A damaged manifest does not hide the other snapshots; it is named,
+  // and the listing exits 1.
   std::string second = Backup({"--backup-id", "db", "root.tar:" + (tmp_ / "src")});
   std::string manifest = store_ + "/host/web/" + list[0]["snapshot"].get<std::string>().substr(9) +
                          "/index.json.blob";
   testing::WriteFile(manifest, "garbage");
-  list = Json(cv({"snapshots", "--json"}));
+  r = cv({"snapshots", "--json"});
+  EXPECT_EQ(r.exit_code, 1);
+  list = nlohmann::json::parse(r.out);
   ASSERT_EQ(list.size(), 2u);
-  EXPECT_NE(list[1]["error"].get<std::string>().find("index.json.blob"), std::string::npos);
+  EXPECT_NE(list[1]["damaged"].get<std::string>().find("index.json.blob"), std::string::npos);
   EXPECT_EQ(list[0]["snapshot"], second);
-  EXPECT_FALSE(list[0].contains("error"));
+  EXPECT_FALSE(list[0].contains("damaged"));
 }
 
 TEST_F(Cli, NamespacesKeepSnapshotsApart) {
@@ -385,6 +421,11 @@ TEST_F(Cli, BadInputGetsClearErrors) {
       {{"backup", "root.tar:" + (tmp_ / "missing")}, 1, tmp_ / "missing"},
       {{"backup", "disk.img:" + (tmp_ / "src")}, 2, "neither a regular file nor a block device"},
       {{"backup", "--backup-id", "../x", "root.tar:" + (tmp_ / "src")}, 2, "invalid name '../x'"},
+      // Defect: an empty id silently became the hostname.
+      {{"backup", "--backup-id", "", "root.tar:" + (tmp_ / "src")}, 2, "must not be empty"},
+      // Defect: "Value 0 not in range 0.000000 to 1797..." (310 digits).
+      {{"prune", "--keep-last", "0"}, 2, "'0' is not a whole number of at least 1"},
+      {{"prune", "--keep-daily", "1.5"}, 2, "'1.5' is not a whole number of at least 1"},
       {{"restore", "host/x", "root.tar", tmp_ / "d"}, 2, "invalid snapshot 'host/x'"},
       {{"restore", "host/x/2020-01-01T00:00:00Z", "root.tar", tmp_ / "d"}, 1, "does not exist"},
   };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -74,6 +75,7 @@ Process::Process(const std::vector<std::string>& argv, const RunOptions& options
   ::close(in[1]);
   out_fd_ = out[0];
   err_fd_ = err[0];
+  timeout_seconds_ = options.timeout_seconds;
 }
 
 Process::~Process() {
@@ -89,8 +91,21 @@ RunResult Process::Wait() {
   std::string* sinks[2] = {&r.out, &r.err};
   int open = 2;
   char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds_);
   while (open > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (timeout_seconds_ > 0 && !r.timed_out) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        ::kill(pid_, SIGKILL);
+        r.timed_out = true;
+      } else {
+        wait_ms = int(left.count());
+      }
+    }
+    int ready = ::poll(fds, 2, wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }

@@ -12,6 +12,7 @@ namespace chunkvault::testing {
 struct RunResult {
   int exit_code = -1;   // exit status, or -1 if killed by a signal
   int signal = 0;       // the signal that killed it, if any
+  bool timed_out = false;  // killed for running past RunOptions::timeout_seconds
   std::string out, err;
 };
 
@@ -20,6 +21,9 @@ struct RunOptions {
   std::vector<std::string> unset_env;
   std::string stdin_data;
   bool stderr_tty = false;  // give the child a pseudo-terminal as stderr
+  // Kill the child (SIGKILL) if it runs longer: a bound for tests of
+  // things that must not hang, never a way to wait for something.
+  int timeout_seconds = 0;
 };
 
 RunResult Run(const std::vector<std::string>& argv, const RunOptions& options = {});
@@ -33,6 +37,7 @@ class Process {
 
  private:
   int pid_ = -1;
+  int timeout_seconds_ = 0;
   int out_fd_ = -1, err_fd_ = -1;
 };
 

@@ -22,14 +22,15 @@ Bytes TarOfEntries(const std::vector<Entry>& entries) {
   Bytes out;
   struct archive* a = archive_write_new();
   archive_write_set_format_pax(a);
-  archive_write_open2(a, &out, nullptr,
-                      [](struct archive*, void* p, const void* buf, size_t n) -> la_ssize_t {
-                        auto* o = static_cast<Bytes*>(p);
-                        auto* b = static_cast<const uint8_t*>(buf);
-                        o->insert(o->end(), b, b + n);
-                        return la_ssize_t(n);
-                      },
-                      nullptr, nullptr);
+  archive_write_open2(
+      a, &out, nullptr,
+      [](struct archive*, void* p, const void* buf, size_t n) -> la_ssize_t {
+        auto* o = static_cast<Bytes*>(p);
+        auto* b = static_cast<const uint8_t*>(buf);
+        o->insert(o->end(), b, b + n);
+        return la_ssize_t(n);
+      },
+      nullptr, nullptr);
   for (const Entry& x : entries) {
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, x.name.c_str());
@@ -51,12 +52,14 @@ Bytes TarOfEntries(const std::vector<Entry>& entries) {
 Result<TarStats> ExtractBytes(const Bytes& data, const std::string& target, size_t step,
                               ExtractOptions opts, TarObserver* observer) {
   size_t pos = 0;
-  return ExtractTar([&]() -> Result<ByteView> {
-    size_t n = std::min(step, data.size() - pos);
-    ByteView piece(data.data() + pos, n);
-    pos += n;
-    return piece;
-  }, target, opts, observer);
+  return ExtractTar(
+      [&]() -> Result<ByteView> {
+        size_t n = std::min(step, data.size() - pos);
+        ByteView piece(data.data() + pos, n);
+        pos += n;
+        return piece;
+      },
+      target, opts, observer);
 }
 
 }  // namespace chunkvault::testing

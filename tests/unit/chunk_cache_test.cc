@@ -366,7 +366,9 @@ class FullDiskEnv final : public Env {
   explicit FullDiskEnv(int fail, std::function<void()> on_full = {})
       : fail_(fail), on_full_(std::move(on_full)) {}
   int64_t NowUnix() override { return base_->NowUnix(); }
-  Result<Bytes> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  Result<Bytes> ReadFile(const std::string& p, uint64_t max) override {
+    return base_->ReadFile(p, max);
+  }
   Result<FileStat> Stat(const std::string& p) override { return base_->Stat(p); }
   Result<std::vector<std::string>> ListDir(const std::string& p) override { return base_->ListDir(p); }
   Status WriteFileAtomic(const std::string& p, ByteView d, const WriteOptions& o) override {

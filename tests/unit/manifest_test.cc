@@ -71,10 +71,10 @@ TEST(Manifest, BadJsonIsNamed) {
       {"[1]", "not a JSON object"},
       {"{", "not a JSON object"},
       {R"({"backup-id":"a","backup-time":1,"files":[]})", "no backup-type"},
-      {R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":[{"filename":"x","size":1,"csum":"zz"}]})",
-       "file x: a digest is 64 hex"},
-      {R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":[{"filename":"x","csum":"zz"}]})",
-       "file x has no size"},
+      {R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":[{"filename":"x.blob","size":1,"csum":"zz"}]})",
+       "file x.blob: a digest is 64 hex"},
+      {R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":[{"filename":"x.blob","csum":"zz"}]})",
+       "file x.blob has no size"},
   };
   for (const Case& c : cases) {
     auto m = Manifest::FromJson(c.json);
@@ -82,6 +82,81 @@ TEST(Manifest, BadJsonIsNamed) {
     EXPECT_EQ(m.error().code(), ErrorCode::kCorrupt);
     EXPECT_NE(m.error().message().find(c.message), std::string::npos) << m.error().message();
   }
+}
+
+// A manifest with `files_json` as its files list and `unprotected_json`.
+std::string ManifestJson(const std::string& files_json,
+                         const std::string& unprotected_json = "{}") {
+  return R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":)" + files_json +
+         R"(,"unprotected":)" + unprotected_json + "}";
+}
+std::string FileJson(const std::string& name) {
+  return R"({"filename":")" + name + R"(","size":1,"csum":")" + std::string(64, 'a') + R"("})";
+}
+
+// Defect: "../escape-from-manifest.blob" in files[] made a whole-snapshot
+// restore write into the target's parent. Every name a manifest lists is a
+// plain snapshot file name.
+TEST(Manifest, OnlyPlainSnapshotFileNamesAreListed) {
+  for (const char* name :
+       {"../escape-from-manifest.blob", "a/b.blob", "/etc/x.blob", "..", ".hidden.blob", "x.tar",
+        "index.json.blob", "", "-x.blob", "with space.blob", "nul\u0000.blob"}) {
+    auto m = Manifest::FromJson(ManifestJson("[" + FileJson(name) + "]"));
+    ASSERT_FALSE(m.has_value()) << name;
+    EXPECT_EQ(m.error().code(), ErrorCode::kCorrupt);
+    EXPECT_NE(m.error().message().find("file name"), std::string::npos) << m.error().message();
+  }
+  for (const char* name : {"root.tar.didx", "disk.img.fidx", "notes.blob", "a_b-c.d.blob"})
+    EXPECT_TRUE(Manifest::FromJson(ManifestJson("[" + FileJson(name) + "]")).has_value()) << name;
+  auto twice =
+      Manifest::FromJson(ManifestJson("[" + FileJson("a.blob") + "," + FileJson("a.blob") + "]"));
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_NE(twice.error().message().find("listed twice"), std::string::npos);
+}
+
+// Defect: a number as unprotected.chunkvault.file-sha256's value ended
+// every command with an uncaught json type_error. Every field the program
+// reads is type-checked; a wrong type is an error naming it.
+TEST(Manifest, EveryFieldReadIsTypeChecked) {
+  const std::string file = "[" + FileJson("root.tar.didx") + "]";
+  const std::string hex(64, 'b');
+  struct Case {
+    std::string json;
+    const char* message;
+  } cases[] = {
+      {ManifestJson(file, R"({"chunkvault":{"file-sha256":{"root.tar.didx":7}}})"),
+       "unprotected.chunkvault.file-sha256.root.tar.didx is not a string"},
+      {ManifestJson(file, R"({"chunkvault":{"file-sha256":{"root.tar.didx":"xyz"}}})"),
+       "file-sha256.root.tar.didx: "},
+      {ManifestJson(file, R"({"chunkvault":{"file-sha256":{"other.blob":")" + hex + R"("}}})"),
+       "names no file"},
+      {ManifestJson(file, R"({"chunkvault":{"file-sha256":[1]}})"), "file-sha256 is not an object"},
+      {ManifestJson(file, R"({"chunkvault":3})"), "unprotected.chunkvault is not an object"},
+      {ManifestJson(file, R"({"notes":["x"]})"), "notes is not a string"},
+      {ManifestJson(file, R"({"verify_state":"ok"})"), "verify_state is not an object"},
+      {ManifestJson(file, R"({"verify_state":{"state":1}})"), "verify_state.state is not a string"},
+      {ManifestJson(file, "[]"), "unprotected is not an object"},
+      {ManifestJson(R"([{"filename":"a.blob","size":1,"crypt-mode":5,"csum":")" + hex + R"("}])"),
+       "crypt-mode is not a string"},
+      {ManifestJson(R"([{"filename":"a.blob","size":-1,"csum":")" + hex + R"("}])"), "has no size"},
+      {R"({"backup-type":"host","backup-id":"a","backup-time":18446744073709551615,"files":[]})",
+       "backup-time is out of range"},
+      {R"({"backup-type":"host","backup-id":"a","backup-time":1,"files":[],"signature":1})",
+       "signature is not a string"},
+  };
+  for (const Case& c : cases) {
+    auto m = Manifest::FromJson(c.json);
+    ASSERT_FALSE(m.has_value()) << c.json;
+    EXPECT_EQ(m.error().code(), ErrorCode::kCorrupt);
+    EXPECT_NE(m.error().message().find(c.message), std::string::npos)
+        << c.message << " / " << m.error().message();
+  }
+  auto good = Manifest::FromJson(ManifestJson(
+      file, R"({"chunkvault":{"file-sha256":{"root.tar.didx":")" + hex + R"("}},"notes":"n"})"));
+  ASSERT_TRUE(good.has_value()) << good.error().message();
+  ASSERT_TRUE(good->RecordedFileDigest("root.tar.didx").has_value());
+  EXPECT_EQ(ToHex(*good->RecordedFileDigest("root.tar.didx")), hex);
+  EXPECT_FALSE(good->RecordedFileDigest("other.blob").has_value());
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,8 +80,8 @@ TEST(TarConfinement, NoPathGoesThroughASymlink) {
     if (walk) forced.emplace();
     for (size_t i = 0; i < attacks.size(); ++i) {
       for (bool overwrite : {false, true}) {
-        const std::string dst = tmp / ("dst" + std::to_string(walk) + std::to_string(i) +
-                                       std::to_string(overwrite));
+        const std::string dst =
+            tmp / ("dst" + std::to_string(walk) + std::to_string(i) + std::to_string(overwrite));
         ExtractOptions opts;
         opts.jobs = 2;
         opts.overwrite = overwrite;
@@ -102,8 +102,8 @@ TEST(TarConfinement, ADirectoryReplacesASymlinkOfItsName) {
   ASSERT_EQ(::chmod(outside.c_str(), 0750), 0);
   Entry dir = Dir("a");
   dir.perm = 0777;
-  auto r = ExtractBytes(TarOfEntries({Symlink("a", outside), dir, File("a/f", "in")}),
-                        tmp / "dst", 1 << 20);
+  auto r = ExtractBytes(TarOfEntries({Symlink("a", outside), dir, File("a/f", "in")}), tmp / "dst",
+                        1 << 20);
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(testing::ReadFile(tmp / "dst/a/f"), "in");
   struct stat st;
@@ -132,8 +132,7 @@ TEST(TarConfinement, AnOverwrittenTargetsOwnEntriesAreNotFollowedOrLinked) {
   EXPECT_NE(r.error().message().find("symlink"), std::string::npos) << r.error().message();
   r = ExtractBytes(TarOfEntries({Hardlink("h", "old")}), dst, 1 << 20, opts);
   ASSERT_FALSE(r.has_value());
-  EXPECT_NE(r.error().message().find("has not created"), std::string::npos)
-      << r.error().message();
+  EXPECT_NE(r.error().message().find("has not created"), std::string::npos) << r.error().message();
   EXPECT_FALSE(std::filesystem::exists(dst + "/h"));
   EXPECT_EQ(std::filesystem::hard_link_count(outside + "/secret"), 2u);
   EXPECT_EQ(std::vector<std::string>{"secret"}, [&] {
@@ -165,12 +164,12 @@ TEST(PosixAcl, XattrValueIsTheKernelsLayoutSorted) {
                                        {AclTag::kUserObj, 7, 0},
                                        {AclTag::kGroupObj, 5, 0},
                                        {AclTag::kMask, 7, 0}});
-  const Bytes expected = {2, 0, 0, 0,                                   // version
-                          0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,        // user::rwx
-                          0x02, 0, 6, 0, 0xe9, 0x03, 0, 0,              // user:1001:rw-
-                          0x04, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,        // group::r-x
-                          0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,        // mask::rwx
-                          0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};       // other::r--
+  const Bytes expected = {2,    0, 0, 0,                           // version
+                          0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,   // user::rwx
+                          0x02, 0, 6, 0, 0xe9, 0x03, 0,    0,      // user:1001:rw-
+                          0x04, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,   // group::r-x
+                          0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,   // mask::rwx
+                          0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff};  // other::r--
   EXPECT_EQ(v, expected);
 }
 
@@ -194,13 +193,16 @@ TEST(PosixAcl, AccessAndDefaultAclsRoundTrip) {
   if (::setxattr((src + "/f").c_str(), "system.posix_acl_access", access.data(), access.size(),
                  0) != 0)
     GTEST_SKIP() << "no POSIX ACLs on this filesystem: " << std::strerror(errno);
-  ASSERT_EQ(::setxattr((src + "/d").c_str(), "system.posix_acl_default", dflt.data(),
-                       dflt.size(), 0), 0);
+  ASSERT_EQ(
+      ::setxattr((src + "/d").c_str(), "system.posix_acl_default", dflt.data(), dflt.size(), 0), 0);
   Bytes tar;
-  auto w = WriteTar(src, [&](ByteView b) -> Status {
-    tar.insert(tar.end(), b.begin(), b.end());
-    return {};
-  }, nullptr);
+  auto w = WriteTar(
+      src,
+      [&](ByteView b) -> Status {
+        tar.insert(tar.end(), b.begin(), b.end());
+        return {};
+      },
+      nullptr);
   ASSERT_TRUE(w.has_value()) << w.error().message();
   auto r = ExtractBytes(tar, tmp / "dst", 1 << 20);
   ASSERT_TRUE(r.has_value()) << r.error().message();

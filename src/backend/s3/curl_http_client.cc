@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/s3/http.h"
+#include "chunkvault/backend.h"
 #include "util/thread_annotations.h"
 
 namespace chunkvault {
@@ -66,8 +67,13 @@ CURLcode InstallPinning(CURL*, void* ssl_ctx, void* fingerprint) {
   return CURLE_OK;
 }
 
+// An answer's body grows at most to an object's largest size plus room
+// for an XML envelope; past that the transfer stops (a write error).
+constexpr size_t kMaxResponseBody = kMaxObjectSize + (1 << 20);
+
 size_t OnBody(char* data, size_t size, size_t n, void* out) {
   auto* body = static_cast<Bytes*>(out);
+  if (body->size() + size * n > kMaxResponseBody) return 0;
   body->insert(body->end(), data, data + size * n);
   return size * n;
 }
@@ -174,6 +180,9 @@ class CurlHttpClient final : public HttpClient {
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
       std::string what = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+      if (rc == CURLE_WRITE_ERROR)
+        return Fail(ErrorCode::kCorrupt, "the answer's body is larger than " +
+                                             std::to_string(kMaxResponseBody) + " bytes");
       if (!pinned_.empty() && !last_seen_fingerprint.empty() && last_seen_fingerprint != pinned_)
         what = "certificate fingerprint mismatch: the server presented " + last_seen_fingerprint +
                ", expected " + pinned_;

@@ -1,0 +1,430 @@
+// Bounded mutation fuzzing of every parser of stored or received bytes:
+// blobs, fixed and dynamic indexes, manifests, tar streams at restore
+// (through the real extractor), S3's XML answers and the cache journal.
+//
+// Each parser gets a few thousand inputs made from valid ones by seeded
+// mutations (so a failure reproduces), and each must end in success or an
+// error with a message; a crash, hang, sanitizer report or an allocation
+// above the bound below fails the suite, and a restore must leave nothing
+// outside its target. docs/security.md lists what each case covers.
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "archive/tar.h"
+#include "backend/s3/s3_xml.h"
+#include "cache/journal.h"
+#include "cache/policy.h"
+#include "chunkvault/blob.h"
+#include "chunkvault/hash.h"
+#include "chunkvault/index.h"
+#include "chunkvault/manifest.h"
+#include "support/tar_entries.h"
+#include "support/tree_util.h"
+
+// Any single allocation above this is a failure (ASan aborts): the
+// readers bound what they allocate by what the format allows, and these
+// inputs are small (the largest legal one is a 128 MiB blob).
+extern "C" const char* __asan_default_options() {
+  return "max_allocation_size_mb=160:allocator_may_return_null=0";
+}
+
+namespace chunkvault {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Seeded byte-level mutations, several per input: bit flips, random and
+// "interesting" bytes and words (0, -1, INT_MAX, sizes), inserted, removed,
+// duplicated and truncated ranges.
+class Mutator {
+ public:
+  explicit Mutator(uint32_t seed) : rng_(seed) {}
+
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+
+  Bytes Mutate(const Bytes& in) {
+    Bytes b = in;
+    const int rounds = 1 + int(Below(4));
+    for (int i = 0; i < rounds; ++i) MutateOnce(b);
+    return b;
+  }
+
+ private:
+  void MutateOnce(Bytes& b) {
+    const size_t n = b.size();
+    switch (Below(8)) {
+      case 0:
+        if (n) b[Below(n)] ^= uint8_t(1u << Below(8));
+        break;
+      case 1:
+        if (n) b[Below(n)] = uint8_t(rng_());
+        break;
+      case 2: {  // an interesting little-endian word, often in a header
+        static const uint64_t kValues[] = {
+            0,          1,          0x7f,       0x80,  0xff,       0xffff, 0x7fffffff, 0x80000000,
+            0xffffffff, 1ull << 32, 1ull << 40, ~0ull, ~0ull >> 1, 4096,   65536,      16u << 20};
+        const uint64_t v = kValues[Below(std::size(kValues))];
+        const size_t width = size_t(1) << Below(4);
+        if (n < width) break;
+        const size_t at = Below(2) ? Below(std::min<size_t>(n - width + 1, 64)) & ~(width - 1)
+                                   : Below(n - width + 1);
+        for (size_t k = 0; k < width; ++k) b[at + k] = uint8_t(v >> (8 * k));
+        break;
+      }
+      case 3: {
+        const size_t at = Below(n + 1), len = 1 + Below(16);
+        Bytes add(len);
+        for (uint8_t& c : add) c = uint8_t(rng_());
+        b.insert(b.begin() + ptrdiff_t(at), add.begin(), add.end());
+        break;
+      }
+      case 4:
+        if (n) {
+          const size_t at = Below(n), len = 1 + Below(std::min<size_t>(n - at, 512));
+          b.erase(b.begin() + ptrdiff_t(at), b.begin() + ptrdiff_t(at + len));
+        }
+        break;
+      case 5:
+        if (n && n < (1 << 20)) {
+          const size_t at = Below(n), len = 1 + Below(std::min<size_t>(n - at, 512));
+          const Bytes piece(b.begin() + ptrdiff_t(at), b.begin() + ptrdiff_t(at + len));
+          b.insert(b.begin() + ptrdiff_t(Below(n + 1)), piece.begin(), piece.end());
+        }
+        break;
+      case 6:
+        b.resize(Below(n + 1));
+        break;
+      default:
+        if (n > 1) std::swap(b[Below(n)], b[Below(n)]);
+        break;
+    }
+  }
+
+  std::mt19937 rng_;
+};
+
+Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// A result's success or error, its value dropped.
+template <class T>
+Status Outcome(Result<T>&& r) {
+  if (!r) return std::unexpected(std::move(r).error());
+  return {};
+}
+
+// Makes a mutated input pass a check that would stop most of them at the
+// door (a CRC, a tar header checksum), so that the code behind it is tried.
+using Fixup = std::function<void(Bytes&)>;
+
+// A blob's CRC-32 of everything after its 12-byte header.
+void FixBlobCrc(Bytes& b) {
+  if (b.size() < kBlobHeaderSize) return;
+  const uint32_t crc = Crc32(ByteView(b).subspan(kBlobHeaderSize));
+  for (int k = 0; k < 4; ++k) b[8 + k] = uint8_t(crc >> (8 * k));
+}
+
+// The checksum of every 512-byte block that still looks like a ustar header.
+void FixTarChecksums(Bytes& b) {
+  for (size_t at = 0; at + 512 <= b.size(); at += 512) {
+    uint8_t* h = b.data() + at;
+    if (std::memcmp(h + 257, "ustar", 5) != 0) continue;
+    std::memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int k = 0; k < 512; ++k) sum += h[k];
+    std::snprintf(reinterpret_cast<char*>(h + 148), 8, "%06o", sum & 0777777);
+    h[155] = ' ';
+  }
+}
+
+// Runs `cases` mutations of the seeds through `parse`, which returns the
+// parser's Status; an error must say what is wrong. Three in four mutated
+// inputs get `fixup`, if given.
+void Fuzz(uint32_t seed, const std::vector<Bytes>& seeds, int cases,
+          const std::function<Status(const Bytes&)>& parse, const Fixup& fixup = nullptr) {
+  Mutator m(seed);
+  int errors = 0;
+  for (int i = 0; i < cases; ++i) {
+    Bytes input = m.Mutate(seeds[m.Below(seeds.size())]);
+    if (fixup && m.Below(4) != 0) fixup(input);
+    Status st = parse(input);
+    if (!st) {
+      ++errors;
+      ASSERT_FALSE(st.error().message().empty()) << "case " << i;
+      ASSERT_NE(st.error().code(), ErrorCode::kInternal)
+          << "case " << i << ": " << st.error().message();
+    }
+  }
+  // The mutations reach the parsers' error paths, and enough of them get
+  // past the first checks to reach what lies behind.
+  EXPECT_GT(errors, cases / 10);
+  EXPECT_GT(cases - errors, cases / 200);
+}
+
+TEST(Fuzz, Blobs) {
+  const Bytes random = ToBytes(testing::RandomData(3000, 1));
+  const Bytes text = ToBytes(std::string(50000, 'a') + testing::RandomData(100, 2));
+  const std::vector<Bytes> seeds = {EncodeBlob(random, false), EncodeBlob(random, true),
+                                    EncodeBlob(text, true), EncodeBlob({}, true)};
+  const Digest digest = Sha256Of(text);
+  Fuzz(
+      11, seeds, 4000,
+      [&](const Bytes& raw) -> Status {
+        (void)InspectBlob(raw);
+        (void)DecodeChunk(raw, digest);
+        CV_ASSIGN_OR_RETURN(Bytes data, DecodeBlob(raw));
+        if (data.size() > kMaxBlobSize) return Fail(ErrorCode::kInternal, "over the bound");
+        return {};
+      },
+      FixBlobCrc);
+}
+
+TEST(Fuzz, FixedIndexes) {
+  FixedIndex idx;
+  idx.size = 3 * 65536 + 100;
+  idx.chunk_size = 65536;
+  for (int i = 0; i < 4; ++i) idx.digests.push_back(Sha256Of(AsBytes(std::to_string(i))));
+  const std::vector<Bytes> seeds = {idx.Encode()};
+  Fuzz(12, seeds, 3000, [](const Bytes& raw) -> Status {
+    for (bool check : {true, false}) {
+      auto parsed = FixedIndex::Parse(raw, check);
+      if (!parsed) return std::unexpected(parsed.error());
+      uint64_t total = 0;
+      for (const ChunkRef& c : parsed->Chunks()) total += c.size;
+      if (total != parsed->size) return Fail(ErrorCode::kInternal, "spans do not add up");
+    }
+    return {};
+  });
+}
+
+TEST(Fuzz, DynamicIndexes) {
+  DynamicIndex idx;
+  uint64_t end = 0;
+  for (int i = 0; i < 6; ++i)
+    idx.entries.push_back({end += 1000 + 37 * i, Sha256Of(AsBytes(std::to_string(i)))});
+  const std::vector<Bytes> seeds = {idx.Encode(), DynamicIndex{}.Encode()};
+  Fuzz(13, seeds, 3000, [](const Bytes& raw) -> Status {
+    for (bool check : {true, false}) {
+      auto parsed = DynamicIndex::Parse(raw, check);
+      if (!parsed) return std::unexpected(parsed.error());
+      uint64_t total = 0;
+      for (const ChunkRef& c : parsed->Chunks()) total += c.size;
+      if (total != parsed->size()) return Fail(ErrorCode::kInternal, "spans do not add up");
+    }
+    return {};
+  });
+}
+
+// Byte mutations of the text and of its blob, and mutations of the JSON
+// tree: any value replaced by one of another type.
+TEST(Fuzz, Manifests) {
+  Manifest m;
+  m.backup_type = "host";
+  m.backup_id = "box";
+  m.backup_time = 1700000000;
+  for (const char* name : {"root.tar.didx", "disk.img.fidx", "notes.blob"})
+    m.files.push_back({name, "none", 1234, Sha256Of(AsBytes(name))});
+  m.unprotected["notes"] = "n";
+  m.unprotected["verify_state"] = {{"state", "ok"}, {"upid", "UPID:x"}};
+  m.unprotected[kManifestExtKey]["file-sha256"]["root.tar.didx"] = std::string(64, 'a');
+  const std::string text = m.ToJson();
+  Fuzz(14, {ToBytes(text)}, 3000,
+       [](const Bytes& raw) -> Status { return Outcome(Manifest::FromJson(AsString(raw))); });
+  Fuzz(
+      15, {m.EncodeBlob()}, 1500,
+      [](const Bytes& raw) -> Status { return Outcome(Manifest::DecodeBlob(raw)); }, FixBlobCrc);
+
+  const nlohmann::json doc = nlohmann::json::parse(text);
+  std::mt19937 rng(16);
+  const nlohmann::json others[] = {nullptr,
+                                   7,
+                                   -1,
+                                   1.5,
+                                   "text",
+                                   true,
+                                   nlohmann::json::array({1}),
+                                   nlohmann::json::object({{"k", 1}}),
+                                   18446744073709551615ull};
+  int errors = 0;
+  for (int i = 0; i < 3000; ++i) {
+    nlohmann::json j = doc;
+    // Walk to a random node and replace it.
+    nlohmann::json* node = &j;
+    while ((node->is_object() || node->is_array()) && !node->empty() && rng() % 3 != 0) {
+      auto it = node->begin();
+      std::advance(it, rng() % node->size());
+      node = &*it;
+    }
+    *node = others[rng() % std::size(others)];
+    auto parsed = Manifest::FromJson(j.dump());
+    if (!parsed) {
+      ++errors;
+      ASSERT_FALSE(parsed.error().message().empty());
+    }
+  }
+  EXPECT_GT(errors, 300);
+}
+
+// Restores of mutated streams, on two writer threads, into targets in a
+// jail directory beside a canary: nothing may appear outside the targets.
+TEST(Fuzz, TarStreamsAtRestore) {
+  testing::TempDir tmp;
+  const std::string jail = tmp / "jail", canary = tmp / "canary";
+  fs::create_directories(jail);
+  fs::create_directories(canary);
+  testing::MakeSampleTree(tmp / "tree");
+  Bytes sample;
+  ASSERT_TRUE(WriteTar(
+                  tmp / "tree",
+                  [&](ByteView b) -> Status {
+                    sample.insert(sample.end(), b.begin(), b.end());
+                    return {};
+                  },
+                  nullptr)
+                  .has_value());
+  fs::remove_all(tmp / "tree");
+  using testing::Dir, testing::File, testing::Hardlink, testing::Symlink;
+  const std::vector<Bytes> seeds = {
+      sample,
+      testing::TarOfEntries({Dir("d"), File("d/f", "data"), Symlink("d/s", canary),
+                             Hardlink("h", "d/f"), File("big", testing::RandomData(20000, 3))}),
+      testing::TarOfEntries({File("m/f", "x"), Symlink("m", canary), File("m/g", "y")}),
+      testing::TarOfEntries({Symlink("esc", "../../canary"), File("esc/x", "x")}),
+  };
+  Mutator m(17);
+  int restored = 0;
+  for (int i = 0; i < 1500; ++i) {
+    Bytes input = m.Mutate(seeds[m.Below(seeds.size())]);
+    if (m.Below(4) != 0) FixTarChecksums(input);
+    const std::string target = jail + "/t";
+    ExtractOptions opts;
+    opts.jobs = 2;
+    opts.overwrite = m.Below(4) == 0;
+    auto r = testing::ExtractBytes(input, target, 1 + m.Below(8192), opts);
+    if (!r) {
+      ASSERT_FALSE(r.error().message().empty()) << "case " << i;
+    } else {
+      ++restored;
+    }
+    ASSERT_TRUE(fs::is_empty(canary)) << "case " << i << " wrote outside its target";
+    for (const auto& e : fs::directory_iterator(jail))
+      ASSERT_EQ(e.path().filename(), "t") << "case " << i << " wrote outside its target";
+    // Restored modes may deny even the owner: open up, then remove.
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(target, ec))
+      if (e.is_directory(ec) && !e.is_symlink(ec)) ::chmod(e.path().c_str(), 0700);
+    ::chmod(target.c_str(), 0700);
+    fs::remove_all(target, ec);
+    ASSERT_FALSE(ec) << "case " << i << ": " << ec.message();
+  }
+  // Mutated streams that still restore: the extractor's paths were taken.
+  EXPECT_GT(restored, 150);
+}
+
+TEST(Fuzz, S3XmlAnswers) {
+  const std::vector<Bytes> seeds = {
+      ToBytes("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Please reduce"
+              "</Message><RequestId>tx1</RequestId></Error>"),
+      ToBytes("<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+              "<NextContinuationToken>tok</NextContinuationToken>"
+              "<Contents><Key>p/a%2Bb</Key><Size>4</Size></Contents>"
+              "<Contents><Key>p/c</Key><Size>18446744073709551615</Size></Contents>"
+              "</ListBucketResult>"),
+      ToBytes("<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b</Key><Code>AccessDenied"
+              "</Code><Message>no</Message></Error></DeleteResult>"),
+  };
+  Fuzz(18, seeds, 4000, [](const Bytes& raw) -> Status {
+    (void)ParseS3Error(raw);
+    (void)XmlRootName(raw);
+    (void)ParseDeleteResult(raw);
+    return Outcome(ParseListObjectsV2(raw));
+  });
+}
+
+// A journal and checkpoint the real code wrote, mutated, then recovered.
+TEST(Fuzz, CacheJournals) {
+  testing::TempDir tmp;
+  const std::string dir = tmp / "cache";
+  {
+    auto opened = CacheJournal::Open(dir);
+    ASSERT_TRUE(opened.has_value());
+    auto& journal = opened->first;
+    std::vector<CachePolicy::Entry> entries;
+    for (int i = 0; i < 5; ++i) {
+      CachePolicy::Entry e;
+      e.digest = Sha256Of(AsBytes(std::to_string(i)));
+      e.size = 1000 + i;
+      entries.push_back(e);
+    }
+    ASSERT_TRUE(journal->Checkpoint("s3fifo", entries).has_value());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(
+          journal->Append({JournalRecord::kInsert, Sha256Of(AsBytes("j" + std::to_string(i))), 7})
+              .has_value());
+  }
+  const Bytes state = ToBytes(testing::ReadFile(dir + "/state"));
+  const Bytes journal = ToBytes(testing::ReadFile(dir + "/journal"));
+  Mutator m(19);
+  // The state's CRC (its last 4 bytes) and every 48-byte record's.
+  auto fix = [](Bytes& b, size_t header, bool trailer) {
+    const size_t end = trailer && b.size() >= 4 ? b.size() - 4 : b.size();
+    for (size_t at = header; at + kJournalRecordSize <= end; at += kJournalRecordSize) {
+      const uint32_t crc = Crc32(ByteView(b).subspan(at, 44));
+      for (int k = 0; k < 4; ++k) b[at + 44 + k] = uint8_t(crc >> (8 * k));
+    }
+    if (trailer && b.size() >= 4) {
+      const uint32_t crc = Crc32(ByteView(b).subspan(0, b.size() - 4));
+      for (int k = 0; k < 4; ++k) b[b.size() - 4 + k] = uint8_t(crc >> (8 * k));
+    }
+  };
+  int unusable = 0;
+  for (int i = 0; i < 1500; ++i) {
+    const bool both = m.Below(3) == 0, state_only = m.Below(2) == 0;
+    Bytes s = both || state_only ? m.Mutate(state) : state;
+    Bytes j = both || !state_only ? m.Mutate(journal) : journal;
+    if (m.Below(4) != 0) fix(s, 40, true), fix(j, 16, false);
+    testing::WriteFile(dir + "/state", std::string(AsString(s)));
+    testing::WriteFile(dir + "/journal", std::string(AsString(j)));
+    auto opened = CacheJournal::Open(dir);
+    if (!opened) {
+      ASSERT_FALSE(opened.error().message().empty());
+      continue;
+    }
+    const auto& rec = opened->second;
+    if (!rec.usable) ++unusable;
+    // What is recovered never exceeds what the files hold, and the
+    // policies take it as the cache would, then empty out.
+    ASSERT_LE(rec.entries.size() * kJournalRecordSize, s.size());
+    for (const char* name : {"s3fifo", "lru"}) {
+      auto policy = NewCachePolicy(name, 0);
+      ASSERT_TRUE(policy.has_value());
+      (*policy)->Load(rec.entries);
+      for (const JournalRecord& r : rec.records) {
+        if (r.type != JournalRecord::kInsert)
+          (*policy)->Erase(r.digest);
+        else if (!(*policy)->Contains(r.digest))
+          (*policy)->Insert(r.digest, r.size);
+      }
+      size_t evicted = 0;
+      while ((*policy)->Evict())
+        ASSERT_LE(++evicted, 2 * (rec.entries.size() + rec.records.size()));
+      EXPECT_EQ((*policy)->count(), 0u) << name;
+      EXPECT_EQ((*policy)->bytes(), 0u) << name;
+    }
+  }
+  EXPECT_GT(unusable, 100);
+}
+
+}  // namespace
+}  // namespace chunkvault
