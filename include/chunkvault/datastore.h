@@ -225,6 +225,10 @@ class ArchiveReader {
 
 struct RestoreOptions {
   bool overwrite = false;  // restore into a non-empty directory / over a file
+  // A symlink at the target itself is followed: the user named it (a
+  // /dev/disk/by-id link, a directory link). RestoreSnapshot's targets
+  // inside its directory come from the snapshot's names and are not.
+  bool follow_target_symlink = true;
 };
 
 struct RestoreSummary {

@@ -44,10 +44,12 @@ Result<size_t> ImageSource::Read(uint8_t* buf, size_t len) {
   return done;
 }
 
-Result<ImageTarget> ImageTarget::Create(const std::string& path, bool overwrite) {
+Result<ImageTarget> ImageTarget::Create(const std::string& path, bool overwrite, bool follow) {
   if (path == "-") return ImageTarget(UniqueFd(::dup(STDOUT_FILENO)), "standard output", false);
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
+  if ((follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return Fail(ErrorCode::kAlreadyExists, "restore target " + path + " is a symlink (not followed)");
     if (S_ISBLK(st.st_mode)) {
       UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd) return FailErrno(errno, "open " + path);
@@ -57,7 +59,8 @@ Result<ImageTarget> ImageTarget::Create(const std::string& path, bool overwrite)
       return Fail(ErrorCode::kAlreadyExists,
                   "restore target " + path + " exists (overwriting was not asked for)");
   }
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW),
+                     0644));
   if (!fd) return FailErrno(errno, "create " + path);
   return ImageTarget(std::move(fd), path, true);
 }

@@ -35,7 +35,8 @@ class ImageSource {
 // device (written in full), or standard output ("-").
 class ImageTarget {
  public:
-  static Result<ImageTarget> Create(const std::string& path, bool overwrite);
+  // `follow`: whether a symlink at `path` is followed (else it is an error).
+  static Result<ImageTarget> Create(const std::string& path, bool overwrite, bool follow = true);
 
   Status Write(ByteView data);
   // Checks that `expected_size` bytes were written and makes the file's

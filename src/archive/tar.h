@@ -74,6 +74,9 @@ struct ExtractOptions {
   bool restore_owner = false;
   // Threads writing regular files.
   size_t jobs = 1;
+  // Whether a symlink at the target itself is followed (see
+  // RestoreOptions::follow_target_symlink); below it none ever is.
+  bool follow_target_symlink = true;
 };
 
 // Where an extracted tar stream comes from.

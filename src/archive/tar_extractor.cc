@@ -131,8 +131,13 @@ class TarExtractor {
       CV_RETURN_IF_ERROR(CheckExistingTarget(target, options.overwrite));
     }
     options_ = options;
-    // The target itself is the user's choice: a symlink there is followed.
-    target_fd_.reset(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // A symlink at the target itself is followed only where the user named it.
+    const int nofollow = options.follow_target_symlink ? 0 : O_NOFOLLOW;
+    target_fd_.reset(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow));
+    struct stat link;
+    if (!target_fd_ && nofollow && ::lstat(target.c_str(), &link) == 0 && S_ISLNK(link.st_mode))
+      return Fail(ErrorCode::kAlreadyExists,
+                  "restore target " + target + " is a symlink (not followed)");
     if (!target_fd_) return FailErrno(errno, "open restore target " + target);
     pool_.emplace(target_fd_.get(), std::max<size_t>(1, options.jobs), kPoolBytes);
     ::clock_gettime(CLOCK_REALTIME, &start_);

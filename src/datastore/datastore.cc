@@ -362,6 +362,7 @@ Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::st
                                                "'chunkvault cat' gives its raw bytes");
     ExtractOptions eo;
     eo.overwrite = options.overwrite;
+    eo.follow_target_symlink = options.follow_target_symlink;
     eo.restore_owner = ::geteuid() == 0;
     // File creation is CPU work in the kernel: one writer per core (jobs_
     // may be larger, for S3 requests in flight).
@@ -379,7 +380,8 @@ Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::st
     summary.warnings = stats.warnings;
     return summary;
   }
-  CV_ASSIGN_OR_RETURN(ImageTarget out, ImageTarget::Create(target, options.overwrite));
+  CV_ASSIGN_OR_RETURN(ImageTarget out, ImageTarget::Create(target, options.overwrite,
+                                                           options.follow_target_symlink));
   for (;;) {
     CV_ASSIGN_OR_RETURN(ByteView piece, reader->Next());
     if (piece.empty()) break;
@@ -401,6 +403,10 @@ Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef
     return Fail(ErrorCode::kAlreadyExists,
                 "restore target " + target + " is not empty (overwriting was not asked for)");
   CV_RETURN_IF_ERROR(env_->CreateDirs(target));
+  // The members' names come from the snapshot: a symlink of that name in
+  // an overwritten target is not followed.
+  RestoreOptions member_options = options;
+  member_options.follow_target_symlink = false;
   std::vector<RestoreSummary> out;
   for (const ManifestFile& f : manifest.files) {
     std::string name = f.filename;
@@ -413,7 +419,7 @@ Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef
       continue;
     }
     CV_ASSIGN_OR_RETURN(RestoreSummary s,
-                        Restore(snap, f.filename, JoinPath(target, name), options, observer));
+                        Restore(snap, f.filename, JoinPath(target, name), member_options, observer));
     out.push_back(std::move(s));
   }
   return out;

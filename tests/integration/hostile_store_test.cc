@@ -310,6 +310,28 @@ TEST_F(HostileStore, GcRemovesWhatKilledWritersLeft) {
   EXPECT_EQ(temporaries(), std::vector<std::string>{});
 }
 
+// The members of a whole-snapshot restore get names from the snapshot: in
+// an overwritten target, a symlink of such a name is not followed, for a
+// tree or an image.
+TEST_F(HostileStore, AWholeSnapshotRestoreFollowsNoSymlinkInItsTarget) {
+  testing::WriteFile(tmp_ / "disk.raw", testing::RandomData(100000, 5));
+  const std::string snap = runner().Backup({"--backup-id", "box", "root.tar:" + (tmp_ / "src"),
+                                            "disk.img:" + (tmp_ / "disk.raw")});
+  fs::create_directories(tmp_ / "outside");
+  testing::WriteFile(tmp_ / "victim", "keep");
+  for (const auto& [member, to] : {std::pair<std::string, std::string>{"root", tmp_ / "outside"},
+                                   {"disk.img", tmp_ / "victim"}}) {
+    const std::string target = tmp_ / ("target-" + member);
+    fs::create_directories(target);
+    fs::create_symlink(to, target + "/" + member);
+    RunResult r = cv({"restore", "--overwrite", snap, target});
+    EXPECT_EQ(r.exit_code, 1) << member;
+    EXPECT_NE(r.err.find("is a symlink (not followed)"), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(fs::is_empty(tmp_ / "outside"));
+  EXPECT_EQ(testing::ReadFile(tmp_ / "victim"), "keep");
+}
+
 // Defect: under umask 000 the store root, host/, the group directory and
 // .writers were created 0777. Modes do not depend on the umask: no
 // directory is group- or world-writable, no file readable by others.
