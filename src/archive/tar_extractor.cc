@@ -382,18 +382,27 @@ class TarExtractor {
   }
 
   // Directories' metadata, deepest first (a child's path sorts after its
-  // parent's), the target's own last.
+  // parent's), the target's own last. A directory a later entry replaced
+  // (by a file, a symlink) has none to get.
   Status ApplyDirectoryMetadata() {
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       const auto& [rel, meta] = *it;
       const std::string name = rel.empty() ? "." : rel;
-      CV_ASSIGN_OR_RETURN(UniqueFd fd, WithContext(OpenBeneath(target_fd_.get(), rel,
-                                                               O_RDONLY | O_DIRECTORY),
-                                                   "directory " + name));
+      auto fd = OpenBeneath(target_fd_.get(), rel, O_RDONLY | O_DIRECTORY);
+      if (!fd && ReplacedByANonDirectory(rel)) continue;
+      if (!fd) return std::unexpected(std::move(fd).error().Context("directory " + name));
       CV_RETURN_IF_ERROR(WithContext(
-          ApplyToOpenNode(fd.get(), meta, kUnknownPerm, WarnAbout(name)), "directory " + name));
+          ApplyToOpenNode(fd->get(), meta, kUnknownPerm, WarnAbout(name)), "directory " + name));
     }
     return {};
+  }
+
+  bool ReplacedByANonDirectory(const std::string& rel) {
+    if (rel.empty()) return false;
+    auto parent = OpenParentBeneath(target_fd_.get(), rel, false);
+    struct stat st;
+    return parent && ::fstatat(parent->fd, parent->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           !S_ISDIR(st.st_mode);
   }
 
   Status SubmitToPool(struct archive_entry* entry, const std::string& rel, NodeMetadata meta) {

@@ -114,6 +114,17 @@ TEST(TarConfinement, ADirectoryReplacesASymlinkOfItsName) {
   EXPECT_TRUE(std::filesystem::is_empty(outside));
 }
 
+// A later entry replaces an (empty) directory of its name; the directory's
+// metadata, applied at the end, then has nothing to go to and is dropped.
+TEST(TarConfinement, ALaterEntryReplacesAnEmptyDirectory) {
+  TempDir tmp;
+  auto r = ExtractBytes(TarOfEntries({Dir("a"), Symlink("a", "elsewhere"), Dir("b"), File("b", "f")}),
+                        tmp / "dst", 1 << 20);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_TRUE(std::filesystem::is_symlink(tmp / "dst/a"));
+  EXPECT_EQ(testing::ReadFile(tmp / "dst/b"), "f");
+}
+
 // An overwritten target's own symlinks are not followed, nor may a hard
 // link point at what the target held before.
 TEST(TarConfinement, AnOverwrittenTargetsOwnEntriesAreNotFollowedOrLinked) {
