@@ -238,14 +238,17 @@ class PosixEnv final : public Env {
 
   Status CreateDirs(const std::string& path, unsigned mode) override {
     // Each missing level with `mode` (the umask can only take bits away),
-    // where std::filesystem would use 0777 less the umask.
+    // where std::filesystem would use 0777 less the umask. Existing levels
+    // get no mkdir (a read-only mount above the store would refuse it).
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
     for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
       const std::string level = path.substr(0, end);
-      if (!level.empty() && ::mkdir(level.c_str(), mode) != 0 && errno != EEXIST)
+      if (!level.empty() && ::stat(level.c_str(), &st) != 0 &&
+          ::mkdir(level.c_str(), mode) != 0 && errno != EEXIST)
         return FailErrno(errno, "mkdir " + level);
       if (end == std::string::npos) break;
     }
-    struct stat st;
     if (::stat(path.c_str(), &st) != 0) return FailErrno(errno, "mkdir -p " + path);
     if (!S_ISDIR(st.st_mode)) return Fail(ErrorCode::kAlreadyExists, path + " is not a directory");
     return {};
