@@ -457,6 +457,10 @@ class Datastore {
 
   // Reads a snapshot's index or blob file and checks it against the
   // manifest entry (size, checksum, whole-file digest).
+  // DamageOf with the manifest read already; the snapshot's info from it.
+  std::string DamageOf(const SnapshotRef& snap, const Manifest& manifest);
+  Result<SnapshotInfo> InfoOf(const SnapshotRef& snap, const Manifest& manifest);
+
   Result<Bytes> ReadCheckedFile(const SnapshotRef& snap, const Manifest& manifest,
                                 const std::string& file_name);
 

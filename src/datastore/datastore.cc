@@ -426,9 +426,13 @@ Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef
 }
 
 Result<SnapshotInfo> Datastore::GetSnapshot(const SnapshotRef& snap) {
+  CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
+  return InfoOf(snap, m);
+}
+
+Result<SnapshotInfo> Datastore::InfoOf(const SnapshotRef& snap, const Manifest& m) {
   SnapshotInfo info;
   info.ref = snap;
-  CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
   info.files = m.files;
   for (const ManifestFile& f : m.files) info.size += f.size;
   CV_ASSIGN_OR_RETURN(info.is_protected, snapshots_->IsProtected(snap));
@@ -446,7 +450,8 @@ Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace
   std::vector<SnapshotInfo> out;
   for (const SnapshotEntry& e : entries) {
     if (!e.complete) continue;
-    auto info = GetSnapshot(e.ref);
+    auto manifest = snapshots_->ReadManifest(e.ref);
+    auto info = manifest ? InfoOf(e.ref, *manifest) : std::unexpected(manifest.error());
     if (!info) {
       SnapshotInfo bad;
       bad.ref = e.ref;
@@ -455,7 +460,7 @@ Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace
       out.push_back(std::move(bad));
       continue;
     }
-    info->damage = DamageOf(e.ref);
+    info->damage = DamageOf(e.ref, *manifest);
     out.push_back(std::move(*info));
   }
   return out;
@@ -464,8 +469,12 @@ Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace
 std::string Datastore::DamageOf(const SnapshotRef& snap) {
   auto manifest = snapshots_->ReadManifest(snap);
   if (!manifest) return manifest.error().message();
-  for (const ManifestFile& f : manifest->files)
-    if (auto raw = ReadCheckedFile(snap, *manifest, f.filename); !raw) return raw.error().message();
+  return DamageOf(snap, *manifest);
+}
+
+std::string Datastore::DamageOf(const SnapshotRef& snap, const Manifest& manifest) {
+  for (const ManifestFile& f : manifest.files)
+    if (auto raw = ReadCheckedFile(snap, manifest, f.filename); !raw) return raw.error().message();
   return "";
 }
 

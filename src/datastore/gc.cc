@@ -54,22 +54,27 @@ struct Candidate {
 
 bool IsIndex(const std::string& name) { return name.ends_with(".didx") || name.ends_with(".fidx"); }
 
-// Adds the temporary files in `dir` last changed before `cutoff_ns` to
-// `out`: what writers killed midway left there (IsTemporaryFileName). A
-// running writer's own are newer: the cutoff is before it started.
+// Adds `path` (named `name`) to `out` if it is a temporary file a writer
+// killed midway left (IsTemporaryFileName) and last changed before
+// `cutoff_ns`. A running writer's own are newer: the cutoff is before it
+// started.
+void AddIfStaleTemporary(Env* env, const std::string& name, const std::string& path,
+                         int64_t cutoff_ns, std::vector<std::string>& out) {
+  if (!IsTemporaryFileName(name)) return;  // anything else is not ours to remove
+  auto st = env->Stat(path);
+  if (st && st->type == FileType::kRegular && st->mtime * 1'000'000'000 < cutoff_ns)
+    out.push_back(path);
+}
+
+// The same for every file in `dir`.
 Status FindTemporaries(Env* env, const std::string& dir, int64_t cutoff_ns,
                        std::vector<std::string>& out) {
   auto names = env->ListDir(dir);
   if (!names)
     return names.error().code() == ErrorCode::kNotFound ? Status()
                                                         : Status(std::unexpected(names.error()));
-  for (const std::string& name : *names) {
-    if (!IsTemporaryFileName(name)) continue;
-    const std::string path = JoinPath(dir, name);
-    auto st = env->Stat(path);
-    if (st && st->type == FileType::kRegular && st->mtime * 1'000'000'000 < cutoff_ns)
-      out.push_back(path);
-  }
+  for (const std::string& name : *names)
+    AddIfStaleTemporary(env, name, JoinPath(dir, name), cutoff_ns, out);
   return {};
 }
 
@@ -220,9 +225,7 @@ Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver*
         return {};
       },
       [&](const std::string& name, const std::string& path) -> Status {
-        if (!IsTemporaryFileName(name)) return {};  // a stray: not ours to remove
-        auto st = env_->Stat(path);
-        if (st && st->mtime * 1'000'000'000 < cutoff) temporaries.push_back(path);
+        AddIfStaleTemporary(env_, name, path, cutoff, temporaries);
         return {};
       }));
   for (const Listed& o : listed) {

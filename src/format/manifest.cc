@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "chunkvault/blob.h"
+#include "util/safe_name.h"
 
 namespace chunkvault {
 
@@ -67,22 +68,16 @@ Status CheckUnprotected(const json& u, const std::vector<ManifestFile>& files) {
   return {};
 }
 
-bool IsNameChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
-}
-
 }  // namespace
 
 Status CheckSnapshotFileName(std::string_view name) {
   auto bad = [&](const std::string& why) {
     return Fail(ErrorCode::kCorrupt, "file name '" + std::string(name) + "' " + why);
   };
-  if (name.empty() || name.size() > 255) return bad("is empty or longer than 255 bytes");
-  if (name.front() == '.' || name.front() == '-')
-    return bad("starts with '" + std::string(1, name.front()) + "'");
-  if (!std::all_of(name.begin(), name.end(), IsNameChar))
-    return bad("holds a character other than A-Z a-z 0-9 _ . - (such as '/')");
+  if (!IsSafeName(name, 255))
+    return bad(
+        "is no plain name (letters, digits, '_', '.' and '-', not starting with '.' or "
+        "'-', at most 255 bytes)");
   if (!name.ends_with(".didx") && !name.ends_with(".fidx") && !name.ends_with(".blob"))
     return bad("has no .didx, .fidx or .blob suffix");
   if (name == kManifestBlobName) return bad("is the manifest's own");

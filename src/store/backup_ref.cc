@@ -1,17 +1,12 @@
 #include "chunkvault/backup_ref.h"
 
+#include "util/safe_name.h"
 #include "util/time.h"
 
 namespace chunkvault {
 
 Status CheckBackupId(std::string_view id) {
-  auto ok_first = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  auto ok_rest = [&](char c) { return ok_first(c) || c == '.' || c == '-'; };
-  bool ok = !id.empty() && id.size() <= 128 && ok_first(id[0]);
-  for (size_t i = 1; ok && i < id.size(); ++i) ok = ok_rest(id[i]);
-  if (!ok)
+  if (!IsSafeName(id, 128))
     return Fail(ErrorCode::kInvalidArgument,
                 "invalid name '" + std::string(id) +
                     "': use letters, digits, '_', '.' and '-', not starting with '.' or '-'");
