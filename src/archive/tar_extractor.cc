@@ -282,6 +282,10 @@ class TarExtractor {
     else if (type == AE_IFLNK) ++stats_.symlinks;
     else ++stats_.others;
     if (observer_) observer_->OnEntry(name, uint64_t(archive_entry_size(entry)));
+    // A repeated name replaces what this restore made there, which the
+    // pool may still be writing: that is finished first, so the stream's
+    // last entry of a name wins, as in tar.
+    if (restored_.contains(rel)) CV_RETURN_IF_ERROR(pool_->Finish());
     if (link != nullptr) return WithContext(MakeHardLink(rel, link), "restore " + name);
     NodeMetadata meta = MetadataOf(entry, name, rel);
     Status made;
