@@ -1,4 +1,4 @@
-// DataBlob: the container of every chunk and small file (SPEC section 2).
+// DataBlob: the container of every chunk and small file (docs/format.md, "Blobs").
 //
 //   plain:     magic[8] | crc32[4] | payload
 //   encrypted: magic[8] | crc32[4] | iv[16] | tag[16] | ciphertext

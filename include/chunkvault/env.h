@@ -46,6 +46,15 @@ class FileLock {
 
 enum class LockMode { kShared, kExclusive };
 
+// A file written at its end (the cache's journal); closed when destroyed.
+// A crash may cut the last Append short: a reader of such a file finds its
+// last whole record itself.
+class AppendableFile {
+ public:
+  virtual ~AppendableFile() = default;
+  virtual Status Append(ByteView data) = 0;
+};
+
 struct WriteOptions {
   // fsync the file before the rename and its directory after it.
   bool sync = false;
@@ -116,6 +125,11 @@ class Env {
   virtual Status SyncDir(const std::string& path) = 0;
   // syncfs() of the filesystem holding `path`.
   virtual Status SyncFilesystem(const std::string& path) = 0;
+  // Opens `path` for appending, created (0640) if missing, after cutting
+  // it to its first `keep_bytes` bytes (0: empty). The last component is
+  // never followed.
+  virtual Result<std::unique_ptr<AppendableFile>> OpenAppendable(const std::string& path,
+                                                                 uint64_t keep_bytes) = 0;
 
   // Locks a file (created if missing) or a directory. With wait=false a lock
   // held elsewhere gives kBusy at once. Locks taken through different
@@ -125,6 +139,62 @@ class Env {
   // names anew instead (so it never holds a lock on a removed file).
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
                                                  LockMode mode, bool wait) = 0;
+};
+
+// An Env that hands every call to another: a fake overrides only what it
+// fakes (a clock, a failure) and inherits the rest.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  int64_t NowUnix() override { return target_->NowUnix(); }
+  int64_t NowNanos() override { return target_->NowNanos(); }
+  void WaitUntil(int64_t unix_seconds) override { target_->WaitUntil(unix_seconds); }
+  Result<Bytes> ReadFile(const std::string& path, uint64_t max_size) override {
+    return target_->ReadFile(path, max_size);
+  }
+  Result<FileStat> Stat(const std::string& path) override { return target_->Stat(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return target_->ListDir(path);
+  }
+  Status WriteFileAtomic(const std::string& path, ByteView data,
+                         const WriteOptions& options) override {
+    return target_->WriteFileAtomic(path, data, options);
+  }
+  Result<bool> WriteFileIfAbsent(const std::string& path, ByteView data,
+                                 const WriteOptions& options) override {
+    return target_->WriteFileIfAbsent(path, data, options);
+  }
+  Result<uint64_t> FreeSpace(const std::string& path) override { return target_->FreeSpace(path); }
+  Status CreateDir(const std::string& path, unsigned mode) override {
+    return target_->CreateDir(path, mode);
+  }
+  Status CreateDirs(const std::string& path, unsigned mode) override {
+    return target_->CreateDirs(path, mode);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_->Rename(from, to);
+  }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return target_->RenameNoReplace(from, to);
+  }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status RemoveTree(const std::string& path) override { return target_->RemoveTree(path); }
+  Status TouchAtime(const std::string& path) override { return target_->TouchAtime(path); }
+  Status SyncDir(const std::string& path) override { return target_->SyncDir(path); }
+  Status SyncFilesystem(const std::string& path) override { return target_->SyncFilesystem(path); }
+  Result<std::unique_ptr<AppendableFile>> OpenAppendable(const std::string& path,
+                                                         uint64_t keep_bytes) override {
+    return target_->OpenAppendable(path, keep_bytes);
+  }
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
+                                         bool wait) override {
+    return target_->Lock(path, mode, wait);
+  }
+
+ private:
+  Env* target_;
 };
 
 // Whether `name` is a temporary file a writer killed midway leaves: one of

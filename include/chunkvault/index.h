@@ -1,4 +1,4 @@
-// Fixed (.fidx) and dynamic (.didx) index files (SPEC section 3).
+// Fixed (.fidx) and dynamic (.didx) index files (docs/format.md, "Index files").
 //
 // Both start with a 4096-byte header: magic[8] uuid[16] ctime[8]
 // index_csum[32], then (fixed only) size[8] chunk_size[8], the rest zero.

@@ -1,4 +1,4 @@
-// The snapshot manifest, index.json.blob (SPEC section 4).
+// The snapshot manifest, index.json.blob (docs/format.md, "The manifest").
 //
 // A zstd DataBlob holding pretty-printed JSON with sorted keys, as PBS's
 // serde_json writes it. Keys this version does not know are kept and written

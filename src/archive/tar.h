@@ -21,27 +21,9 @@
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
+#include "chunkvault/tar_observer.h"
 
 namespace chunkvault {
-
-struct TarStats {
-  uint64_t files = 0;      // regular files, hard links included
-  uint64_t dirs = 0;
-  uint64_t symlinks = 0;
-  uint64_t hardlinks = 0;  // entries stored as links to an earlier one
-  uint64_t others = 0;     // fifos, device nodes
-  uint64_t bytes = 0;      // file data bytes
-  uint64_t warnings = 0;   // entries skipped or stored imperfectly
-};
-
-// Receives progress and problems that do not stop the work (a file that
-// vanished, a socket that tar cannot hold).
-class TarObserver {
- public:
-  virtual ~TarObserver() = default;
-  virtual void OnEntry(const std::string& path, uint64_t size) { (void)path, (void)size; }
-  virtual void OnWarning(const std::string& message) { (void)message; }
-};
 
 // Where a tar stream goes. Write() takes a copy of header bytes and the
 // like; file data is read straight into the sink's own memory: the writer

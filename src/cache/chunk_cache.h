@@ -1,4 +1,4 @@
-// ChunkCache: the local chunk cache in front of S3 (SPEC section 7).
+// ChunkCache: the local chunk cache in front of S3 (docs/format.md, "The chunk cache").
 //
 // The cache's storage is the datastore's own chunk directory: a cached
 // chunk is a non-empty file .chunks/<4hex>/<64hex>; an empty file there is

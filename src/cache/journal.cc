@@ -1,10 +1,5 @@
 #include "cache/journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "chunkvault/hash.h"
@@ -40,17 +35,6 @@ bool Decode(const uint8_t* p, uint8_t& type, uint8_t& queue, uint8_t& freq, Dige
   std::memcpy(d.data(), p + 4, 32);
   size = LoadLe64(p + 36);
   return true;
-}
-
-Status WriteAllFd(int fd, ByteView data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno(errno, "write " + path);
-    done += size_t(n);
-  }
-  return {};
 }
 
 }  // namespace
@@ -108,17 +92,14 @@ Result<std::pair<std::unique_ptr<CacheJournal>, CacheJournal::Recovered>> CacheJ
     rec.cut_bytes = journal->size() - valid_end;
   }
 
-  std::unique_ptr<CacheJournal> j(new CacheJournal(env, dir, generation, UniqueFd(), rec.records.size()));
+  std::unique_ptr<CacheJournal> j(
+      new CacheJournal(env, dir, generation, nullptr, rec.records.size()));
   if (valid_end == 0) {
     // No journal that follows the checkpoint: start one.
     CV_RETURN_IF_ERROR(j->StartJournal(generation));
   } else {
-    UniqueFd fd(::open(jpath.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) return FailErrno(errno, "open " + jpath);
     // Cut a torn tail so new records follow the last whole one.
-    if (::ftruncate(fd.get(), off_t(valid_end)) != 0) return FailErrno(errno, "truncate " + jpath);
-    if (::lseek(fd.get(), 0, SEEK_END) < 0) return FailErrno(errno, "seek " + jpath);
-    j->journal_ = std::move(fd);
+    CV_ASSIGN_OR_RETURN(j->journal_, env->OpenAppendable(jpath, valid_end));
   }
   return std::pair{std::move(j), std::move(rec)};
 }
@@ -130,10 +111,8 @@ Status CacheJournal::StartJournal(uint64_t generation) {
   StoreLe64(header + 8, generation);
   // Written in place and truncated: the header is one small write, and a
   // journal whose generation does not match is ignored anyway.
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640));
-  if (!fd) return FailErrno(errno, "create " + path);
-  CV_RETURN_IF_ERROR(WriteAllFd(fd.get(), ByteView(header, sizeof header), path));
-  journal_ = std::move(fd);
+  CV_ASSIGN_OR_RETURN(journal_, env_->OpenAppendable(path, 0));
+  CV_RETURN_IF_ERROR(journal_->Append(ByteView(header, sizeof header)));
   generation_ = generation;
   records_ = 0;
   return {};
@@ -142,7 +121,7 @@ Status CacheJournal::StartJournal(uint64_t generation) {
 Status CacheJournal::Append(const JournalRecord& record) {
   uint8_t buf[kJournalRecordSize];
   Encode(buf, record.type, 0, 0, record.digest, record.size);
-  CV_RETURN_IF_ERROR(WriteAllFd(journal_.get(), ByteView(buf, sizeof buf), dir_ + "/journal"));
+  CV_RETURN_IF_ERROR(journal_->Append(ByteView(buf, sizeof buf)));
   ++records_;
   return {};
 }

@@ -23,7 +23,6 @@
 
 #include "cache/policy.h"
 #include "chunkvault/env.h"
-#include "util/fd.h"
 
 namespace chunkvault {
 
@@ -47,9 +46,7 @@ class CacheJournal {
   };
 
   // Reads the state in `dir` (created if missing) and opens the journal for
-  // appending.
-  // The checkpoint goes through `env`; the journal is appended to with
-  // write(2) on its own descriptor.
+  // appending, both through `env`.
   static Result<std::pair<std::unique_ptr<CacheJournal>, Recovered>> Open(
       const std::string& dir, Env* env = Env::Default());
 
@@ -59,7 +56,8 @@ class CacheJournal {
   uint64_t records_since_checkpoint() const { return records_; }
 
  private:
-  CacheJournal(Env* env, std::string dir, uint64_t generation, UniqueFd journal, uint64_t records)
+  CacheJournal(Env* env, std::string dir, uint64_t generation,
+               std::unique_ptr<AppendableFile> journal, uint64_t records)
       : env_(env),
         dir_(std::move(dir)),
         generation_(generation),
@@ -70,7 +68,7 @@ class CacheJournal {
   Env* const env_;
   const std::string dir_;
   uint64_t generation_;
-  UniqueFd journal_;
+  std::unique_ptr<AppendableFile> journal_;
   uint64_t records_;
 };
 

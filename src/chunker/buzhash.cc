@@ -1,7 +1,7 @@
 #include <bit>
 
 #include "chunker/chunker.h"
-#include "util/size.h"
+#include "chunkvault/size.h"
 
 namespace chunkvault {
 namespace {

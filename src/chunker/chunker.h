@@ -1,4 +1,4 @@
-// Chunkers cut a byte stream into chunks (SPEC section 5).
+// Chunkers cut a byte stream into chunks (docs/format.md, "Index files").
 //
 // Both are stateful across calls: Scan() may be fed the stream in pieces of
 // any size, down to single bytes, and finds the same cuts as when fed at
@@ -13,15 +13,10 @@
 #include <cstdint>
 
 #include "chunkvault/bytes.h"
+#include "chunkvault/chunk_size.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault {
-
-// Chunk sizes a user may ask for: powers of two from 64 KiB to 4 MiB.
-inline constexpr uint64_t kMinUserChunkSize = 64u << 10;
-inline constexpr uint64_t kMaxUserChunkSize = 4u << 20;
-inline constexpr uint64_t kDefaultChunkSize = 4u << 20;
-Status CheckUserChunkSize(uint64_t size);
 
 // The PBS buzhash content-defined chunker, from casync: 64-byte window,
 // chunks between avg/4 and avg*4 bytes.

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "datastore/cache_stats.h"
-#include "util/size.h"
+#include "chunkvault/cache_report.h"
+#include "chunkvault/size.h"
 
 namespace chunkvault::cli {
 

@@ -4,12 +4,10 @@
 
 #include <cstdio>
 
-#include "archive/tar.h"
+#include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "chunker/chunker.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -184,6 +182,7 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
       "Back up directories (ARCHIVE ending .tar) and images (ARCHIVE ending .img) into one "
       "snapshot; prints the snapshot as TYPE/ID/TIME");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddJobsOption(cmd, args->store);
   cmd->add_option("--backup-type", args->type, "vm | ct | host (default: host)")
       ->check(CLI::IsMember({"vm", "ct", "host"}));
   cmd->add_option("--backup-id", args->id, "Backup id (default: the short hostname)")

@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <ctime>
 
+#include "chunkvault/cache_report.h"
+#include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
-#include "datastore/cache_stats.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {

@@ -6,7 +6,6 @@
 
 #include "chunkvault/manifest.h"
 #include "cli/common.h"
-#include "store/snapshot_store.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -36,7 +35,7 @@ int RunCat(const CatArgs& args) {
   if (!ds) return ReportError(ds.error());
   // The manifest itself, decoded: for humans looking around.
   if (args.archive == kManifestBlobName || args.archive == "index.json") {
-    auto m = (*ds)->snapshot_store().ReadManifest(*snap);
+    auto m = (*ds)->ReadManifest(*snap);
     if (!m) return ReportError(m.error());
     std::printf("%s\n", m->ToJson().c_str());
     return kExitOk;
@@ -62,6 +61,7 @@ void RegisterCat(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "cat", "Write an archive's raw stream (tar, image, blob) or the manifest to stdout");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/false);
+  AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME")->required();
   cmd->add_option("archive", args->archive, "root.tar, disk.img, x.blob or index.json.blob")
       ->required();

@@ -1,11 +1,11 @@
 // chunkvault gc [--dry-run] [--atime-cutoff MINUTES] [--json]
 #include <cstdio>
 
+#include "chunkvault/cache_report.h"
+#include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "datastore/cache_stats.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {

@@ -6,9 +6,9 @@
 // S3 keys come from AWS_* variables or a profile, never from the command line.
 #include <cstdio>
 
-#include "backend/s3/credentials.h"
+#include "chunkvault/s3_settings.h"
+#include "chunkvault/size.h"
 #include "cli/common.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -16,40 +16,30 @@ namespace {
 struct InitArgs {
   StoreOptions store;
   InitOptions init;
-  std::string endpoint, bucket, region, fingerprint;
-  bool path_style = false, skip_if_none_match = false;
-  double put_rate_limit = 0;
+  S3Settings s3;  // region empty: from the AWS environment
   std::string max_cache_size, cache_policy;
 };
 
 // The S3 settings: the command line first, then the AWS environment and
 // profile (AWS_ENDPOINT_URL, AWS_REGION, ...), then AWS's defaults.
-Result<std::optional<S3Options>> S3Settings(const InitArgs& args) {
-  if (args.bucket.empty() && args.endpoint.empty()) {
-    if (args.init.reuse_datastore || args.path_style || args.skip_if_none_match ||
-        !args.fingerprint.empty() || !args.max_cache_size.empty() || !args.cache_policy.empty())
+Result<std::optional<S3Settings>> S3SettingsOf(const InitArgs& args) {
+  const S3Settings& s3 = args.s3;
+  if (s3.bucket.empty() && s3.endpoint.empty()) {
+    if (args.init.reuse_datastore || s3.path_style || s3.skip_if_none_match ||
+        !s3.fingerprint.empty() || !args.max_cache_size.empty() || !args.cache_policy.empty())
       return Fail(ErrorCode::kInvalidArgument, "S3 options need --s3-bucket");
-    return std::optional<S3Options>();
+    return std::optional<S3Settings>();
   }
-  if (args.bucket.empty()) return Fail(ErrorCode::kInvalidArgument, "--s3-endpoint needs --s3-bucket");
+  if (s3.bucket.empty())
+    return Fail(ErrorCode::kInvalidArgument, "--s3-endpoint needs --s3-bucket");
   if (args.init.overwrite_in_use && !args.init.reuse_datastore)
     return Fail(ErrorCode::kInvalidArgument, "--overwrite-in-use goes with --reuse-datastore");
-  CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(ProcessEnv()));
-  S3Options s3;
-  s3.bucket = args.bucket;
-  s3.region = !args.region.empty() ? args.region : aws.region.value_or("us-east-1");
-  s3.endpoint = !args.endpoint.empty() ? args.endpoint
-                : aws.endpoint_url    ? *aws.endpoint_url
-                                      : "https://s3." + s3.region + ".amazonaws.com";
-  s3.path_style = args.path_style;
-  s3.skip_if_none_match = args.skip_if_none_match;
-  s3.fingerprint = args.fingerprint;
-  s3.put_rate_limit = args.put_rate_limit;
-  return std::optional<S3Options>(s3);
+  CV_ASSIGN_OR_RETURN(S3Settings resolved, ResolveS3Settings(s3));
+  return std::optional<S3Settings>(std::move(resolved));
 }
 
 int RunInit(InitArgs args) {
-  auto s3 = S3Settings(args);
+  auto s3 = S3SettingsOf(args);
   if (!s3) return ReportError(s3.error());
   args.init.s3 = *s3;
   if (!args.max_cache_size.empty()) {
@@ -79,6 +69,7 @@ int RunInit(InitArgs args) {
 
 void RegisterInit(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<InitArgs>();
+  args->s3.region.clear();
   CLI::App* cmd = app.add_subcommand(
       "init", "Create a datastore, on the local filesystem or backed by an S3 bucket");
   AddStoreOptions(cmd, args->store, /*with_ns=*/false, /*with_json=*/true);
@@ -87,18 +78,21 @@ void RegisterInit(CLI::App& app, int& exit_code) {
   cmd->add_option("--sync-level", args->init.sync_level,
                   "none | file (fsync every file) | filesystem (syncfs per backup, default)")
       ->check(CLI::IsMember({"none", "file", "filesystem"}));
-  cmd->add_option("--s3-endpoint", args->endpoint,
-                  "S3 endpoint URL (default: AWS_ENDPOINT_URL, the profile's endpoint_url, or AWS)");
-  cmd->add_option("--s3-bucket", args->bucket, "Bucket holding the datastore (makes it S3-backed)");
-  cmd->add_option("--s3-region", args->region, "Region (default: AWS_REGION, the profile, us-east-1)");
-  cmd->add_flag("--s3-path-style", args->path_style,
+  cmd->add_option(
+      "--s3-endpoint", args->s3.endpoint,
+      "S3 endpoint URL (default: AWS_ENDPOINT_URL, the profile's endpoint_url, or AWS)");
+  cmd->add_option("--s3-bucket", args->s3.bucket,
+                  "Bucket holding the datastore (makes it S3-backed)");
+  cmd->add_option("--s3-region", args->s3.region,
+                  "Region (default: AWS_REGION, the profile, us-east-1)");
+  cmd->add_flag("--s3-path-style", args->s3.path_style,
                 "Address the bucket as endpoint/bucket (Ceph, MinIO) instead of bucket.endpoint "
                 "(used anyway for IP-address endpoints and buckets that cannot lead a host name)");
-  cmd->add_flag("--s3-skip-if-none-match", args->skip_if_none_match,
+  cmd->add_flag("--s3-skip-if-none-match", args->s3.skip_if_none_match,
                 "For providers without conditional PUTs: check with HEAD before uploading");
-  cmd->add_option("--s3-fingerprint", args->fingerprint,
+  cmd->add_option("--s3-fingerprint", args->s3.fingerprint,
                   "SHA-256 fingerprint of the endpoint's (self-signed) certificate");
-  cmd->add_option("--s3-put-rate-limit", args->put_rate_limit, "Most PUT requests per second")
+  cmd->add_option("--s3-put-rate-limit", args->s3.put_rate_limit, "Most PUT requests per second")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reuse-datastore", args->init.reuse_datastore,
                 "Adopt a datastore the bucket already holds under the name (pulls its metadata)");

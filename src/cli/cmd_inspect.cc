@@ -5,12 +5,12 @@
 #include <cstring>
 
 #include "chunkvault/blob.h"
+#include "chunkvault/chunk_path.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
+#include "chunkvault/size.h"
+#include "chunkvault/time.h"
 #include "cli/common.h"
-#include "store/chunk_store.h"
-#include "util/size.h"
-#include "util/time.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -140,7 +140,7 @@ int RunInspect(const InspectArgs& args) {
     if (args.store.empty())
       return ReportError(Error(ErrorCode::kInvalidArgument,
                                "inspecting a chunk by digest needs --store or CHUNKVAULT_STORE"));
-    path = ChunkStore(Env::Default(), args.store, SyncLevel::kNone).ChunkPath(*digest);
+    path = JoinPath(args.store, ChunkRelPath(*digest));
   }
   auto raw = Env::Default()->ReadFile(path, kMaxIndexFileSize);
   if (!raw) return ReportError(raw.error());

@@ -2,11 +2,10 @@
 // Without ARCHIVE, every archive of the snapshot goes into directory TARGET.
 #include <cstdio>
 
-#include "archive/tar.h"
+#include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -113,6 +112,7 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
       "Restore an archive (a .tar into directory TARGET, an image or blob into file TARGET, "
       "'-' for standard output), or without ARCHIVE the whole snapshot into directory TARGET");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME as printed by backup")->required();
   cmd->add_option("archive_and_target", args->rest,
                   "[ARCHIVE] TARGET: root.tar, disk.img, ... and a directory (tar, whole "

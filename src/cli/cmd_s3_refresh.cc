@@ -19,7 +19,7 @@ int RunRefresh(const StoreOptions& opts) {
   }
   for (const std::string& s : report->skipped) std::fprintf(stderr, "skipped %s\n", s.c_str());
   std::printf("refreshed %s from %s: %llu metadata files, %llu local snapshots removed\n",
-              (*ds)->path().c_str(), (*ds)->backend()->Describe().c_str(),
+              (*ds)->path().c_str(), (*ds)->DescribeStorage().c_str(),
               (unsigned long long)report->files, (unsigned long long)report->removed_snapshots);
   return kExitOk;
 }

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "chunkvault/size.h"
 #include "cli/common.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {

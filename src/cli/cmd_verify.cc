@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <mutex>
 
+#include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
 #include "cli/progress.h"
-#include "util/size.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -94,6 +94,7 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
       "Re-read and check every chunk of a snapshot (or of all snapshots); corrupt chunks are "
       "renamed <digest>.<n>.bad");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME (default: every snapshot)");
   cmd->add_flag("--keep-bad", args->keep_bad, "Leave corrupt chunks where they are");
   cmd->add_flag("--use-cache", args->use_cache,

@@ -11,9 +11,14 @@ void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_
   cmd->add_option("--store", opts.store, "Datastore directory")
       ->envname("CHUNKVAULT_STORE")
       ->required();
-  cmd->add_option("--jobs", opts.jobs, "Worker threads for chunk work (default: one per core)");
   if (with_ns) cmd->add_option("--ns", opts.ns, "Namespace, e.g. 'site/prod' (default: root)");
   if (with_json) cmd->add_flag("--json", opts.json, "Print JSON for scripts");
+}
+
+void AddJobsOption(CLI::App* cmd, StoreOptions& opts) {
+  cmd->add_option("--jobs", opts.jobs,
+                  "Chunks hashed, compressed, read or sent at once (default: one per core; "
+                  "S3 stores: at least 8, the requests in flight)");
 }
 
 void AddNoAdmitFlag(CLI::App* cmd, StoreOptions& opts, const std::string& name,

@@ -28,15 +28,18 @@ inline constexpr int kExitPartial = 3;
 struct StoreOptions {
   std::string store;  // --store or CHUNKVAULT_STORE
   std::string ns;     // --ns
-  size_t jobs = 0;    // --jobs
+  size_t jobs = 0;    // --jobs (0: the datastore's default)
   bool json = false;  // --json
   // S3 stores: this run may add chunks to the local cache (false with
   // backup --no-cache, restore/cat/verify --no-admit).
   bool cache_admit = true;
 };
 
-// Adds --store (with CHUNKVAULT_STORE), --jobs, and (if asked) --ns and --json.
+// Adds --store (with CHUNKVAULT_STORE), and (if asked) --ns and --json.
 void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json);
+// Adds --jobs, for the commands that work on chunks (backup, restore, cat,
+// verify).
+void AddJobsOption(CLI::App* cmd, StoreOptions& opts);
 
 // Adds a flag that, when given, keeps the run from adding chunks to the
 // cache (`name`: --no-cache or --no-admit).

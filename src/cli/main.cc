@@ -11,18 +11,10 @@ int main(int argc, char** argv) {
   using namespace chunkvault::cli;
   // Names and messages in the user's locale (libarchive converts with it).
   std::setlocale(LC_ALL, "");
-  // Chunk-sized buffers (1-16 MiB: blobs read or fetched, decoded chunks)
-  // come and go by the thousand. glibc serves sizes above its mmap
-  // threshold with a mapping of their own and returns free memory at the
-  // top of a heap beyond its trim threshold; both thresholds adapt only to
-  // the largest block freed so far, so a restore kept unmapping buffers
-  // and faulting fresh pages in again: 78,000 page faults for 2.2 GiB, a
-  // fifth of its wall time on a machine with costly faults
-  // (docs/benchmarks.md). Now buffers up to 32 MiB (glibc's limit for the
-  // setting; a chunk is at most 16 MiB) come from the heap, and a heap
-  // keeps up to 128 MiB free at its top for the next ones. Fixed values
-  // also turn the adaptation off. (Under the sanitizers, which bring
-  // their own allocator, this changes nothing.)
+  // Chunk-sized buffers (up to 16 MiB) come from the heap and stay there
+  // for the next ones, instead of being mapped and unmapped by the
+  // thousand; fixed thresholds also stop glibc adapting them
+  // (docs/benchmarks.md, the malloc thresholds).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
   CLI::App app{

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "util/size.h"
+#include "chunkvault/size.h"
 
 namespace chunkvault::cli {
 

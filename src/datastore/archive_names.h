@@ -10,8 +10,8 @@
 
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/index.h"
-#include "chunkvault/datastore.h"
 #include "chunkvault/manifest.h"
+#include "chunkvault/restore.h"
 
 namespace chunkvault {
 

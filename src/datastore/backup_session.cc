@@ -16,11 +16,11 @@
 #include "chunker/chunk_assembler.h"
 #include "chunker/chunker.h"
 #include "chunkvault/blob.h"
-#include "chunkvault/datastore.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_uploader.h"
+#include "datastore/datastore_impl.h"
 #include "datastore/writers.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
@@ -34,7 +34,8 @@ namespace {
 // of its group took the current one.
 constexpr int kSecondWaits = 60;
 
-// Index files are written as "<name>.tmp_didx" / ".tmp_fidx" (SPEC 3).
+// Index files are written as "<name>.tmp_didx" / ".tmp_fidx" (docs/format.md, "The datastore
+// directory").
 std::string TmpIndexName(const std::string& file_name) {
   auto dot = file_name.rfind('.');
   return file_name.substr(0, dot) + ".tmp_" + file_name.substr(dot + 1);
@@ -56,26 +57,26 @@ class AssemblerSink final : public TarSink {
 
 class BackupSessionImpl final : public BackupSession {
  public:
-  BackupSessionImpl(Datastore* ds, const BackupOptions& options)
-      : ds_(ds), options_(options), uploader_(ds->access_.get(), ds->jobs_, options.compress) {}
+  BackupSessionImpl(DatastoreImpl* ds, const BackupOptions& options)
+      : ds_(ds), options_(options), uploader_(&ds->chunk_access(), ds->jobs(), options.compress) {}
 
   ~BackupSessionImpl() override {
     if (finished_ || !created_) return;
     // Best effort: the snapshot is incomplete and would only confuse. A
     // crash instead of this leaves an incomplete snapshot, which is safe.
     (void)uploader_.Flush();
-    (void)ds_->snapshots_->RemoveUnfinished(snap_);
+    (void)ds_->snapshot_store().RemoveUnfinished(snap_);
   }
 
   Status Begin() {
-    Env* env = ds_->env_;
-    SnapshotStore& ss = *ds_->snapshots_;
+    Env* env = ds_->env();
+    SnapshotStore& ss = ds_->snapshot_store();
     CV_RETURN_IF_ERROR(CheckBackupId(options_.id));
-    CV_ASSIGN_OR_RETURN(store_lock_, env->Lock(JoinPath(ds_->path_, ".lock"), LockMode::kShared,
+    CV_ASSIGN_OR_RETURN(store_lock_, env->Lock(JoinPath(ds_->path(), ".lock"), LockMode::kShared,
                                                /*wait=*/false));
     // Before the first chunk is touched: garbage collection keeps whatever
     // this backup touches from now on.
-    CV_ASSIGN_OR_RETURN(writer_, RegisterWriter(env, ds_->path_, env->NowNanos()));
+    CV_ASSIGN_OR_RETURN(writer_, RegisterWriter(env, ds_->path(), env->NowNanos()));
     snap_.group = BackupGroup{options_.ns, options_.type, options_.id};
     CV_RETURN_IF_ERROR(ss.CreateNamespace(options_.ns));
     const std::string group_dir = ss.Path(snap_.group);
@@ -152,7 +153,7 @@ class BackupSessionImpl final : public BackupSession {
     const std::vector<Digest> digests = uploader_.TakeDigests();
     DynamicIndex index;
     index.uuid = NewUuid();
-    index.ctime = ds_->env_->NowUnix();
+    index.ctime = ds_->env()->NowUnix();
     for (size_t i = 0; i < ends.size(); ++i) index.entries.push_back({ends[i], digests[i]});
     return WriteIndex(file_name, index.Encode(), index.size(), index.ComputeChecksum(),
                       index.entries.size(), before);
@@ -184,7 +185,7 @@ class BackupSessionImpl final : public BackupSession {
     CV_RETURN_IF_ERROR(uploader_.Flush());
     index.digests = uploader_.TakeDigests();
     index.uuid = NewUuid();
-    index.ctime = ds_->env_->NowUnix();
+    index.ctime = ds_->env()->NowUnix();
     return WriteIndex(file_name, index.Encode(), index.size, index.ComputeChecksum(),
                       index.digests.size(), before);
   }
@@ -196,7 +197,7 @@ class BackupSessionImpl final : public BackupSession {
     CV_RETURN_IF_ERROR(Claim(name));
     Bytes blob = EncodeBlob(data, options_.compress);
     CV_RETURN_IF_ERROR(
-        ds_->snapshots_->WriteFile(snap_, name, blob, "", "blob", MirrorOrder::kBeforeLocal));
+        ds_->snapshot_store().WriteFile(snap_, name, blob, "", "blob", MirrorOrder::kBeforeLocal));
     files_.push_back(ManifestFile{name, "none", blob.size(), Sha256Of(blob)});
     ArchiveSummary s;
     s.file_name = name;
@@ -212,12 +213,12 @@ class BackupSessionImpl final : public BackupSession {
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
     CV_RETURN_IF_ERROR(uploader_.Flush());
     // Everything the manifest will list must be durable before it is.
-    switch (ds_->sync_) {
+    switch (ds_->sync_level()) {
       case SyncLevel::kFilesystem:
-        CV_RETURN_IF_ERROR(ds_->env_->SyncFilesystem(ds_->path_));
+        CV_RETURN_IF_ERROR(ds_->env()->SyncFilesystem(ds_->path()));
         break;
       case SyncLevel::kFile:
-        CV_RETURN_IF_ERROR(ds_->env_->SyncDir(ds_->snapshots_->Path(snap_)));
+        CV_RETURN_IF_ERROR(ds_->env()->SyncDir(ds_->snapshot_store().Path(snap_)));
         break;
       case SyncLevel::kNone:
         break;
@@ -229,7 +230,7 @@ class BackupSessionImpl final : public BackupSession {
     m.files = files_;
     if (!file_digests_.empty()) m.unprotected[kManifestExtKey]["file-sha256"] = file_digests_;
     CrashPoint("before-manifest");
-    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteManifest(snap_, m));
+    CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteManifest(snap_, m));
     finished_ = true;
 
     BackupSummary summary;
@@ -254,7 +255,7 @@ class BackupSessionImpl final : public BackupSession {
 
   Status CheckOwner() {
     const std::string owner = options_.owner.empty() ? CurrentAuthId() : options_.owner;
-    auto current = ds_->snapshots_->ReadOwner(snap_.group);
+    auto current = ds_->snapshot_store().ReadOwner(snap_.group);
     if (current) {
       if (*current != owner)
         return Fail(ErrorCode::kInvalidArgument, "backup group " + snap_.group.ToString() +
@@ -262,7 +263,7 @@ class BackupSessionImpl final : public BackupSession {
       return {};
     }
     if (current.error().code() != ErrorCode::kNotFound) return std::unexpected(current.error());
-    return ds_->snapshots_->WriteOwner(snap_.group, owner);
+    return ds_->snapshot_store().WriteOwner(snap_.group, owner);
   }
 
   Status Claim(const std::string& file_name) {
@@ -288,8 +289,8 @@ class BackupSessionImpl final : public BackupSession {
   Result<ArchiveSummary> WriteIndex(const std::string& file_name, const Bytes& raw, uint64_t size,
                                     const Digest& csum, uint64_t chunks,
                                     const UploadSnapshot& before) {
-    CV_RETURN_IF_ERROR(ds_->snapshots_->WriteFile(snap_, file_name, raw, TmpIndexName(file_name),
-                                                  "index", MirrorOrder::kAfterLocal));
+    CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteFile(
+        snap_, file_name, raw, TmpIndexName(file_name), "index", MirrorOrder::kAfterLocal));
     files_.push_back(ManifestFile{file_name, "none", size, csum});
     file_digests_[file_name] = ToHex(Sha256Of(raw));
     const UploadSnapshot after = Snap();
@@ -304,7 +305,7 @@ class BackupSessionImpl final : public BackupSession {
     return s;
   }
 
-  Datastore* const ds_;
+  DatastoreImpl* const ds_;
   const BackupOptions options_;
   SnapshotRef snap_;
   bool created_ = false;
@@ -321,7 +322,7 @@ class BackupSessionImpl final : public BackupSession {
   ChunkUploader uploader_;
 };
 
-Result<std::unique_ptr<BackupSession>> Datastore::StartBackup(const BackupOptions& options) {
+Result<std::unique_ptr<BackupSession>> DatastoreImpl::StartBackup(const BackupOptions& options) {
   auto session = std::make_unique<BackupSessionImpl>(this, options);
   CV_RETURN_IF_ERROR(session->Begin());
   return std::unique_ptr<BackupSession>(std::move(session));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "chunkvault/blob.h"
+#include "chunkvault/chunk_path.h"
 
 namespace chunkvault {
 
@@ -12,8 +13,7 @@ Result<Bytes> ChunkAccess::Read(const Digest& digest, ReadFrom from) {
 }
 
 std::string ChunkKey(const std::string& key_prefix, const Digest& digest) {
-  const std::string hex = ToHex(digest);
-  return key_prefix + ".chunks/" + hex.substr(0, 4) + "/" + hex;
+  return key_prefix + ChunkRelPath(digest);
 }
 
 namespace {

@@ -1,7 +1,7 @@
 // ChunkAccess: the one door through which the datastore reads and writes
 // chunks. A local datastore opens it onto its chunk store; an S3 datastore
-// onto the bucket with the local directory beside it (and, next, the chunk
-// cache), without the backup, restore and verify code changing.
+// onto the bucket with the local chunk cache in front, without the backup,
+// restore and verify code changing.
 //
 // Thread-safety: implementations must allow concurrent calls.
 #pragma once
@@ -52,7 +52,7 @@ class ChunkAccess {
 std::unique_ptr<ChunkAccess> NewLocalChunkAccess(ChunkStore* store);
 
 // ChunkAccess on a bucket (`backend`, keys "<prefix>.chunks/<4hex>/<64hex>")
-// with the local chunk cache in front (SPEC section 7):
+// with the local chunk cache in front (docs/format.md, "The chunk cache"):
 //   - upload: a chunk the cache knows (file or marker) is not sent; others
 //     are PUT with If-None-Match, then admitted (or, without admission, only
 //     marked);

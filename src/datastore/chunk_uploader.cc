@@ -13,26 +13,18 @@ namespace {
 
 // Chunks queued beyond those being worked on: two per core keep every
 // core's worker fed through the tar writer's slow stretches (runs of tiny
-// files), and at least one per worker. Not two per worker: on S3 the
-// workers are the requests in flight (8 by default), the requests set the
-// pace, and each queued chunk is up to 16 MiB of memory (a first backup of
-// the 2.17 GiB benchmark dataset to the local RGW, page cache dropped,
-// peaked at 280 MiB with 16 queued and 222 MiB with 8, in the same time:
-// medians of three interleaved pairs, 11.7 and 11.6 s).
+// files), and at least one per worker. No more: each queued chunk is up to
+// 16 MiB of memory, and on S3 the requests set the pace
+// (docs/benchmarks.md, "compare-restic": memory).
 size_t QueueFor(size_t jobs) {
   const size_t cores = std::max(1u, std::thread::hardware_concurrency());
   return std::max(jobs, 2 * cores);
 }
 
-// The workers run nicer than the producer. The producer (the walk, the
-// tar stream, the cut) is the one serial stage: when it was runnable
-// behind a worker on one core while the other core had gone idle (its
-// worker out of chunks), it waited for the next load balancing, up to a
-// 4 ms tick; the kernel skips balancing at a core's idle entry when its
-// idle periods are short. With the workers at +5 the producer preempts
-// them instead: a backup of the benchmark dataset on two cores kept them
-// 1.96 busy instead of 1.91 (perf stat, three interleaved runs each; +10
-// did no better).
+// The workers run nicer than the producer, the one serial stage (walk,
+// tar stream, cut): runnable behind a worker, it preempts it rather than
+// wait for the scheduler's next balancing tick (docs/benchmarks.md, the
+// niceness entry).
 constexpr int kWorkerNice = 5;
 
 }  // namespace

@@ -1,5 +1,3 @@
-#include "chunkvault/datastore.h"
-
 #include <pwd.h>
 #include <unistd.h>
 
@@ -8,15 +6,16 @@
 
 #include "archive/image.h"
 #include "archive/tar.h"
+#include "cache/chunk_cache.h"
+#include "cache/policy.h"
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
-#include "datastore/chunk_access.h"
-#include "cache/chunk_cache.h"
-#include "cache/policy.h"
 #include "datastore/cache_stats.h"
+#include "datastore/chunk_access.h"
 #include "datastore/chunk_stream.h"
+#include "datastore/datastore_impl.h"
 #include "datastore/remote.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
@@ -104,9 +103,10 @@ std::string CurrentAuthId() {
   return user + "@pam";
 }
 
-Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
-                     std::optional<S3Options> s3, std::shared_ptr<Backend> backend,
-                     CacheOptions cache_options, const OpenOptions& open)
+DatastoreImpl::DatastoreImpl(Env* env, std::string path, std::string name, SyncLevel sync,
+                             size_t jobs, std::optional<S3Settings> s3,
+                             std::shared_ptr<Backend> backend, CacheOptions cache_options,
+                             const OpenOptions& open)
     : env_(env),
       path_(std::move(path)),
       name_(std::move(name)),
@@ -120,11 +120,12 @@ Datastore::Datastore(Env* env, std::string path, std::string name, SyncLevel syn
       mirror_(backend_ ? NewBackendMirror(backend_.get(), key_prefix() + ".cnt/") : nullptr),
       chunks_(std::make_unique<ChunkStore>(env, path_, sync)),
       snapshots_(std::make_unique<SnapshotStore>(env, path_, sync, mirror_.get())),
-      access_(backend_ ? NewCachedChunkAccess(backend_.get(), key_prefix(), chunks_.get(),
-                                              [this] { return Cache(); }, cache_admit_)
+      access_(backend_ ? NewCachedChunkAccess(
+                             backend_.get(), key_prefix(), chunks_.get(),
+                             [this] { return Cache(); }, cache_admit_)
                        : NewLocalChunkAccess(chunks_.get())) {}
 
-Datastore::~Datastore() {
+DatastoreImpl::~DatastoreImpl() {
   if (!backend_) return;
   // Best effort at exit: the cache's checkpoint and the running totals.
   CacheReport report = Report();
@@ -139,9 +140,13 @@ Datastore::~Datastore() {
                                CacheRunJson(report.counters, report.requests));
 }
 
-std::string Datastore::CacheStatsPath() const { return JoinPath(path_, ".cache/stats.json"); }
+std::string DatastoreImpl::DescribeStorage() const {
+  return backend_ ? backend_->Describe() : path_;
+}
 
-Result<ChunkCache*> Datastore::Cache() {
+std::string DatastoreImpl::CacheStatsPath() const { return JoinPath(path_, ".cache/stats.json"); }
+
+Result<ChunkCache*> DatastoreImpl::Cache() {
   std::lock_guard lock(cache_mu_);
   if (!cache_) {
     ChunkCacheOptions o;
@@ -154,7 +159,7 @@ Result<ChunkCache*> Datastore::Cache() {
   return cache_.get();
 }
 
-CacheReport Datastore::Report() {
+CacheReport DatastoreImpl::Report() {
   CacheReport r;
   r.remote = backend_ != nullptr;
   if (!r.remote) return r;
@@ -168,7 +173,7 @@ CacheReport Datastore::Report() {
   return r;
 }
 
-Result<CacheState> Datastore::CacheStatus() {
+Result<CacheState> DatastoreImpl::CacheStatus() {
   if (!backend_)
     return Fail(ErrorCode::kUnsupported,
                 path_ + " is a local datastore; only S3-backed ones have a cache");
@@ -176,7 +181,7 @@ Result<CacheState> Datastore::CacheStatus() {
   return cache->state();
 }
 
-Result<nlohmann::json> Datastore::CacheTotals() {
+Result<nlohmann::json> DatastoreImpl::CacheTotals() {
   return LoadCacheStats(env_, CacheStatsPath());
 }
 
@@ -211,7 +216,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
                            {"sync-level", SyncLevelName(sync)},
                            {"created", env->NowUnix()}};
   if (options.s3) {
-    config["s3"] = S3OptionsToJson(*options.s3);
+    config["s3"] = S3SettingsToJson(*options.s3);
     config["cache"] = {{"max-size", options.cache.max_size}, {"policy", options.cache.policy}};
   }
   WriteOptions opts;
@@ -229,7 +234,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
                                                    const OpenOptions& options) {
   std::string name = Basename(path);
   SyncLevel sync = SyncLevel::kFilesystem;
-  std::optional<S3Options> s3;
+  std::optional<S3Settings> s3;
   CacheOptions cache;
   auto raw = env->ReadFile(JoinPath(path, kConfigFile), kMaxMetadataFileSize);
   if (raw) {
@@ -243,7 +248,7 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
     name = config.value("name", name);
     CV_ASSIGN_OR_RETURN(sync, ParseSyncLevel(config.value("sync-level", "filesystem")));
     if (config.contains("s3")) {
-      CV_ASSIGN_OR_RETURN(s3, S3OptionsFromJson(config["s3"]));
+      CV_ASSIGN_OR_RETURN(s3, S3SettingsFromJson(config["s3"]));
     }
     if (config.contains("cache") && config["cache"].is_object()) {
       cache.max_size = config["cache"].value("max-size", cache.max_size);
@@ -271,12 +276,12 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   size_t jobs = options.jobs != 0 ? options.jobs
                 : s3             ? std::max<size_t>(8, ThreadPool::DefaultThreads())
                                  : ThreadPool::DefaultThreads();
-  return std::unique_ptr<Datastore>(new Datastore(env, path, name, sync, jobs, std::move(s3),
-                                                  std::move(backend), std::move(cache), options));
+  return std::unique_ptr<Datastore>(new DatastoreImpl(
+      env, path, name, sync, jobs, std::move(s3), std::move(backend), std::move(cache), options));
 }
 
-Result<std::unique_ptr<FileLock>> Datastore::LockSnapshot(const SnapshotRef& snap,
-                                                          bool exclusive) {
+Result<std::unique_ptr<FileLock>> DatastoreImpl::LockSnapshot(const SnapshotRef& snap,
+                                                              bool exclusive) {
   const std::string dir = snapshots_->Path(snap);
   auto st = env_->Stat(dir);
   if (!st || st->type != FileType::kDirectory)
@@ -290,8 +295,8 @@ Result<std::unique_ptr<FileLock>> Datastore::LockSnapshot(const SnapshotRef& sna
   return lock;
 }
 
-Result<Bytes> Datastore::ReadCheckedFile(const SnapshotRef& snap, const Manifest& manifest,
-                                         const std::string& file_name) {
+Result<Bytes> DatastoreImpl::ReadCheckedFile(const SnapshotRef& snap, const Manifest& manifest,
+                                             const std::string& file_name) {
   const std::string path = snapshots_->FilePath(snap, file_name);
   const ManifestFile* entry = manifest.Find(file_name);
   if (entry == nullptr)
@@ -333,8 +338,8 @@ Result<Bytes> Datastore::ReadCheckedFile(const SnapshotRef& snap, const Manifest
   return raw;
 }
 
-Result<std::unique_ptr<ArchiveReader>> Datastore::OpenArchive(const SnapshotRef& snap,
-                                                              const std::string& archive) {
+Result<std::unique_ptr<ArchiveReader>> DatastoreImpl::OpenArchive(const SnapshotRef& snap,
+                                                                  const std::string& archive) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
   CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
   CV_ASSIGN_OR_RETURN(std::string file_name, ResolveArchiveName(manifest, archive, snap));
@@ -349,9 +354,10 @@ Result<std::unique_ptr<ArchiveReader>> Datastore::OpenArchive(const SnapshotRef&
       kind, file_name, snap.ToString(), std::move(lock), access_.get(), std::move(chunks), jobs_));
 }
 
-Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::string& archive,
-                                          const std::string& target, const RestoreOptions& options,
-                                          TarObserver* observer) {
+Result<RestoreSummary> DatastoreImpl::Restore(const SnapshotRef& snap, const std::string& archive,
+                                              const std::string& target,
+                                              const RestoreOptions& options,
+                                              TarObserver* observer) {
   CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive));
   RestoreSummary summary;
   summary.file_name = reader->file_name();
@@ -393,10 +399,10 @@ Result<RestoreSummary> Datastore::Restore(const SnapshotRef& snap, const std::st
   return summary;
 }
 
-Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef& snap,
-                                                              const std::string& target,
-                                                              const RestoreOptions& options,
-                                                              TarObserver* observer) {
+Result<std::vector<RestoreSummary>> DatastoreImpl::RestoreSnapshot(const SnapshotRef& snap,
+                                                                   const std::string& target,
+                                                                   const RestoreOptions& options,
+                                                                   TarObserver* observer) {
   CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
   auto existing = env_->ListDir(target);
   if (existing && !existing->empty() && !options.overwrite)
@@ -425,12 +431,16 @@ Result<std::vector<RestoreSummary>> Datastore::RestoreSnapshot(const SnapshotRef
   return out;
 }
 
-Result<SnapshotInfo> Datastore::GetSnapshot(const SnapshotRef& snap) {
+Result<Manifest> DatastoreImpl::ReadManifest(const SnapshotRef& snap) {
+  return snapshots_->ReadManifest(snap);
+}
+
+Result<SnapshotInfo> DatastoreImpl::GetSnapshot(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
   return InfoOf(snap, m);
 }
 
-Result<SnapshotInfo> Datastore::InfoOf(const SnapshotRef& snap, const Manifest& m) {
+Result<SnapshotInfo> DatastoreImpl::InfoOf(const SnapshotRef& snap, const Manifest& m) {
   SnapshotInfo info;
   info.ref = snap;
   info.files = m.files;
@@ -444,8 +454,8 @@ Result<SnapshotInfo> Datastore::InfoOf(const SnapshotRef& snap, const Manifest& 
   return info;
 }
 
-Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace& ns,
-                                                           bool recursive) {
+Result<std::vector<SnapshotInfo>> DatastoreImpl::ListSnapshots(const BackupNamespace& ns,
+                                                               bool recursive) {
   CV_ASSIGN_OR_RETURN(auto entries, snapshots_->ListSnapshotsIn(ns, recursive));
   std::vector<SnapshotInfo> out;
   for (const SnapshotEntry& e : entries) {
@@ -466,19 +476,19 @@ Result<std::vector<SnapshotInfo>> Datastore::ListSnapshots(const BackupNamespace
   return out;
 }
 
-std::string Datastore::DamageOf(const SnapshotRef& snap) {
+std::string DatastoreImpl::DamageOf(const SnapshotRef& snap) {
   auto manifest = snapshots_->ReadManifest(snap);
   if (!manifest) return manifest.error().message();
   return DamageOf(snap, *manifest);
 }
 
-std::string Datastore::DamageOf(const SnapshotRef& snap, const Manifest& manifest) {
+std::string DatastoreImpl::DamageOf(const SnapshotRef& snap, const Manifest& manifest) {
   for (const ManifestFile& f : manifest.files)
     if (auto raw = ReadCheckedFile(snap, manifest, f.filename); !raw) return raw.error().message();
   return "";
 }
 
-Result<StoreUsage> Datastore::Usage(const std::vector<SnapshotInfo>& snapshots) {
+Result<StoreUsage> DatastoreImpl::Usage(const std::vector<SnapshotInfo>& snapshots) {
   StoreUsage usage;
   std::unordered_set<Digest, DigestHash> seen;
   for (const SnapshotInfo& info : snapshots) {
@@ -503,7 +513,7 @@ Result<StoreUsage> Datastore::Usage(const std::vector<SnapshotInfo>& snapshots) 
   return usage;
 }
 
-Status Datastore::Forget(const SnapshotRef& snap) {
+Status DatastoreImpl::Forget(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, true));
   CV_RETURN_IF_ERROR(snapshots_->RemoveSnapshot(snap));
   if (Status st = RemoveManifestLock(snap); !st)
@@ -512,7 +522,7 @@ Status Datastore::Forget(const SnapshotRef& snap) {
   return {};
 }
 
-Status Datastore::RemoveManifestLock(const SnapshotRef& snap) {
+Status DatastoreImpl::RemoveManifestLock(const SnapshotRef& snap) {
   // Removed under its lock: a snapshot sharing the name may be updating
   // its manifest (Env::Lock then moves on to a new file).
   const std::string path = ManifestLockPath(snap);
@@ -525,7 +535,7 @@ Status Datastore::RemoveManifestLock(const SnapshotRef& snap) {
   return {};
 }
 
-Status Datastore::SetProtected(const SnapshotRef& snap, bool on) {
+Status DatastoreImpl::SetProtected(const SnapshotRef& snap, bool on) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
   auto manifest = env_->Stat(snapshots_->FilePath(snap, kManifestBlobName));
   if (!manifest)
@@ -534,14 +544,14 @@ Status Datastore::SetProtected(const SnapshotRef& snap, bool on) {
   return snapshots_->SetProtected(snap, on);
 }
 
-std::string Datastore::ManifestLockPath(const SnapshotRef& snap) const {
+std::string DatastoreImpl::ManifestLockPath(const SnapshotRef& snap) const {
   std::string lock_name = snap.RelPath();
   std::replace(lock_name.begin(), lock_name.end(), '/', '_');
   return JoinPath(JoinPath(path_, kLocksDir), lock_name + ".manifest");
 }
 
-Status Datastore::UpdateManifest(const SnapshotRef& snap,
-                                 const std::function<Status(Manifest&)>& fn) {
+Status DatastoreImpl::UpdateManifest(const SnapshotRef& snap,
+                                     const std::function<Status(Manifest&)>& fn) {
   CV_RETURN_IF_ERROR(env_->CreateDirs(JoinPath(path_, kLocksDir)));
   CV_ASSIGN_OR_RETURN(auto lock, env_->Lock(ManifestLockPath(snap), LockMode::kExclusive,
                                             /*wait=*/true));
@@ -550,12 +560,12 @@ Status Datastore::UpdateManifest(const SnapshotRef& snap,
   return snapshots_->WriteManifest(snap, m);
 }
 
-Result<std::string> Datastore::GetNotes(const SnapshotRef& snap) {
+Result<std::string> DatastoreImpl::GetNotes(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(SnapshotInfo info, GetSnapshot(snap));
   return info.notes;
 }
 
-Status Datastore::SetNotes(const SnapshotRef& snap, const std::string& notes) {
+Status DatastoreImpl::SetNotes(const SnapshotRef& snap, const std::string& notes) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
   return UpdateManifest(snap, [&](Manifest& m) -> Status {
     if (notes.empty()) m.unprotected.erase("notes");
@@ -564,11 +574,11 @@ Status Datastore::SetNotes(const SnapshotRef& snap, const std::string& notes) {
   });
 }
 
-Result<std::string> Datastore::GetGroupNotes(const BackupGroup& group) {
+Result<std::string> DatastoreImpl::GetGroupNotes(const BackupGroup& group) {
   return snapshots_->ReadGroupNotes(group);
 }
 
-Status Datastore::SetGroupNotes(const BackupGroup& group, const std::string& notes) {
+Status DatastoreImpl::SetGroupNotes(const BackupGroup& group, const std::string& notes) {
   auto st = env_->Stat(snapshots_->Path(group));
   if (!st) return Fail(ErrorCode::kNotFound, "backup group " + group.ToString() + " does not exist");
   return snapshots_->WriteGroupNotes(group, notes);

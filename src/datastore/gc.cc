@@ -1,4 +1,4 @@
-// Garbage collection (SPEC section 8), planned then executed:
+// Garbage collection (docs/architecture.md, "How a request flows"):
 //
 //   0. list   on S3, the bucket's chunk objects, once (ListObjectsV2).
 //   1. mark   read every index file of every snapshot (complete or not) and
@@ -31,9 +31,9 @@
 #include <unordered_set>
 
 #include "cache/chunk_cache.h"
-#include "chunkvault/datastore.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_access.h"
+#include "datastore/datastore_impl.h"
 #include "datastore/writers.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
@@ -87,7 +87,7 @@ std::optional<ChunkFileName> ChunkNameOfKey(const std::string& key) {
 
 }  // namespace
 
-Result<GcReport> Datastore::GarbageCollect(const GcOptions& options, GcObserver* observer) {
+Result<GcReport> DatastoreImpl::GarbageCollect(const GcOptions& options, GcObserver* observer) {
   if (options.atime_cutoff_minutes < 0 || options.atime_cutoff_minutes > 100LL * 366 * 24 * 60)
     return Fail(ErrorCode::kInvalidArgument,
                 "the atime cutoff must be between 0 and 100 years, not " +

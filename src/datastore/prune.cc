@@ -6,6 +6,7 @@
 #include <numeric>
 #include <set>
 
+#include "datastore/datastore_impl.h"
 #include "store/snapshot_store.h"
 
 namespace chunkvault {
@@ -103,9 +104,9 @@ std::vector<PruneMark> ComputePrune(const std::vector<PruneCandidate>& snapshots
   return out;
 }
 
-Result<PruneReport> Datastore::Prune(const BackupNamespace& ns,
-                                     const std::optional<BackupGroup>& group,
-                                     const PruneOptions& options, bool dry_run) {
+Result<PruneReport> DatastoreImpl::Prune(const BackupNamespace& ns,
+                                         const std::optional<BackupGroup>& group,
+                                         const PruneOptions& options, bool dry_run) {
   PruneReport report;
   report.dry_run = dry_run;
   std::vector<BackupGroup> groups;

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "chunkvault/datastore.h"  // PruneOptions, PruneMark
+#include "chunkvault/prune.h"
 
 namespace chunkvault {
 

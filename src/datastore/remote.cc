@@ -2,19 +2,16 @@
 
 #include <unistd.h>
 
-#include <set>
-
 #include "backend/s3/s3_backend.h"
 #include "backend/s3/s3_client.h"
+#include "chunkvault/time.h"
 #include "datastore/archive_names.h"
-#include "util/time.h"
 
 namespace chunkvault {
 
 namespace {
 
 constexpr char kInUse[] = ".in-use";
-constexpr char kContentPrefix[] = ".cnt/";
 
 class BackendMirror final : public MetadataMirror {
  public:
@@ -48,7 +45,7 @@ std::string Hostname() {
   return host;
 }
 
-nlohmann::json S3OptionsToJson(const S3Options& s3) {
+nlohmann::json S3SettingsToJson(const S3Settings& s3) {
   return {{"endpoint", s3.endpoint},
           {"bucket", s3.bucket},
           {"region", s3.region},
@@ -58,8 +55,8 @@ nlohmann::json S3OptionsToJson(const S3Options& s3) {
           {"put-rate-limit", s3.put_rate_limit}};
 }
 
-Result<S3Options> S3OptionsFromJson(const nlohmann::json& j) {
-  S3Options s;
+Result<S3Settings> S3SettingsFromJson(const nlohmann::json& j) {
+  S3Settings s;
   try {
     s.endpoint = j.at("endpoint").get<std::string>();
     s.bucket = j.at("bucket").get<std::string>();
@@ -74,7 +71,7 @@ Result<S3Options> S3OptionsFromJson(const nlohmann::json& j) {
   return s;
 }
 
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env,
+Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Settings& s3, const GetEnv& env,
                                                std::function<void(const std::string&)> on_retry) {
   CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(env));
   HttpClientOptions http;
@@ -160,48 +157,6 @@ Status CheckContentPath(const std::string& rel) {
   if (file == ".protected" || file == kManifestBlobName) return {};
   if (!CheckBackupId(file) || !ArchiveKindOf(file)) return bad("'" + file + "' is not an archive name");
   return {};
-}
-
-Result<RefreshReport> Datastore::RefreshFromBackend() {
-  if (!is_remote())
-    return Fail(ErrorCode::kInvalidArgument, "datastore " + name_ + " is not backed by S3");
-  auto lock = env_->Lock(JoinPath(path_, ".lock"), LockMode::kExclusive, /*wait=*/false);
-  if (!lock) {
-    if (lock.error().code() == ErrorCode::kBusy)
-      return Fail(ErrorCode::kBusy, "cannot refresh " + path_ + " while backups are running");
-    return std::unexpected(std::move(lock).error());
-  }
-  RefreshReport report;
-  const std::string prefix = key_prefix() + kContentPrefix;
-  std::set<std::string> remote_snapshots;  // relative snapshot directories
-  WriteOptions opts;
-  opts.sync = sync_ != SyncLevel::kNone;
-  CV_RETURN_IF_ERROR(backend_->List(prefix, [&](const ObjectInfo& o) -> Status {
-    const std::string rel = o.key.substr(prefix.size());
-    if (auto st = CheckContentPath(rel); !st) {
-      report.skipped.push_back(o.key + ": " + st.error().message());
-      return {};
-    }
-    CV_ASSIGN_OR_RETURN(Bytes data, backend_->Get(o.key));
-    const std::string path = JoinPath(path_, rel);
-    CV_RETURN_IF_ERROR(env_->CreateDirs(path.substr(0, path.rfind('/'))));
-    CV_RETURN_IF_ERROR(env_->WriteFileAtomic(path, data, opts));
-    ++report.files;
-    if (rel.ends_with(std::string("/") + kManifestBlobName))
-      remote_snapshots.insert(rel.substr(0, rel.rfind('/')));
-    return {};
-  }));
-  // Local snapshots that the bucket does not have were removed elsewhere
-  // (another host's forget): drop them here too. Only locally: the mirror
-  // is not told.
-  CV_ASSIGN_OR_RETURN(auto local, snapshots_->ListSnapshotsIn(BackupNamespace{}, true));
-  for (const SnapshotEntry& e : local) {
-    if (remote_snapshots.count(e.ref.RelPath())) continue;
-    CV_RETURN_IF_ERROR(env_->RemoveTree(snapshots_->Path(e.ref)));
-    ++report.removed_snapshots;
-  }
-  if (sync_ == SyncLevel::kFilesystem) CV_RETURN_IF_ERROR(env_->SyncFilesystem(path_));
-  return report;
 }
 
 }  // namespace chunkvault

@@ -1,11 +1,12 @@
-// The parts of an S3-backed datastore (SPEC section 6):
+// The parts of an S3-backed datastore (docs/format.md, "The bucket"):
 //
 //   <name>/.chunks/<4hex>/<64hex>   chunks           (ChunkAccess, chunk_access.h)
 //   <name>/.cnt/<relative path>     all other files  (the MetadataMirror here)
 //   <name>/.in-use                  {"hostname": ...}, who owns the prefix
 //
-// The local directory keeps every metadata file (and, for now, every
-// chunk); the bucket is the authority, from which s3-refresh rebuilds it.
+// The local directory keeps every metadata file and the chunk cache (a
+// chunk's file, or an empty marker); the bucket is the authority, from
+// which s3-refresh rebuilds the metadata.
 #pragma once
 
 #include <functional>
@@ -16,16 +17,20 @@
 
 #include "backend/s3/credentials.h"
 #include "chunkvault/backend.h"
-#include "chunkvault/datastore.h"
+#include "chunkvault/s3_settings.h"
 #include "store/snapshot_store.h"
 
 namespace chunkvault {
+
+// Every datastore file but chunks is kept in the bucket under this, below
+// the datastore's prefix.
+inline constexpr char kContentPrefix[] = ".cnt/";
 
 // Mirrors metadata to "<prefix><relative path>" (prefix "<name>/.cnt/").
 std::unique_ptr<MetadataMirror> NewBackendMirror(Backend* backend, std::string prefix);
 
 // Opens the bucket with credentials from the AWS environment or profile.
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Options& s3, const GetEnv& env,
+Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Settings& s3, const GetEnv& env,
                                                std::function<void(const std::string&)> on_retry);
 
 // Claims "<name>/" in the bucket by writing "<name>/.in-use". Refused if
@@ -39,8 +44,8 @@ Status ClaimPrefix(Backend& backend, const std::string& name, bool reuse, bool o
 // outside a datastore or plant files where none belong.
 Status CheckContentPath(const std::string& rel);
 
-nlohmann::json S3OptionsToJson(const S3Options& s3);
-Result<S3Options> S3OptionsFromJson(const nlohmann::json& j);
+nlohmann::json S3SettingsToJson(const S3Settings& s3);
+Result<S3Settings> S3SettingsFromJson(const nlohmann::json& j);
 
 // This machine's name, for .in-use.
 std::string Hostname();

@@ -1,4 +1,4 @@
-// Datastore::Verify: re-read every chunk a snapshot references and check it.
+// DatastoreImpl::Verify: re-read every chunk a snapshot references and check it.
 //
 // As in PBS (src/backup/verify.rs): each distinct chunk is checked once per
 // run, however many snapshots share it; a corrupt chunk is renamed to
@@ -13,10 +13,10 @@
 #include <unordered_set>
 
 #include "chunkvault/blob.h"
-#include "chunkvault/datastore.h"
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_access.h"
+#include "datastore/datastore_impl.h"
 #include "store/snapshot_store.h"
 #include "util/thread_pool.h"
 
@@ -144,8 +144,8 @@ void CheckChunkSpans(const std::string& name, const std::string& file,
 
 }  // namespace
 
-Result<VerifyReport> Datastore::Verify(const std::vector<SnapshotRef>& requested,
-                                       const VerifyOptions& options, VerifyObserver* observer) {
+Result<VerifyReport> DatastoreImpl::Verify(const std::vector<SnapshotRef>& requested,
+                                           const VerifyOptions& options, VerifyObserver* observer) {
   VerifyReport report;
   std::vector<SnapshotRef> targets = requested;
   if (targets.empty()) {

@@ -1,6 +1,6 @@
 // Running writers of a datastore and when they started, across processes,
 // so that garbage collection never sweeps what a running backup relies on
-// (SPEC section 8: the cutoff moves back to the oldest writer's start).
+// (the cutoff moves back to the oldest writer's start; docs/architecture.md).
 //
 // A writer holds an exclusive lock on <store>/.writers/<start>-<pid>-<n>
 // while it runs and removes the file when done. A file nobody holds the

@@ -1,7 +1,7 @@
 #include "chunkvault/backup_ref.h"
 
+#include "chunkvault/time.h"
 #include "util/safe_name.h"
-#include "util/time.h"
 
 namespace chunkvault {
 

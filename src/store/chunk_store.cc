@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "chunkvault/blob.h"
+#include "chunkvault/chunk_path.h"
 
 namespace chunkvault {
 
@@ -23,13 +24,10 @@ Result<SyncLevel> ParseSyncLevel(std::string_view text) {
               "invalid sync level '" + std::string(text) + "' (expected none, file or filesystem)");
 }
 
-namespace {
-std::string PrefixDir(const Digest& d) {
-  char buf[5];
-  std::snprintf(buf, sizeof buf, "%02x%02x", d[0], d[1]);
-  return buf;
+std::string ChunkRelPath(const Digest& digest) {
+  const std::string hex = ToHex(digest);
+  return ".chunks/" + hex.substr(0, 4) + "/" + hex;
 }
-}  // namespace
 
 Status ChunkStore::Create(Env* env, const std::string& base) {
   const std::string dir = JoinPath(base, ".chunks");
@@ -46,7 +44,7 @@ ChunkStore::ChunkStore(Env* env, std::string base, SyncLevel sync)
     : env_(env), base_(std::move(base)), chunk_dir_(JoinPath(base_, ".chunks")), sync_(sync) {}
 
 std::string ChunkStore::ChunkPath(const Digest& digest) const {
-  return chunk_dir_ + "/" + PrefixDir(digest) + "/" + ToHex(digest);
+  return JoinPath(base_, ChunkRelPath(digest));
 }
 
 Result<std::optional<uint64_t>> ChunkStore::StoredSize(const Digest& digest) {

@@ -4,7 +4,7 @@
 // unique temporary name in its directory and renamed into place, so a name
 // only ever holds a complete blob. For a digest already present:
 //   - an existing file of the same size is kept and its atime touched;
-//   - an empty file (a cache marker, see SPEC section 7) is overwritten;
+//   - an empty file (a cache marker, docs/format.md, "The chunk cache") is overwritten;
 //   - a smaller existing file is kept (zstd versions may differ);
 //   - a larger existing file is replaced.
 //
@@ -24,7 +24,7 @@
 
 namespace chunkvault {
 
-// How hard a write is pushed to stable storage (SPEC section 1).
+// How hard a write is pushed to stable storage (docs/format.md, "The datastore directory").
 enum class SyncLevel {
   kNone,        // leave it to the kernel
   kFile,        // fsync each file and its directory
@@ -72,7 +72,7 @@ class ChunkStore {
   // Sets the chunk's atime to now (garbage collection's mark).
   Status Touch(const Digest& digest);
 
-  // Cache eviction (SPEC section 7): replaces the chunk file by a new,
+  // Cache eviction (docs/format.md, "The chunk cache"): replaces the chunk file by a new,
   // empty marker file with the same atime and mtime. A new inode, so a
   // reader that opened the old file keeps reading valid data; the name
   // stays, so garbage collection still sees the chunk. A chunk that is
@@ -97,7 +97,7 @@ class ChunkStore {
   // shared from "is the chunk there?" until they have touched, written or
   // marked it; garbage collection holds it exclusively from re-checking a
   // chunk's atime until the chunk is gone, so a chunk a writer relies on
-  // is never removed under it (SPEC section 8); the cache's evictions
+  // is never removed under it (docs/architecture.md, "Locks"); the cache's evictions
   // hold it exclusively while a file becomes a marker (ChunkCache).
   Result<std::unique_ptr<FileLock>> LockDir(const Digest& digest, bool exclusive,
                                             bool wait = true);

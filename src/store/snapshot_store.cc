@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "chunkvault/blob.h"
-#include "util/time.h"
+#include "chunkvault/time.h"
 
 namespace chunkvault {
 

@@ -1,4 +1,4 @@
-// The snapshot hierarchy of a datastore directory (SPEC section 1):
+// The snapshot hierarchy of a datastore directory (docs/format.md, "The datastore directory"):
 //
 //   [ns/<a>/ns/<b>/]<type>/<id>/owner          "<auth-id>\n"
 //                              /notes          group notes
@@ -10,7 +10,7 @@
 // it as such. Every write is atomic (Env::WriteFileAtomic).
 //
 // Thread-safety: methods may run concurrently; callers lock snapshots and
-// groups (see datastore/locking.h) before changing them.
+// groups (docs/architecture.md, "Locks") before changing them.
 #pragma once
 
 #include <string>

@@ -44,11 +44,12 @@ class PosixFileLock final : public FileLock {
   UniqueFd fd_;  // closing the descriptor releases the lock
 };
 
+// `crash_label`: null for no crash point.
 Status WriteAll(int fd, ByteView data, const std::string& path,
                 const char* crash_label) {
   size_t done = 0;
   const size_t half = data.size() / 2;
-  bool crashed_half = false;
+  bool crashed_half = crash_label == nullptr;
   while (done < data.size()) {
     size_t want = data.size() - done;
     // Write in two pieces so a crash point can sit between them: a crash
@@ -67,6 +68,16 @@ Status WriteAll(int fd, ByteView data, const std::string& path,
   }
   return {};
 }
+
+class PosixAppendableFile final : public AppendableFile {
+ public:
+  PosixAppendableFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Status Append(ByteView data) override { return WriteAll(fd_.get(), data, path_, nullptr); }
+
+ private:
+  UniqueFd fd_;
+  const std::string path_;
+};
 
 // Files the store writes: never group-writable or readable by others,
 // whatever the umask (they name hosts and what they hold).
@@ -297,6 +308,16 @@ class PosixEnv final : public Env {
     if (!fd) return FailErrno(errno, "open " + path);
     if (::syncfs(fd.get()) != 0) return FailErrno(errno, "syncfs " + path);
     return {};
+  }
+
+  Result<std::unique_ptr<AppendableFile>> OpenAppendable(const std::string& path,
+                                                         uint64_t keep_bytes) override {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, kFileMode));
+    if (!fd) return FailErrno(errno, "open " + path);
+    if (::fchmod(fd.get(), kFileMode) != 0) return FailErrno(errno, "chmod " + path);
+    if (::ftruncate(fd.get(), off_t(keep_bytes)) != 0) return FailErrno(errno, "truncate " + path);
+    if (::lseek(fd.get(), 0, SEEK_END) < 0) return FailErrno(errno, "seek " + path);
+    return std::unique_ptr<AppendableFile>(new PosixAppendableFile(std::move(fd), path));
   }
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,

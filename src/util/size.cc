@@ -1,4 +1,4 @@
-#include "util/size.h"
+#include "chunkvault/size.h"
 
 #include <cctype>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "util/time.h"
+#include "chunkvault/time.h"
 
 #include <cstdio>
 #include <ctime>

@@ -403,6 +403,13 @@ TEST_F(Cli, BadInputGetsClearErrors) {
   EXPECT_NE(r.err.find("--store"), std::string::npos) << r.err;
 
   Init();
+  // --jobs belongs to the commands that work on chunks; the others refuse
+  // it rather than ignore it.
+  for (const char* cmd : {"init", "forget", "notes", "snapshots", "gc", "prune"}) {
+    r = cv({cmd, "--jobs", "3"});
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+    EXPECT_NE(r.err.find("--jobs"), std::string::npos) << cmd << ": " << r.err;
+  }
   // init refuses a non-empty directory.
   r = cv({"init"});
   EXPECT_EQ(r.exit_code, 1);

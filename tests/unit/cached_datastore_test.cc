@@ -1,4 +1,4 @@
-// The local chunk cache inside an S3-backed datastore (SPEC section 7),
+// The local chunk cache inside an S3-backed datastore (docs/format.md, "The chunk cache"),
 // over the in-memory bucket, counting the requests a real bucket would
 // bill: restores read locally, uploads skip what the cache knows, a new
 // process finds the cache warm, scans leave the working set alone.

@@ -361,45 +361,20 @@ TEST_F(ChunkCacheTest, ConcurrentReadsOfOneMissingChunkFetchOnce) {
 
 // An Env whose chunk writes find the disk full: the next `fail` of them
 // (-1: all); `on_full` runs at each.
-class FullDiskEnv final : public Env {
+class FullDiskEnv final : public EnvWrapper {
  public:
   explicit FullDiskEnv(int fail, std::function<void()> on_full = {})
-      : fail_(fail), on_full_(std::move(on_full)) {}
-  int64_t NowUnix() override { return base_->NowUnix(); }
-  Result<Bytes> ReadFile(const std::string& p, uint64_t max) override {
-    return base_->ReadFile(p, max);
-  }
-  Result<FileStat> Stat(const std::string& p) override { return base_->Stat(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& p) override { return base_->ListDir(p); }
+      : EnvWrapper(Env::Default()), fail_(fail), on_full_(std::move(on_full)) {}
   Status WriteFileAtomic(const std::string& p, ByteView d, const WriteOptions& o) override {
     if (!d.empty() && fail_ != 0) {
       if (fail_ > 0) --fail_;
       if (on_full_) on_full_();
       return FailErrno(ENOSPC, "write " + p);
     }
-    return base_->WriteFileAtomic(p, d, o);
-  }
-  Result<bool> WriteFileIfAbsent(const std::string& p, ByteView d, const WriteOptions& o) override {
-    return base_->WriteFileIfAbsent(p, d, o);
-  }
-  Result<uint64_t> FreeSpace(const std::string& p) override { return base_->FreeSpace(p); }
-  Status CreateDir(const std::string& p, unsigned m) override { return base_->CreateDir(p, m); }
-  Status CreateDirs(const std::string& p, unsigned m) override { return base_->CreateDirs(p, m); }
-  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
-  Status RenameNoReplace(const std::string& a, const std::string& b) override {
-    return base_->RenameNoReplace(a, b);
-  }
-  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
-  Status RemoveTree(const std::string& p) override { return base_->RemoveTree(p); }
-  Status TouchAtime(const std::string& p) override { return base_->TouchAtime(p); }
-  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
-  Status SyncFilesystem(const std::string& p) override { return base_->SyncFilesystem(p); }
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& p, LockMode m, bool w) override {
-    return base_->Lock(p, m, w);
+    return target()->WriteFileAtomic(p, d, o);
   }
 
  private:
-  Env* base_ = Env::Default();
   int fail_;
   std::function<void()> on_full_;
 };

@@ -44,7 +44,7 @@ Bytes Random(size_t n, uint32_t seed) {
   return b;
 }
 
-// The chunker as SPEC section 5 defines it, one byte at a time: the
+// The chunker as docs/format.md defines it, one byte at a time: the
 // optimised Scan() (which skips bytes before min and reads outgoing bytes
 // from its input) must find exactly these cuts.
 std::vector<size_t> ReferenceCuts(const Bytes& data, size_t avg) {

@@ -1,20 +1,22 @@
 // Datastore tests through the library: integrity checks of every snapshot
 // file, failures injected at every filesystem operation of a backup, the
 // clock, concurrency, and PBS's chunk insert rules.
-#include <gtest/gtest.h>
+#include "chunkvault/datastore.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <set>
-#include <filesystem>
 #include <thread>
 
 #include "archive/tar.h"
 #include "chunkvault/blob.h"
-#include "chunkvault/datastore.h"
 #include "chunkvault/hash.h"
+#include "datastore/datastore_impl.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
 #include "support/store_check.h"
@@ -28,9 +30,9 @@ using testing::TempDir;
 
 // Forwards to the POSIX Env, with a settable clock, and fails the N-th
 // operation that changes the filesystem (counting from 1; 0: never).
-class FaultEnv final : public Env {
+class FaultEnv final : public EnvWrapper {
  public:
-  explicit FaultEnv(int fail_at = 0) : fail_at_(fail_at) {}
+  explicit FaultEnv(int fail_at = 0) : EnvWrapper(Env::Default()), fail_at_(fail_at) {}
 
   std::atomic<int64_t> now{0};  // 0: the real clock
 
@@ -40,19 +42,13 @@ class FaultEnv final : public Env {
     return chunk_dirs_;
   }
 
-  int64_t NowUnix() override { return now ? now.load() : base_->NowUnix(); }
+  int64_t NowUnix() override { return now ? now.load() : target()->NowUnix(); }
+  int64_t NowNanos() override { return NowUnix() * 1'000'000'000; }
   // The settable clock gets there at once.
   void WaitUntil(int64_t t) override {
-    if (now == 0) return base_->WaitUntil(t);
+    if (now == 0) return target()->WaitUntil(t);
     for (int64_t cur = now; cur < t && !now.compare_exchange_weak(cur, t);) {
     }
-  }
-  Result<Bytes> ReadFile(const std::string& p, uint64_t max) override {
-    return base_->ReadFile(p, max);
-  }
-  Result<FileStat> Stat(const std::string& p) override { return base_->Stat(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& p) override {
-    return base_->ListDir(p);
   }
   Status WriteFileAtomic(const std::string& p, ByteView d, const WriteOptions& o) override {
     if (p.find("/.chunks/") != std::string::npos) {
@@ -60,48 +56,43 @@ class FaultEnv final : public Env {
       chunk_dirs_.insert(p.substr(0, p.rfind('/')));
     }
     CV_RETURN_IF_ERROR(Tick("write " + p));
-    return base_->WriteFileAtomic(p, d, o);
+    return target()->WriteFileAtomic(p, d, o);
   }
   Result<bool> WriteFileIfAbsent(const std::string& p, ByteView d, const WriteOptions& o) override {
     CV_RETURN_IF_ERROR(Tick("write " + p));
-    return base_->WriteFileIfAbsent(p, d, o);
+    return target()->WriteFileIfAbsent(p, d, o);
   }
-  Result<uint64_t> FreeSpace(const std::string& p) override { return base_->FreeSpace(p); }
   Status CreateDir(const std::string& p, unsigned m) override {
     CV_RETURN_IF_ERROR(Tick("mkdir " + p));
-    return base_->CreateDir(p, m);
+    return target()->CreateDir(p, m);
   }
   Status CreateDirs(const std::string& p, unsigned m) override {
     CV_RETURN_IF_ERROR(Tick("mkdir -p " + p));
-    return base_->CreateDirs(p, m);
+    return target()->CreateDirs(p, m);
   }
   Status Rename(const std::string& a, const std::string& b) override {
     CV_RETURN_IF_ERROR(Tick("rename " + a));
-    return base_->Rename(a, b);
+    return target()->Rename(a, b);
   }
   Status RenameNoReplace(const std::string& a, const std::string& b) override {
     CV_RETURN_IF_ERROR(Tick("rename " + a));
-    return base_->RenameNoReplace(a, b);
+    return target()->RenameNoReplace(a, b);
   }
   Status RemoveFile(const std::string& p) override {
     CV_RETURN_IF_ERROR(Tick("remove " + p));
-    return base_->RemoveFile(p);
+    return target()->RemoveFile(p);
   }
-  Status RemoveTree(const std::string& p) override { return base_->RemoveTree(p); }
   Status TouchAtime(const std::string& p) override {
     CV_RETURN_IF_ERROR(Tick("touch " + p));
-    return base_->TouchAtime(p);
+    return target()->TouchAtime(p);
   }
   Status SyncDir(const std::string& p) override {
     CV_RETURN_IF_ERROR(Tick("fsync " + p));
-    return base_->SyncDir(p);
+    return target()->SyncDir(p);
   }
   Status SyncFilesystem(const std::string& p) override {
     CV_RETURN_IF_ERROR(Tick("syncfs " + p));
-    return base_->SyncFilesystem(p);
-  }
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& p, LockMode m, bool w) override {
-    return base_->Lock(p, m, w);
+    return target()->SyncFilesystem(p);
   }
 
  private:
@@ -109,7 +100,6 @@ class FaultEnv final : public Env {
     if (++count_ == fail_at_) return Fail(ErrorCode::kIo, "injected fault at " + what);
     return {};
   }
-  Env* const base_ = Env::Default();
   const int fail_at_;
   std::atomic<int> count_{0};
   std::mutex mu_;
@@ -157,17 +147,17 @@ TEST_F(DatastoreTest, EveryFlippedByteOfASnapshotFileIsDetected) {
   auto summary = FullBackup(*ds);
   ASSERT_TRUE(summary.has_value()) << summary.error().message();
   const SnapshotRef snap = summary->snapshot;
-  auto manifest = ds->snapshot_store().ReadManifest(snap);
+  auto manifest = ImplOf(*ds).snapshot_store().ReadManifest(snap);
   ASSERT_TRUE(manifest.has_value());
   for (const char* name : {"root.tar.didx", "disk.img.fidx", "config.blob"}) {
-    const std::string path = ds->snapshot_store().FilePath(snap, name);
+    const std::string path = ImplOf(*ds).snapshot_store().FilePath(snap, name);
     const std::string original = testing::ReadFile(path);
-    ASSERT_TRUE(ds->ReadCheckedFile(snap, *manifest, name).has_value());
+    ASSERT_TRUE(ImplOf(*ds).ReadCheckedFile(snap, *manifest, name).has_value());
     for (size_t i = 0; i < original.size(); ++i) {
       std::string bad = original;
       bad[i] ^= 0x10;
       testing::WriteFile(path, bad);
-      auto r = ds->ReadCheckedFile(snap, *manifest, name);
+      auto r = ImplOf(*ds).ReadCheckedFile(snap, *manifest, name);
       ASSERT_FALSE(r.has_value()) << name << ": flip at " << i << " went unnoticed";
       EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
       EXPECT_NE(r.error().message().find(path), std::string::npos) << r.error().message();
@@ -175,13 +165,13 @@ TEST_F(DatastoreTest, EveryFlippedByteOfASnapshotFileIsDetected) {
     testing::WriteFile(path, original);
   }
   // The manifest is a blob: its CRC covers it.
-  const std::string mpath = ds->snapshot_store().FilePath(snap, kManifestBlobName);
+  const std::string mpath = ImplOf(*ds).snapshot_store().FilePath(snap, kManifestBlobName);
   const std::string original = testing::ReadFile(mpath);
   for (size_t i = 0; i < original.size(); ++i) {
     std::string bad = original;
     bad[i] ^= 0x10;
     testing::WriteFile(mpath, bad);
-    auto r = ds->snapshot_store().ReadManifest(snap);
+    auto r = ImplOf(*ds).snapshot_store().ReadManifest(snap);
     ASSERT_FALSE(r.has_value()) << "manifest flip at " << i << " went unnoticed";
     EXPECT_NE(r.error().message().find(mpath), std::string::npos) << r.error().message();
   }
@@ -293,12 +283,12 @@ TEST_F(DatastoreTest, ManifestUpdatesKeepEachOther) {
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->notes, "important");
   EXPECT_EQ(info->verify_state, "ok");
-  auto m = ds->snapshot_store().ReadManifest(snap);
+  auto m = ImplOf(*ds).snapshot_store().ReadManifest(snap);
   const std::string upid = m->unprotected["verify_state"]["upid"];
   EXPECT_TRUE(upid.starts_with("UPID:")) << upid;
   EXPECT_TRUE(upid.ends_with(":")) << upid;
   // Rewriting the manifest keeps the index digests, so files still check.
-  EXPECT_TRUE(ds->ReadCheckedFile(snap, *m, "root.tar.didx").has_value());
+  EXPECT_TRUE(ImplOf(*ds).ReadCheckedFile(snap, *m, "root.tar.didx").has_value());
 }
 
 TEST_F(DatastoreTest, ForgetRemovesTheSnapshotsManifestLock) {

@@ -1,7 +1,7 @@
-// Garbage collection (SPEC section 8) on a local store and on an S3-backed
-// one over the in-memory bucket: exactly the unused chunks go, from disk,
-// cache and bucket; a dry run changes nothing; running backups move the
-// cutoff back; an interrupted run is finished by the next.
+// Garbage collection (docs/architecture.md, "How a request flows") on a local store and on an
+// S3-backed one over the in-memory bucket: exactly the unused chunks go, from disk, cache and
+// bucket; a dry run changes nothing; running backups move the cutoff back; an interrupted run is
+// finished by the next.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "chunkvault/time.h"
 #include "remote_fixture.h"
-#include "util/time.h"
 
 namespace chunkvault {
 namespace {

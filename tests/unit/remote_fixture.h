@@ -87,7 +87,7 @@ class RemoteStoreFixture : public ::testing::Test {
   }
 
   TempDir tmp_;
-  S3Options s3_;
+  S3Settings s3_;
   std::shared_ptr<Backend> bucket_ = NewMemoryBackend();
 };
 

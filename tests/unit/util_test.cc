@@ -16,11 +16,11 @@
 #include "chunkvault/bytes.h"
 #include "chunkvault/env.h"
 #include "chunkvault/hash.h"
-#include "util/byte_buffer.h"
-#include "util/size.h"
-#include "util/thread_pool.h"
-#include "util/time.h"
+#include "chunkvault/size.h"
+#include "chunkvault/time.h"
 #include "support/tree_util.h"
+#include "util/byte_buffer.h"
+#include "util/thread_pool.h"
 
 namespace chunkvault {
 namespace {
@@ -50,7 +50,7 @@ TEST(Sha256, KnownVectors) {
 
 TEST(Crc32, KnownVectors) {
   EXPECT_EQ(Crc32(AsBytes("123456789")), 0xcbf43926u);
-  const uint8_t spec[] = {0x00, 0x01};  // SPEC section 2 vector
+  const uint8_t spec[] = {0x00, 0x01};  // docs/format.md, "Blobs": the check vector
   EXPECT_EQ(Crc32(spec), 0x36de2269u);
   EXPECT_EQ(Crc32(AsBytes("6789"), Crc32(AsBytes("12345"))), 0xcbf43926u);
 }
@@ -192,6 +192,32 @@ TEST(EnvLock, AWaiterForARemovedFileLocksTheNewOne) {
   auto next = env->Lock(path, LockMode::kExclusive, false);
   ASSERT_FALSE(next.has_value());
   EXPECT_EQ(next.error().code(), ErrorCode::kBusy);
+}
+
+// An appendable file opens cut to the bytes asked for (a journal's torn
+// tail goes), appends after them, and is never reached through a symlink.
+TEST(EnvAppendable, OpensCutToWhatIsKeptAndAppendsAfterIt) {
+  Env* env = Env::Default();
+  testing::TempDir tmp;
+  const std::string path = tmp / "journal";
+  {
+    auto f = env->OpenAppendable(path, 0);
+    ASSERT_TRUE(f.has_value()) << f.error().message();
+    ASSERT_TRUE((*f)->Append(AsBytes("header-torn")).has_value());
+  }
+  {
+    auto f = env->OpenAppendable(path, 6);
+    ASSERT_TRUE(f.has_value()) << f.error().message();
+    ASSERT_TRUE((*f)->Append(AsBytes("+record")).has_value());
+  }
+  EXPECT_EQ(testing::ReadFile(path), "header+record");
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  std::filesystem::create_symlink(path, tmp / "link");
+  auto through = env->OpenAppendable(tmp / "link", 0);
+  EXPECT_FALSE(through.has_value());
+  EXPECT_EQ(testing::ReadFile(path), "header+record");
 }
 
 }  // namespace

@@ -115,3 +115,21 @@ Result<AwsSettings> LoadAwsSettings(const GetEnv& env) {
 }
 
 }  // namespace chunkvault
+
+namespace chunkvault {
+
+Result<S3Settings> ResolveS3Settings(S3Settings given) {
+  return ResolveS3Settings(std::move(given), ProcessEnv());
+}
+
+Result<S3Settings> ResolveS3Settings(S3Settings given, const GetEnv& env) {
+  if (!given.region.empty() && !given.endpoint.empty()) return given;
+  CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(env));
+  if (given.region.empty()) given.region = aws.region.value_or("us-east-1");
+  if (given.endpoint.empty())
+    given.endpoint =
+        aws.endpoint_url ? *aws.endpoint_url : "https://s3." + given.region + ".amazonaws.com";
+  return given;
+}
+
+}  // namespace chunkvault

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "chunkvault/s3_settings.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault {
@@ -43,5 +44,8 @@ GetEnv ProcessEnv();
 
 // kNotFound (naming the places looked at) when no credentials are found.
 Result<AwsSettings> LoadAwsSettings(const GetEnv& env);
+
+// ResolveS3Settings (chunkvault/s3_settings.h) from `env`.
+Result<S3Settings> ResolveS3Settings(S3Settings given, const GetEnv& env);
 
 }  // namespace chunkvault

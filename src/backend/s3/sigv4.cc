@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "chunkvault/hash.h"
-#include "util/time.h"
+#include "chunkvault/time.h"
 
 namespace chunkvault {
 
