@@ -40,8 +40,9 @@ enum class PutMode { kOverwrite, kIfAbsent };
 // memory.
 inline constexpr uint64_t kMaxObjectSize = uint64_t(1) << 30;
 
-// Requests a backend has made (for S3: what the bill counts), retries
-// included, and the bytes moved.
+// Requests made to a backend as S3 bills them, retries included, and the
+// objects' bytes moved (counted by a CountingBackend wrapped around it;
+// src/backend/wrappers.h).
 struct BackendCounts {
   uint64_t get = 0, put = 0, head = 0, list = 0, del = 0, copy = 0;
   uint64_t bytes_up = 0, bytes_down = 0;
@@ -74,8 +75,6 @@ class Backend {
   virtual Status List(const std::string& prefix,
                       const std::function<Status(const ObjectInfo&)>& fn) = 0;
   virtual Status Copy(const std::string& from, const std::string& to) = 0;
-
-  virtual BackendCounts Counts() const = 0;
 };
 
 // In memory, for tests.

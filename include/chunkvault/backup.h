@@ -51,11 +51,14 @@ struct BackupSummary {
   uint64_t bytes = 0, chunks = 0, new_chunks = 0, new_bytes = 0, stored_bytes = 0;
 };
 
-// Live counters of a running backup (for progress lines).
+// Live counters of a running backup (for progress lines), written by its
+// worker threads, readable from any thread.
 struct BackupProgress {
-  std::atomic<uint64_t> bytes{0};      // data bytes cut into chunks so far
-  std::atomic<uint64_t> new_bytes{0};  // of which were new to the store
-  std::atomic<uint64_t> stored_bytes{0};
+  std::atomic<uint64_t> chunks{0};        // chunks cut so far
+  std::atomic<uint64_t> bytes{0};         // their data bytes
+  std::atomic<uint64_t> new_chunks{0};    // of them, the ones this backup stored
+  std::atomic<uint64_t> new_bytes{0};     // their data bytes
+  std::atomic<uint64_t> stored_bytes{0};  // their encoded (compressed) bytes
 };
 
 // Made by Datastore::StartBackup.

@@ -139,7 +139,6 @@ class FilesystemBackend final : public Backend {
   }
 
   // A directory costs nothing per request; nothing is counted.
-  BackendCounts Counts() const override { return {}; }
 
   Status Copy(const std::string& from, const std::string& to) override {
     CV_ASSIGN_OR_RETURN(Bytes data, Get(from));

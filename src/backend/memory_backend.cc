@@ -1,4 +1,3 @@
-#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -8,16 +7,13 @@
 namespace chunkvault {
 namespace {
 
-// In memory; counts requests the way an S3 bill would, so tests can
-// assert on them.
+// In memory, for tests (a CountingBackend around it counts requests).
 class MemoryBackend final : public Backend {
  public:
   std::string Describe() const override { return "memory"; }
   Status Check() override { return {}; }
 
   Result<bool> Put(const std::string& key, ByteView data, PutMode mode) override {
-    ++put_;
-    up_ += data.size();
     std::lock_guard lock(mu_);
     auto [it, inserted] = objects_.try_emplace(key);
     if (!inserted && mode == PutMode::kIfAbsent) return false;
@@ -26,11 +22,9 @@ class MemoryBackend final : public Backend {
   }
 
   Result<Bytes> Get(const std::string& key) override {
-    ++get_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(key);
     if (it == objects_.end()) return Fail(ErrorCode::kNotFound, "no object " + key);
-    down_ += it->second.size();
     return it->second;
   }
 
@@ -42,7 +36,6 @@ class MemoryBackend final : public Backend {
   }
 
   Result<std::optional<ObjectInfo>> Head(const std::string& key) override {
-    ++head_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(key);
     if (it == objects_.end()) return std::optional<ObjectInfo>();
@@ -50,14 +43,12 @@ class MemoryBackend final : public Backend {
   }
 
   Status Delete(const std::string& key) override {
-    ++del_;
     std::lock_guard lock(mu_);
     objects_.erase(key);
     return {};
   }
 
   Status DeleteMany(const std::vector<std::string>& keys) override {
-    del_ += (keys.size() + 999) / 1000;  // S3 deletes 1000 keys a request
     std::lock_guard lock(mu_);
     for (const auto& k : keys) objects_.erase(k);
     return {};
@@ -67,7 +58,6 @@ class MemoryBackend final : public Backend {
               const std::function<Status(const ObjectInfo&)>& fn) override {
     // Copy first: `fn` may call back into the backend.
     std::vector<ObjectInfo> found;
-    ++list_;
     {
       std::lock_guard lock(mu_);
       for (auto it = objects_.lower_bound(prefix);
@@ -78,12 +68,7 @@ class MemoryBackend final : public Backend {
     return {};
   }
 
-  BackendCounts Counts() const override {
-    return {get_, put_, head_, list_, del_, copy_, up_, down_};
-  }
-
   Status Copy(const std::string& from, const std::string& to) override {
-    ++copy_;
     std::lock_guard lock(mu_);
     auto it = objects_.find(from);
     if (it == objects_.end()) return Fail(ErrorCode::kNotFound, "no object " + from);
@@ -92,7 +77,6 @@ class MemoryBackend final : public Backend {
   }
 
  private:
-  std::atomic<uint64_t> get_{0}, put_{0}, head_{0}, list_{0}, del_{0}, copy_{0}, up_{0}, down_{0};
   std::mutex mu_;
   std::map<std::string, Bytes> objects_ CV_GUARDED_BY(mu_);
 };
@@ -119,7 +103,6 @@ class UnavailableBackend final : public Backend {
     return Fail();
   }
   Status Copy(const std::string&, const std::string&) override { return Fail(); }
-  BackendCounts Counts() const override { return {}; }
 
  private:
   std::unexpected<Error> Fail() const { return std::unexpected(error_); }

@@ -104,7 +104,7 @@ class BackupSessionImpl final : public BackupSession {
   }
 
   const SnapshotRef& snapshot() const override { return snap_; }
-  const BackupProgress& progress() const override { return progress_; }
+  const BackupProgress& progress() const override { return uploader_.stats(); }
   void SetProgressCallback(std::function<void()> fn) override { on_chunk_ = std::move(fn); }
 
   Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
@@ -236,7 +236,7 @@ class BackupSessionImpl final : public BackupSession {
     BackupSummary summary;
     summary.snapshot = snap_;
     summary.archives = summaries_;
-    const UploadStats& u = uploader_.stats();
+    const BackupProgress& u = uploader_.stats();
     summary.bytes = u.bytes;
     summary.chunks = u.chunks;
     summary.new_chunks = u.new_chunks;
@@ -249,7 +249,7 @@ class BackupSessionImpl final : public BackupSession {
     uint64_t new_chunks, new_bytes, stored_bytes;
   };
   UploadSnapshot Snap() const {
-    const UploadStats& u = uploader_.stats();
+    const BackupProgress& u = uploader_.stats();
     return {u.new_chunks, u.new_bytes, u.stored_bytes};
   }
 
@@ -276,12 +276,7 @@ class BackupSessionImpl final : public BackupSession {
   }
 
   Status AddChunk(ByteBuffer chunk) {
-    const size_t n = chunk.size();
     CV_RETURN_IF_ERROR(uploader_.Add(std::move(chunk)));
-    progress_.bytes.fetch_add(n, std::memory_order_relaxed);
-    const UploadStats& u = uploader_.stats();
-    progress_.new_bytes.store(u.new_bytes, std::memory_order_relaxed);
-    progress_.stored_bytes.store(u.stored_bytes, std::memory_order_relaxed);
     if (on_chunk_) on_chunk_();
     return {};
   }
@@ -317,7 +312,6 @@ class BackupSessionImpl final : public BackupSession {
   nlohmann::json file_digests_ = nlohmann::json::object();
   std::vector<ArchiveSummary> summaries_;
   std::set<std::string> names_;
-  BackupProgress progress_;
   std::function<void()> on_chunk_;
   ChunkUploader uploader_;
 };

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "chunkvault/backup.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
 #include "datastore/chunk_access.h"
@@ -33,15 +34,6 @@
 #include "util/thread_pool.h"
 
 namespace chunkvault {
-
-// Counters of a backup, readable while it runs (for progress lines).
-struct UploadStats {
-  std::atomic<uint64_t> chunks{0};         // chunks referenced
-  std::atomic<uint64_t> bytes{0};          // their data bytes
-  std::atomic<uint64_t> new_chunks{0};     // chunks that were stored
-  std::atomic<uint64_t> new_bytes{0};      // their data bytes
-  std::atomic<uint64_t> stored_bytes{0};   // their encoded (compressed) bytes
-};
 
 class ChunkUploader {
  public:
@@ -58,7 +50,9 @@ class ChunkUploader {
   // last call, in order.
   std::vector<Digest> TakeDigests();
 
-  const UploadStats& stats() const { return stats_; }
+  // What it stored so far (the backup's progress), readable from any
+  // thread.
+  const BackupProgress& stats() const { return stats_; }
 
   // How many added chunks can be held at once (queued or being stored).
   size_t max_in_flight() const { return pool_.size() + pool_.max_queued(); }
@@ -70,7 +64,7 @@ class ChunkUploader {
 
   ChunkAccess* const access_;
   const bool compress_;
-  UploadStats stats_;
+  BackupProgress stats_;
   // One slot per added chunk, written by the worker that hashes it. A deque
   // never moves its elements on push_back, so workers may write their slot
   // while the producer appends more. Producer-owned otherwise.

@@ -6,6 +6,8 @@
 
 #include "archive/image.h"
 #include "archive/tar.h"
+#include "backend/s3/s3_backend.h"
+#include "backend/wrappers.h"
 #include "cache/chunk_cache.h"
 #include "cache/policy.h"
 #include "chunkvault/blob.h"
@@ -105,7 +107,7 @@ std::string CurrentAuthId() {
 
 DatastoreImpl::DatastoreImpl(Env* env, std::string path, std::string name, SyncLevel sync,
                              size_t jobs, std::optional<S3Settings> s3,
-                             std::shared_ptr<Backend> backend, CacheOptions cache_options,
+                             std::optional<CountedBackend> storage, CacheOptions cache_options,
                              const OpenOptions& open)
     : env_(env),
       path_(std::move(path)),
@@ -113,7 +115,8 @@ DatastoreImpl::DatastoreImpl(Env* env, std::string path, std::string name, SyncL
       sync_(sync),
       jobs_(jobs),
       s3_(std::move(s3)),
-      backend_(std::move(backend)),
+      backend_(storage ? std::move(storage->backend) : nullptr),
+      requests_(storage ? std::move(storage->counter) : nullptr),
       cache_options_(std::move(cache_options)),
       cache_admit_(open.cache_admit),
       cache_free_space_(open.cache_free_space),
@@ -163,7 +166,7 @@ CacheReport DatastoreImpl::Report() {
   CacheReport r;
   r.remote = backend_ != nullptr;
   if (!r.remote) return r;
-  r.requests = backend_->Counts();
+  r.requests = requests_->counts();
   std::lock_guard lock(cache_mu_);
   if (cache_) {
     r.opened = true;
@@ -185,6 +188,13 @@ Result<nlohmann::json> DatastoreImpl::CacheTotals() {
   return LoadCacheStats(env_, CacheStatsPath());
 }
 
+namespace {
+// Open, with the bucket's backend already built (Init's) or not.
+Result<std::unique_ptr<Datastore>> OpenDatastore(Env* env, const std::string& path,
+                                                 const OpenOptions& options,
+                                                 std::optional<CountedBackend> storage);
+}  // namespace
+
 Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& path,
                                                    const InitOptions& options) {
   std::string name = options.name.empty() ? Basename(path) : options.name;
@@ -200,13 +210,16 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
                                                ": the directory is not empty");
   // The bucket first: nothing is created locally for a bucket that is
   // missing, unreachable or claimed by another datastore.
-  std::shared_ptr<Backend> backend = options.backend;
+  std::optional<CountedBackend> storage;
   if (options.s3) {
-    if (!backend) {
-      CV_ASSIGN_OR_RETURN(backend, OpenS3Backend(*options.s3, ProcessEnv(), options.on_s3_retry));
+    if (options.backend) {
+      storage = CountRequests(options.backend);
+    } else {
+      CV_ASSIGN_OR_RETURN(storage, OpenS3Backend(*options.s3, ProcessEnv(), options.on_s3_retry));
     }
-    CV_RETURN_IF_ERROR(backend->Check());
-    CV_RETURN_IF_ERROR(ClaimPrefix(*backend, name, options.reuse_datastore, options.overwrite_in_use));
+    CV_RETURN_IF_ERROR(storage->backend->Check());
+    CV_RETURN_IF_ERROR(
+        ClaimPrefix(*storage->backend, name, options.reuse_datastore, options.overwrite_in_use));
   }
   CV_RETURN_IF_ERROR(ChunkStore::Create(env, path));
   CV_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(path, kLockFile), {}, {}));
@@ -223,15 +236,21 @@ Result<std::unique_ptr<Datastore>> Datastore::Init(Env* env, const std::string& 
   opts.sync = sync != SyncLevel::kNone;
   CV_RETURN_IF_ERROR(
       env->WriteFileAtomic(JoinPath(path, kConfigFile), AsBytes(config.dump(2) + "\n"), opts));
-  OpenOptions open;
-  open.backend = backend;
-  CV_ASSIGN_OR_RETURN(auto ds, Open(env, path, open));
-  if (options.reuse_datastore && backend) CV_RETURN_IF_ERROR(ds->RefreshFromBackend());
+  CV_ASSIGN_OR_RETURN(auto ds, OpenDatastore(env, path, {}, std::move(storage)));
+  if (options.reuse_datastore && ds->is_remote()) CV_RETURN_IF_ERROR(ds->RefreshFromBackend());
   return ds;
 }
 
 Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& path,
                                                    const OpenOptions& options) {
+  return OpenDatastore(env, path, options, std::nullopt);
+}
+
+namespace {
+
+Result<std::unique_ptr<Datastore>> OpenDatastore(Env* env, const std::string& path,
+                                                 const OpenOptions& options,
+                                                 std::optional<CountedBackend> storage) {
   std::string name = Basename(path);
   SyncLevel sync = SyncLevel::kFilesystem;
   std::optional<S3Settings> s3;
@@ -263,22 +282,25 @@ Result<std::unique_ptr<Datastore>> Datastore::Open(Env* env, const std::string& 
   if (!chunks || chunks->type != FileType::kDirectory)
     return Fail(ErrorCode::kNotFound, path + " is not a datastore (no .chunks directory; "
                                              "create one with 'chunkvault init')");
-  std::shared_ptr<Backend> backend = options.backend;
-  if (s3 && !backend) {
+  if (!storage && options.backend) storage = CountRequests(options.backend);
+  if (s3 && !storage) {
     // Without credentials the bucket is out of reach, but listing and
     // looking at local metadata still work: fail at the first request.
     auto opened = OpenS3Backend(*s3, ProcessEnv(), options.on_s3_retry);
-    backend = opened ? *opened
-                     : std::shared_ptr<Backend>(NewUnavailableBackend(
-                           "bucket '" + s3->bucket + "' at " + s3->endpoint, opened.error().message()));
+    storage =
+        opened ? *opened
+               : CountRequests(NewUnavailableBackend(
+                     "bucket '" + s3->bucket + "' at " + s3->endpoint, opened.error().message()));
   }
   // For S3 the workers mostly wait for requests: keep more in flight.
   size_t jobs = options.jobs != 0 ? options.jobs
                 : s3             ? std::max<size_t>(8, ThreadPool::DefaultThreads())
                                  : ThreadPool::DefaultThreads();
   return std::unique_ptr<Datastore>(new DatastoreImpl(
-      env, path, name, sync, jobs, std::move(s3), std::move(backend), std::move(cache), options));
+      env, path, name, sync, jobs, std::move(s3), std::move(storage), std::move(cache), options));
 }
+
+}  // namespace
 
 Result<std::unique_ptr<FileLock>> DatastoreImpl::LockSnapshot(const SnapshotRef& snap,
                                                               bool exclusive) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "backend/wrappers.h"
 #include "chunkvault/datastore.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
@@ -22,8 +23,10 @@ class ChunkCache;
 
 class DatastoreImpl final : public Datastore {
  public:
+  // `storage`: the bucket's backend and its request counter; none for a
+  // local store.
   DatastoreImpl(Env* env, std::string path, std::string name, SyncLevel sync, size_t jobs,
-                std::optional<S3Settings> s3, std::shared_ptr<Backend> backend,
+                std::optional<S3Settings> s3, std::optional<CountedBackend> storage,
                 CacheOptions cache_options, const OpenOptions& open);
   ~DatastoreImpl() override;
 
@@ -70,6 +73,8 @@ class DatastoreImpl final : public Datastore {
   Env* env() const { return env_; }
   SyncLevel sync_level() const { return sync_; }
   Backend* backend() const { return backend_.get(); }  // null: a local store
+  // The requests made to the bucket so far (remote stores).
+  BackendCounts requests() const { return requests_ ? requests_->counts() : BackendCounts{}; }
   ChunkStore& chunk_store() { return *chunks_; }
   SnapshotStore& snapshot_store() { return *snapshots_; }
   ChunkAccess& chunk_access() { return *access_; }
@@ -110,7 +115,8 @@ class DatastoreImpl final : public Datastore {
   const SyncLevel sync_;
   const size_t jobs_;
   const std::optional<S3Settings> s3_;
-  std::shared_ptr<Backend> backend_;  // null: a local datastore
+  std::shared_ptr<Backend> backend_;           // null: a local datastore
+  std::shared_ptr<CountingBackend> requests_;  // counts backend_'s requests
   const CacheOptions cache_options_;
   const bool cache_admit_;
   const std::function<Result<uint64_t>()> cache_free_space_;

@@ -22,7 +22,7 @@ Result<GcReport> DatastoreImpl::GarbageCollect(const GcOptions& options, GcObser
   }
   GcReport report;
   report.dry_run = options.dry_run;
-  const BackendCounts requests_before = backend_ ? backend_->Counts() : BackendCounts{};
+  const BackendCounts requests_before = requests();
   // In nanoseconds: with a cutoff of 0 minutes, a chunk last used a moment
   // before this run is unused, one used a moment after is not. Moved back
   // to the start of the oldest backup still running.
@@ -73,7 +73,7 @@ Result<GcReport> DatastoreImpl::GarbageCollect(const GcOptions& options, GcObser
     sweep.observer = observer;
     CV_RETURN_IF_ERROR(GcSweep(plan, sweep, report));
   }
-  if (backend_) report.requests = backend_->Counts() - requests_before;
+  if (backend_) report.requests = requests() - requests_before;
   return report;
 }
 

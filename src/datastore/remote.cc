@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include "backend/s3/s3_backend.h"
-#include "backend/s3/s3_client.h"
 #include "chunkvault/time.h"
 #include "datastore/archive_names.h"
 
@@ -69,25 +67,6 @@ Result<S3Settings> S3SettingsFromJson(const nlohmann::json& j) {
     return Fail(ErrorCode::kCorrupt, std::string("the datastore's s3 settings: ") + e.what());
   }
   return s;
-}
-
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Settings& s3, const GetEnv& env,
-                                               std::function<void(const std::string&)> on_retry) {
-  CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(env));
-  HttpClientOptions http;
-  http.pinned_fingerprint = s3.fingerprint;
-  CV_ASSIGN_OR_RETURN(auto http_client, NewCurlHttpClient(http));
-  S3Config config;
-  config.endpoint = s3.endpoint;
-  config.bucket = s3.bucket;
-  config.region = s3.region;
-  config.path_style = s3.path_style;
-  config.skip_if_none_match = s3.skip_if_none_match;
-  config.put_rate_limit = s3.put_rate_limit;
-  config.on_retry = std::move(on_retry);
-  CV_ASSIGN_OR_RETURN(auto client,
-                      S3Client::Create(config, aws.credentials, std::move(http_client)));
-  return std::shared_ptr<Backend>(NewS3Backend(std::shared_ptr<S3Client>(std::move(client))));
 }
 
 Status ClaimPrefix(Backend& backend, const std::string& name, bool reuse, bool overwrite_in_use) {

@@ -15,7 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backend/s3/credentials.h"
 #include "chunkvault/backend.h"
 #include "chunkvault/s3_settings.h"
 #include "store/snapshot_store.h"
@@ -28,10 +27,6 @@ inline constexpr char kContentPrefix[] = ".cnt/";
 
 // Mirrors metadata to "<prefix><relative path>" (prefix "<name>/.cnt/").
 std::unique_ptr<MetadataMirror> NewBackendMirror(Backend* backend, std::string prefix);
-
-// Opens the bucket with credentials from the AWS environment or profile.
-Result<std::shared_ptr<Backend>> OpenS3Backend(const S3Settings& s3, const GetEnv& env,
-                                               std::function<void(const std::string&)> on_retry);
 
 // Claims "<name>/" in the bucket by writing "<name>/.in-use". Refused if
 // another datastore claims it (or objects are there without a claim)

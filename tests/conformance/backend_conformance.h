@@ -3,7 +3,7 @@
 //
 //   INSTANTIATE_TYPED_TEST_SUITE_P(Memory, BackendConformance, MemoryFactory);
 //
-// A Factory has `static std::unique_ptr<Backend> Make()`. Every test works
+// A Factory has `static std::shared_ptr<Backend> Make()` (or unique_ptr). Every test works
 // under a fresh random prefix, so runs against a shared bucket do not meet.
 #pragma once
 
@@ -57,7 +57,7 @@ class BackendConformance : public ::testing::Test {
     for (auto& t : threads) t.join();
   }
 
-  std::unique_ptr<Backend> backend_;
+  std::shared_ptr<Backend> backend_;
   std::string prefix_;
 };
 

@@ -1,4 +1,5 @@
 // The Backend conformance suite for the backends that need no server.
+#include "backend/wrappers.h"
 #include "conformance/backend_conformance.h"
 #include "support/tree_util.h"
 
@@ -24,9 +25,21 @@ struct FilesystemFactory {
   }
 };
 
+// Memory under the wrappers the S3 stack uses (backend/wrappers.h): each
+// keeps the contract. (HeadBeforePut does not: it is for providers that
+// cannot keep put-if-absent atomic, and says so.)
+struct WrappedMemoryFactory {
+  static std::shared_ptr<Backend> Make() {
+    std::shared_ptr<Backend> b = CountRequests(NewMemoryBackend()).backend;
+    b = std::make_shared<RateLimitedBackend>(b, 1e9, WaitClock::Real());
+    return std::make_shared<RetryingBackend>(b, RetryPolicy{}, WaitClock::Real(), nullptr);
+  }
+};
+
 }  // namespace
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, BackendConformance, MemoryFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(WrappedMemory, BackendConformance, WrappedMemoryFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Filesystem, BackendConformance, FilesystemFactory);
 
 }  // namespace chunkvault::conformance

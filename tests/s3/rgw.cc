@@ -34,7 +34,7 @@ const RgwSettings& Rgw() {
 
 namespace {
 
-std::unique_ptr<S3Client> MakeClient(const S3Config& config) {
+std::unique_ptr<S3Client> MakeClient(const S3Settings& config) {
   auto client = S3Client::Create(config, {Rgw().access_key, Rgw().secret_key, ""},
                                  *NewCurlHttpClient({}));
   if (!client) {
@@ -44,8 +44,8 @@ std::unique_ptr<S3Client> MakeClient(const S3Config& config) {
   return std::move(*client);
 }
 
-S3Config BaseConfig() {
-  S3Config config;
+S3Settings BaseConfig() {
+  S3Settings config;
   config.endpoint = Rgw().endpoint;
   config.bucket = Rgw().bucket;
   config.region = Rgw().region;
@@ -54,11 +54,10 @@ S3Config BaseConfig() {
 
 }  // namespace
 
-std::unique_ptr<S3Client> RgwClient(const std::string& bucket, int max_attempts) {
-  S3Config config = BaseConfig();
+std::unique_ptr<S3Client> RgwClient(const std::string& bucket) {
+  S3Settings config = BaseConfig();
   if (!bucket.empty()) config.bucket = bucket;
   config.path_style = true;
-  config.retry.max_attempts = max_attempts;
   return MakeClient(config);
 }
 
@@ -74,7 +73,7 @@ std::string RgwEndpointByName() {
 }
 
 std::unique_ptr<S3Client> RgwVirtualHostedClient() {
-  S3Config config = BaseConfig();
+  S3Settings config = BaseConfig();
   config.endpoint = RgwEndpointByName();
   auto client = MakeClient(config);
   if (client->path_style()) {

@@ -19,7 +19,7 @@ struct RgwSettings {
 const RgwSettings& Rgw();
 
 // A client for the test bucket (or `bucket`), path-style, real timing.
-std::unique_ptr<S3Client> RgwClient(const std::string& bucket = "", int max_attempts = 5);
+std::unique_ptr<S3Client> RgwClient(const std::string& bucket = "");
 
 // The server's endpoint by host name: http://localhost:<port>. The
 // server's `rgw dns name` is localhost, so a request to

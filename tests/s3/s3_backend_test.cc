@@ -12,13 +12,13 @@ namespace chunkvault {
 namespace conformance {
 namespace {
 struct RgwFactory {
-  static std::unique_ptr<Backend> Make() {
-    return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwClient()));
+  static std::shared_ptr<Backend> Make() {
+    return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwClient()), {}).backend;
   }
 };
 struct RgwVirtualHostedFactory {
-  static std::unique_ptr<Backend> Make() {
-    return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwVirtualHostedClient()));
+  static std::shared_ptr<Backend> Make() {
+    return NewS3Backend(std::shared_ptr<S3Client>(testing::RgwVirtualHostedClient()), {}).backend;
   }
 };
 }  // namespace
@@ -49,7 +49,7 @@ TEST(Rgw, AMissingBucketIsNamed) {
 }
 
 TEST(Rgw, WrongSecretIsRefusedWithoutShowingIt) {
-  S3Config config;
+  S3Settings config;
   config.endpoint = testing::Rgw().endpoint;
   config.bucket = testing::Rgw().bucket;
   config.path_style = true;

@@ -51,7 +51,7 @@ class S3StoreFixture : public ::testing::Test {
 
   TempDir tmp_;
   std::string name_;
-  std::unique_ptr<Backend> bucket_ = NewS3Backend(std::shared_ptr<S3Client>(RgwClient()));
+  std::shared_ptr<Backend> bucket_ = NewS3Backend(std::shared_ptr<S3Client>(RgwClient()), {}).backend;
 };
 
 }  // namespace chunkvault::testing

@@ -13,7 +13,7 @@
 #include "archive/tar.h"
 #include "datastore/writers.h"
 #include "remote_fixture.h"
-#include "support/forwarding_backend.h"
+#include "backend/forwarding_backend.h"
 #include "support/store_check.h"
 #include "support/tree_util.h"
 
@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Fails DeleteMany while `fail` is set.
-class FlakyDeletes final : public testing::ForwardingBackend {
+class FlakyDeletes final : public ForwardingBackend {
  public:
   using ForwardingBackend::ForwardingBackend;
   Status DeleteMany(const std::vector<std::string>& keys) override {

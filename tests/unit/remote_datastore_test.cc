@@ -14,7 +14,7 @@
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
 #include "remote_fixture.h"
-#include "support/forwarding_backend.h"
+#include "backend/forwarding_backend.h"
 #include "support/store_check.h"
 #include "support/tree_util.h"
 
@@ -28,7 +28,7 @@ using testing::TempDir;
 // does not hold these bytes yet (manifest, blobs, owner: the bucket gets
 // them before they replace the local file) or already does (indexes: local
 // first); can fail chosen keys.
-class OrderCheckingBackend final : public testing::ForwardingBackend {
+class OrderCheckingBackend final : public ForwardingBackend {
  public:
   OrderCheckingBackend(std::shared_ptr<Backend> inner, std::string store_dir, std::string cnt_prefix)
       : ForwardingBackend(std::move(inner)), dir_(std::move(store_dir)), cnt_(std::move(cnt_prefix)) {}

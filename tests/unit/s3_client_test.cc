@@ -1,6 +1,8 @@
-// The S3 client against a scripted HTTP server: retries, error messages,
-// conditional PUTs, listings, batched deletes, rate limits and TLS pinning,
-// all deterministic (the client's sleeps are recorded, not slept).
+// The S3 client, and the stack of wrappers NewS3Backend puts over it,
+// against a scripted HTTP server: retries, error messages, conditional
+// PUTs, listings, batched deletes, rate limits, request counts and TLS
+// pinning, all deterministic (the wrappers' sleeps are recorded, not
+// slept).
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -8,6 +10,7 @@
 #include "backend/s3/s3_backend.h"
 #include "backend/s3/s3_client.h"
 #include "backend/s3/sigv4.h"
+#include "backend/wrappers.h"
 #include "chunkvault/hash.h"
 #include "support/scripted_server.h"
 
@@ -19,16 +22,17 @@ using testing::ScriptedServer;
 
 const Credentials kCreds{"AKIDTEST", "very-secret-key", ""};
 
-// Timing that never waits: sleeps advance a fake monotonic clock.
+int64_t FixedNow() { return 1700000000; }
+
+// A clock that never waits: sleeps advance a fake monotonic clock.
 struct FakeTiming {
   std::mutex mu;
   double clock = 1000;
   std::vector<std::chrono::microseconds> sleeps;
   double random = 0.5;
 
-  S3Timing Get() {
-    S3Timing t;
-    t.now_unix = [] { return int64_t(1700000000); };
+  WaitClock Get() {
+    WaitClock t;
     t.monotonic_seconds = [this] {
       std::lock_guard lock(mu);
       return clock;
@@ -45,16 +49,28 @@ struct FakeTiming {
 
 class S3ClientTest : public ::testing::Test {
  protected:
-  std::unique_ptr<S3Client> Client(ScriptedServer& server, S3Config config = {},
+  std::unique_ptr<S3Client> Client(ScriptedServer& server, S3Settings config = {},
                                    HttpClientOptions http = {}) {
     config.endpoint = server.url();
     if (config.bucket.empty()) config.bucket = "bkt";
     config.path_style = true;
     auto h = NewCurlHttpClient(http);
     EXPECT_TRUE(h.has_value()) << h.error().message();
-    auto c = S3Client::Create(config, kCreds, std::move(*h), timing_.Get());
+    auto c = S3Client::Create(config, kCreds, std::move(*h), FixedNow);
     EXPECT_TRUE(c.has_value()) << c.error().message();
     return std::move(*c);
+  }
+
+  // The datastore's stack over a client of the server.
+  CountedBackend Stack(ScriptedServer& server, S3Settings config = {},
+                       HttpClientOptions http = {},
+                       std::function<void(const std::string&)> on_retry = nullptr,
+                       int max_attempts = 5) {
+    S3BackendOptions o;
+    o.clock = timing_.Get();
+    o.on_retry = std::move(on_retry);
+    o.retry.max_attempts = max_attempts;
+    return NewS3Backend(std::shared_ptr<S3Client>(Client(server, config, http)), o);
   }
 
   FakeTiming timing_;
@@ -68,12 +84,12 @@ TEST_F(S3ClientTest, RetriesA503BurstWithGrowingBackoff) {
   ScriptedServer server;
   for (int i = 0; i < 3; ++i) server.Add(ScriptedReply::Status(503, kSlowDown));
   server.Add(ScriptedReply::Status(200, "payload"));
-  auto client = Client(server);
-  auto r = client->GetObject("a/key");
+  auto s3 = Stack(server);
+  auto r = s3.backend->Get("a/key");
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(AsString(*r), "payload");
   EXPECT_EQ(server.requests().size(), 4u);
-  EXPECT_EQ(client->counts().retries, 3u);
+  EXPECT_EQ(s3.counter->counts().get, 4u) << "every attempt is a request on the bill";
   // Base 200 ms doubling, half fixed and half jitter (random = 0.5): 150, 300, 600 ms.
   ASSERT_EQ(timing_.sleeps.size(), 3u);
   EXPECT_EQ(timing_.sleeps[0].count(), 150000);
@@ -86,14 +102,12 @@ TEST_F(S3ClientTest, EachRetryIsToldWhatFailedAndWhenItIsTriedAgain) {
   for (int i = 0; i < 2; ++i) server.Add(ScriptedReply::Status(503, kSlowDown));
   server.Add(ScriptedReply::Status(200, "payload"));
   std::vector<std::string> told;
-  S3Config config;
-  config.on_retry = [&](const std::string& m) {
+  auto s3 = Stack(server, {}, {}, [&](const std::string& m) {
     told.push_back(m);
     // Told before the wait, not after it.
     EXPECT_EQ(timing_.sleeps.size(), told.size() - 1);
-  };
-  auto client = Client(server, config);
-  ASSERT_TRUE(client->GetObject("a/key").has_value());
+  });
+  ASSERT_TRUE(s3.backend->Get("a/key").has_value());
   ASSERT_EQ(told.size(), 2u);
   const std::string start =
       "S3 GET a/key (bucket 'bkt' at " + server.url() + "): HTTP 503 SlowDown";
@@ -104,7 +118,7 @@ TEST_F(S3ClientTest, EachRetryIsToldWhatFailedAndWhenItIsTriedAgain) {
     EXPECT_EQ(m.find(kCreds.secret_access_key), std::string::npos) << m;
   // A request that succeeds at once tells nothing.
   server.Add(ScriptedReply::Status(200, "again"));
-  ASSERT_TRUE(client->GetObject("b").has_value());
+  ASSERT_TRUE(s3.backend->Get("b").has_value());
   EXPECT_EQ(told.size(), 2u);
 }
 
@@ -112,13 +126,13 @@ TEST_F(S3ClientTest, JitterStaysWithinHalfAndWholeDelay) {
   ScriptedServer server;
   for (int i = 0; i < 2; ++i) server.Add(ScriptedReply::Status(500));
   server.Add(ScriptedReply::Status(200));
-  auto client = Client(server);
+  auto s3 = Stack(server);
   timing_.random = 0.0;
-  ASSERT_TRUE(client->GetObject("k").has_value());
+  ASSERT_TRUE(s3.backend->Get("k").has_value());
   timing_.random = 0.999999;
   server.Add(ScriptedReply::Status(502));
   server.Add(ScriptedReply::Status(200));
-  ASSERT_TRUE(client->GetObject("k").has_value());
+  ASSERT_TRUE(s3.backend->Get("k").has_value());
   ASSERT_EQ(timing_.sleeps.size(), 3u);
   EXPECT_EQ(timing_.sleeps[0].count(), 100000);  // 200 ms * (1/2 + 0)
   EXPECT_EQ(timing_.sleeps[1].count(), 200000);  // 400 ms * (1/2 + 0)
@@ -129,8 +143,8 @@ TEST_F(S3ClientTest, JitterStaysWithinHalfAndWholeDelay) {
 TEST_F(S3ClientTest, GivingUpNamesTheServerErrorTheBucketAndTheAttempts) {
   ScriptedServer server;
   for (int i = 0; i < 5; ++i) server.Add(ScriptedReply::Status(503, kSlowDown));
-  auto client = Client(server);
-  auto r = client->GetObject("a/key");
+  auto s3 = Stack(server);
+  auto r = s3.backend->Get("a/key");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), ErrorCode::kNetwork);
   const std::string& m = r.error().message();
@@ -145,8 +159,8 @@ TEST_F(S3ClientTest, ConnectionResetsAreRetried) {
   server.Add(ScriptedReply::Reset());
   server.Add(ScriptedReply::Reset());
   server.Add(ScriptedReply::Status(200, "ok"));
-  auto client = Client(server);
-  auto r = client->GetObject("k");
+  auto s3 = Stack(server);
+  auto r = s3.backend->Get("k");
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(server.requests().size(), 3u);
 }
@@ -157,20 +171,22 @@ TEST_F(S3ClientTest, AStalledAnswerTimesOutAndIsRetried) {
   server.Add(ScriptedReply::Status(200, "late but fine"));
   HttpClientOptions http;
   http.stall_timeout_ms = 1000;  // the shortest libcurl stall detection
-  auto client = Client(server, {}, http);
-  auto r = client->GetObject("k");
+  auto s3 = Stack(server, {}, http);
+  auto r = s3.backend->Get("k");
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(AsString(*r), "late but fine");
 }
 
 TEST_F(S3ClientTest, UnreachableEndpointIsNamed) {
-  S3Config config;
+  S3Settings config;
   config.endpoint = "http://127.0.0.1:1";
   config.bucket = "bkt";
   config.path_style = true;
-  config.retry.max_attempts = 3;
-  auto client = *S3Client::Create(config, kCreds, *NewCurlHttpClient({}), timing_.Get());
-  auto st = client->HeadBucket();
+  auto client = *S3Client::Create(config, kCreds, *NewCurlHttpClient({}), FixedNow);
+  S3BackendOptions o;
+  o.clock = timing_.Get();
+  o.retry.max_attempts = 3;
+  auto st = NewS3Backend(std::shared_ptr<S3Client>(std::move(client)), o).backend->Check();
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().code(), ErrorCode::kNetwork);
   EXPECT_NE(st.error().message().find("bucket 'bkt' at http://127.0.0.1:1"), std::string::npos)
@@ -203,9 +219,9 @@ TEST_F(S3ClientTest, ConflictOnPutIsRetriedButNotOnGet) {
   server.Add(ScriptedReply::Status(409));
   server.Add(ScriptedReply::Status(200));
   server.Add(ScriptedReply::Status(409));
-  auto client = Client(server);
-  EXPECT_TRUE(client->PutObject("k", AsBytes("x"), false).has_value());
-  auto g = client->GetObject("k");
+  auto s3 = Stack(server);
+  EXPECT_TRUE(s3.backend->Put("k", AsBytes("x"), PutMode::kOverwrite).has_value());
+  auto g = s3.backend->Get("k");
   ASSERT_FALSE(g.has_value());
   EXPECT_NE(g.error().message().find("HTTP 409"), std::string::npos);
   EXPECT_EQ(server.requests().size(), 3u);
@@ -250,17 +266,20 @@ TEST_F(S3ClientTest, SkipIfNoneMatchAsksWithHeadFirst) {
   server.Add(ScriptedReply::Status(404));  // HEAD: absent
   server.Add(ScriptedReply::Status(200));  // PUT
   server.Add(ScriptedReply::Status(200));  // HEAD: present -> no PUT
-  S3Config config;
+  S3Settings config;
   config.skip_if_none_match = true;
-  auto client = Client(server, config);
-  EXPECT_EQ(*client->PutObject("k", AsBytes("x"), true), true);
-  EXPECT_EQ(*client->PutObject("k", AsBytes("x"), true), false);
+  auto s3 = Stack(server, config);
+  EXPECT_EQ(*s3.backend->Put("k", AsBytes("x"), PutMode::kIfAbsent), true);
+  EXPECT_EQ(*s3.backend->Put("k", AsBytes("x"), PutMode::kIfAbsent), false);
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 3u);
   EXPECT_EQ(reqs[0].method, "HEAD");
   EXPECT_EQ(reqs[1].method, "PUT");
   EXPECT_EQ(reqs[1].headers.count("if-none-match"), 0u);
   EXPECT_EQ(reqs[2].method, "HEAD");
+  const BackendCounts counted = s3.counter->counts();
+  EXPECT_EQ(counted.head, 2u) << "the HEADs are on the bill too";
+  EXPECT_EQ(counted.put, 1u);
 }
 
 TEST_F(S3ClientTest, ListingFollowsContinuationTokensAndDecodesKeys) {
@@ -274,7 +293,7 @@ TEST_F(S3ClientTest, ListingFollowsContinuationTokensAndDecodesKeys) {
       200, "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
            "<Contents><Key>p/z</Key><Size>5</Size></Contents></ListBucketResult>"));
   auto client = Client(server);
-  auto backend = NewS3Backend(std::shared_ptr<S3Client>(std::move(client)), 2);
+  auto backend = NewS3ObjectBackend(std::shared_ptr<S3Client>(std::move(client)), 2);
   std::vector<std::string> keys;
   ASSERT_TRUE(backend->List("p/", [&](const ObjectInfo& o) -> Status {
     keys.push_back(o.key + ":" + std::to_string(o.size));
@@ -340,10 +359,11 @@ TEST_F(S3ClientTest, CopyObjectChecksTheBodyOfA200) {
 TEST_F(S3ClientTest, PutRateLimitSpacesRequests) {
   ScriptedServer server;
   for (int i = 0; i < 5; ++i) server.Add(ScriptedReply::Status(200));
-  S3Config config;
+  S3Settings config;
   config.put_rate_limit = 2;  // per second
-  auto client = Client(server, config);
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client->PutObject("k", AsBytes("x"), false).has_value());
+  auto s3 = Stack(server, config);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(s3.backend->Put("k", AsBytes("x"), PutMode::kOverwrite).has_value());
   // The first goes at once, the others half a second apart.
   ASSERT_EQ(timing_.sleeps.size(), 4u);
   for (auto d : timing_.sleeps) EXPECT_EQ(d.count(), 500000);
@@ -361,12 +381,12 @@ struct Recorder : HttpClient {
 };
 
 TEST_F(S3ClientTest, VirtualHostStyleUsesTheBucketInTheHostName) {
-  S3Config config;
+  S3Settings config;
   config.endpoint = "https://s3.example.com";
   config.bucket = "my-bucket";
   auto rec = std::make_unique<Recorder>();
   Recorder* seen = rec.get();
-  auto client = *S3Client::Create(config, kCreds, std::move(rec), timing_.Get());
+  auto client = *S3Client::Create(config, kCreds, std::move(rec), FixedNow);
   EXPECT_FALSE(client->path_style());
   ASSERT_TRUE(client->GetObject("dir/a b").has_value());
   EXPECT_EQ(seen->last.url, "https://my-bucket.s3.example.com/dir/a%20b");
@@ -392,18 +412,18 @@ TEST_F(S3ClientTest, PathStyleWhereTheBucketCannotLeadTheHostName) {
            // the host form where it works
            Case{"https://s3.example.com", "bkt", "https://bkt.s3.example.com/k"},
        }) {
-    S3Config config;
+    S3Settings config;
     config.endpoint = c.endpoint;
     config.bucket = c.bucket;
     auto rec = std::make_unique<Recorder>();
     Recorder* seen = rec.get();
-    auto client = *S3Client::Create(config, kCreds, std::move(rec), timing_.Get());
+    auto client = *S3Client::Create(config, kCreds, std::move(rec), FixedNow);
     ASSERT_TRUE(client->GetObject("k").has_value());
     EXPECT_EQ(seen->last.url, c.url) << c.endpoint << " " << c.bucket;
     // Asked for, path style is used whatever the names.
     config.path_style = true;
     config.endpoint = "https://s3.example.com";
-    client = *S3Client::Create(config, kCreds, std::make_unique<Recorder>(), timing_.Get());
+    client = *S3Client::Create(config, kCreds, std::make_unique<Recorder>(), FixedNow);
     EXPECT_TRUE(client->path_style()) << c.bucket;
   }
 }
@@ -432,7 +452,7 @@ TEST_F(S3ClientTest, ConnectionsAreKeptAliveAndReused) {
 }
 
 TEST_F(S3ClientTest, PlainHttpOnlyForLoopback) {
-  S3Config config;
+  S3Settings config;
   config.bucket = "b";
   for (const char* ok : {"http://127.0.0.1:7480", "http://localhost:9000", "https://s3.example.com"}) {
     config.endpoint = ok;
@@ -449,7 +469,7 @@ TEST_F(S3ClientTest, PlainHttpOnlyForLoopback) {
 TEST_F(S3ClientTest, PinnedCertificateFingerprint) {
   ScriptedServer server(/*tls=*/true);
   server.Add(ScriptedReply::Status(200, "secure"));
-  S3Config config;
+  S3Settings config;
   HttpClientOptions http;
   // Upper case with colons is accepted, as fingerprints are usually shown.
   std::string shown;
@@ -470,7 +490,7 @@ TEST_F(S3ClientTest, PinnedCertificateFingerprint) {
   EXPECT_NE(bad.error().message().find(server.fingerprint()), std::string::npos);
 
   // Without a pin, a self-signed certificate is not trusted (and not retried).
-  auto untrusted = Client(server, config, {})->GetObject("k");
+  auto untrusted = Stack(server, config, {}).backend->Get("k");
   ASSERT_FALSE(untrusted.has_value());
   EXPECT_EQ(untrusted.error().code(), ErrorCode::kPermissionDenied) << untrusted.error().message();
   EXPECT_EQ(server.requests().size(), 1u);

@@ -51,11 +51,6 @@ class S3Backend final : public Backend {
     return client_->CopyObject(from, to);
   }
 
-  BackendCounts Counts() const override {
-    const S3RequestCounts& c = client_->counts();
-    return {c.get, c.put, c.head, c.list, c.del, c.copy, c.bytes_up, c.bytes_down};
-  }
-
  private:
   std::shared_ptr<S3Client> client_;
   const int page_size_;
@@ -63,8 +58,34 @@ class S3Backend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> NewS3Backend(std::shared_ptr<S3Client> client, int page_size) {
+std::unique_ptr<Backend> NewS3ObjectBackend(std::shared_ptr<S3Client> client, int page_size) {
   return std::make_unique<S3Backend>(std::move(client), page_size);
+}
+
+CountedBackend NewS3Backend(std::shared_ptr<S3Client> client, S3BackendOptions options) {
+  const S3Settings settings = client->settings();
+  auto counter =
+      std::make_shared<CountingBackend>(NewS3ObjectBackend(std::move(client), options.page_size));
+  std::shared_ptr<Backend> b = counter;
+  if (settings.skip_if_none_match) b = std::make_shared<HeadBeforePutBackend>(std::move(b));
+  if (settings.put_rate_limit > 0)
+    b = std::make_shared<RateLimitedBackend>(std::move(b), settings.put_rate_limit, options.clock);
+  b = std::make_shared<RetryingBackend>(std::move(b), options.retry, options.clock,
+                                        std::move(options.on_retry));
+  return CountedBackend{std::move(b), std::move(counter)};
+}
+
+Result<CountedBackend> OpenS3Backend(const S3Settings& settings, const GetEnv& env,
+                                     std::function<void(const std::string&)> on_retry) {
+  CV_ASSIGN_OR_RETURN(AwsSettings aws, LoadAwsSettings(env));
+  HttpClientOptions http;
+  http.pinned_fingerprint = settings.fingerprint;
+  CV_ASSIGN_OR_RETURN(auto http_client, NewCurlHttpClient(http));
+  CV_ASSIGN_OR_RETURN(auto client,
+                      S3Client::Create(settings, aws.credentials, std::move(http_client)));
+  S3BackendOptions options;
+  options.on_retry = std::move(on_retry);
+  return NewS3Backend(std::shared_ptr<S3Client>(std::move(client)), std::move(options));
 }
 
 }  // namespace chunkvault

@@ -3,9 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <random>
-#include <thread>
+#include <cstdlib>
 
 #include "backend/s3/sigv4.h"
 #include "chunkvault/hash.h"
@@ -34,20 +32,6 @@ bool Retryable(long status, bool retry_conflict) {
 }
 
 }  // namespace
-
-S3Timing S3Timing::Real() {
-  S3Timing t;
-  t.now_unix = [] { return int64_t(::time(nullptr)); };
-  t.monotonic_seconds = [] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
-  t.sleep = [](std::chrono::microseconds d) { std::this_thread::sleep_for(d); };
-  t.random_unit = [] {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0, 1)(rng);
-  };
-  return t;
-}
 
 bool IsLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "[::1]" || host == "::1" || host.starts_with("127.");
@@ -80,16 +64,16 @@ bool IsIpLiteral(const std::string& host) {
 
 }  // namespace
 
-S3Client::S3Client(S3Config config, Credentials credentials, std::unique_ptr<HttpClient> http,
-                   S3Timing timing)
-    : config_(std::move(config)),
+S3Client::S3Client(S3Settings settings, Credentials credentials, std::unique_ptr<HttpClient> http,
+                   std::function<int64_t()> now_unix)
+    : settings_(std::move(settings)),
       credentials_(std::move(credentials)),
       http_(std::move(http)),
-      timing_(std::move(timing)) {}
+      now_unix_(now_unix ? std::move(now_unix) : [] { return int64_t(::time(nullptr)); }) {}
 
-Result<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, Credentials credentials,
+Result<std::unique_ptr<S3Client>> S3Client::Create(S3Settings config, Credentials credentials,
                                                    std::unique_ptr<HttpClient> http,
-                                                   S3Timing timing) {
+                                                   std::function<int64_t()> now_unix) {
   while (!config.endpoint.empty() && config.endpoint.back() == '/') config.endpoint.pop_back();
   CV_ASSIGN_OR_RETURN(UrlParts url, ParseUrl(config.endpoint));
   if (url.path != "/" || !url.query.empty())
@@ -100,20 +84,19 @@ Result<std::unique_ptr<S3Client>> S3Client::Create(S3Config config, Credentials 
                 "S3 endpoint " + config.endpoint +
                     ": plain HTTP is only allowed for loopback addresses; use https");
   if (config.bucket.empty()) return Fail(ErrorCode::kInvalidArgument, "no S3 bucket given");
-  if (config.retry.max_attempts < 1) config.retry.max_attempts = 1;
-  std::unique_ptr<S3Client> c(
-      new S3Client(std::move(config), std::move(credentials), std::move(http), std::move(timing)));
+  std::unique_ptr<S3Client> c(new S3Client(std::move(config), std::move(credentials),
+                                           std::move(http), std::move(now_unix)));
   c->scheme_ = url.scheme;
   c->host_ = url.Authority();
-  const std::string& bucket = c->config_.bucket;
-  c->path_style_ = c->config_.path_style || IsIpLiteral(url.host) ||
+  const std::string& bucket = c->settings_.bucket;
+  c->path_style_ = c->settings_.path_style || IsIpLiteral(url.host) ||
                    !IsDnsCompatibleBucket(bucket) ||
                    (url.scheme == "https" && bucket.find('.') != std::string::npos);
   return c;
 }
 
 std::string S3Client::Describe() const {
-  return "bucket '" + config_.bucket + "' at " + config_.endpoint;
+  return "bucket '" + settings_.bucket + "' at " + settings_.endpoint;
 }
 
 std::string S3Client::Url(const std::string& key, const std::string& query) const {
@@ -122,10 +105,10 @@ std::string S3Client::Url(const std::string& key, const std::string& query) cons
   if (path_style_) {
     url += host_;
     url += '/';
-    url += UriEncode(config_.bucket, false);
+    url += UriEncode(settings_.bucket, false);
     if (!key.empty()) url += '/';
   } else {
-    url += config_.bucket;
+    url += settings_.bucket;
     url += '.';
     url += host_;
     url += '/';
@@ -156,84 +139,27 @@ Error S3Client::StatusError(const Call& call, const HttpResponse& r) const {
     code = ErrorCode::kPermissionDenied;
     detail += " with " + credentials_.Describe();
   }
-  if (r.status >= 500 || r.status == 429) code = ErrorCode::kNetwork;
+  // Transient: the retrying wrapper tries again. Other 5xx are final.
+  if (Retryable(r.status, call.retry_conflict)) code = ErrorCode::kNetwork;
   return Error(code, What(call) + ": " + detail);
 }
 
-std::chrono::microseconds S3Client::Backoff(int failures) {
-  double delay = double(config_.retry.base_delay.count()) * double(1u << std::min(failures, 20));
-  delay = std::min(delay, double(config_.retry.max_delay.count()));
-  // Equal jitter: half fixed, half random, so clients spread out.
-  delay = delay / 2 + delay / 2 * timing_.random_unit();
-  return std::chrono::microseconds(int64_t(delay * 1000));
-}
-
-void S3Client::ThrottlePut() {
-  if (config_.put_rate_limit <= 0) return;
-  double wait;
-  {
-    std::lock_guard lock(rate_mu_);
-    const double now = timing_.monotonic_seconds();
-    const double start = std::max(now, next_put_);
-    next_put_ = start + 1.0 / config_.put_rate_limit;
-    wait = start - now;
-  }
-  if (wait > 0) timing_.sleep(std::chrono::microseconds(int64_t(wait * 1e6)));
-}
-
 Result<HttpResponse> S3Client::Execute(const Call& call) {
-  const std::string payload_hash = ToHex(Sha256Of(call.body));
-  std::string last_error;
-  ErrorCode last_code = ErrorCode::kNetwork;
-  for (int attempt = 0; attempt < config_.retry.max_attempts; ++attempt) {
-    if (attempt > 0) {
-      counts_.retries.fetch_add(1, std::memory_order_relaxed);
-      const std::chrono::microseconds delay = Backoff(attempt - 1);
-      if (config_.on_retry) {
-        char when[32];
-        std::snprintf(when, sizeof when, "%.1f s", double(delay.count()) / 1e6);
-        config_.on_retry(What(call) + ": " + last_error + "; attempt " +
-                         std::to_string(attempt + 1) + " of " +
-                         std::to_string(config_.retry.max_attempts) + " in " + when);
-      }
-      timing_.sleep(delay);
-    }
-    HttpRequest req;
-    req.method = call.method;
-    req.url = Url(call.key, call.query);
-    req.headers = call.headers;
-    req.body = call.body;
-    SignRequest(req, credentials_, {config_.region, "s3", timing_.now_unix()}, payload_hash);
-    if (call.counter) call.counter->fetch_add(1, std::memory_order_relaxed);
-    counts_.bytes_up.fetch_add(call.body.size(), std::memory_order_relaxed);
-    auto r = http_->Send(req);
-    if (!r) {
-      last_code = r.error().code();
-      last_error = r.error().message();
-      if (last_code != ErrorCode::kNetwork) break;  // e.g. an untrusted certificate
-      continue;
-    }
-    counts_.bytes_down.fetch_add(r->body.size(), std::memory_order_relaxed);
-    if (Retryable(r->status, call.retry_conflict)) {
-      last_code = ErrorCode::kNetwork;
-      last_error = StatusError(call, *r).message();
-      last_error = last_error.substr(What(call).size() + 2);
-      continue;
-    }
-    return r;
-  }
-  return Fail(last_code, What(call) + ": " + last_error + " (" +
-                             std::to_string(config_.retry.max_attempts) + " attempts)");
+  HttpRequest req;
+  req.method = call.method;
+  req.url = Url(call.key, call.query);
+  req.headers = call.headers;
+  req.body = call.body;
+  SignRequest(req, credentials_, {settings_.region, "s3", now_unix_()}, ToHex(Sha256Of(call.body)));
+  auto r = http_->Send(req);
+  if (!r) return std::unexpected(std::move(r).error().Context(What(call)));
+  if (Retryable(r->status, call.retry_conflict)) return std::unexpected(StatusError(call, *r));
+  return r;
 }
 
 Result<bool> S3Client::PutObject(const std::string& key, ByteView data, bool if_absent) {
-  if (if_absent && config_.skip_if_none_match) {
-    CV_ASSIGN_OR_RETURN(auto existing, HeadObject(key));
-    if (existing) return false;
-  }
-  Call call{"PUT", "PUT", key, "", {}, data, /*retry_conflict=*/true, &counts_.put};
-  if (if_absent && !config_.skip_if_none_match) call.headers.push_back({"If-None-Match", "*"});
-  ThrottlePut();
+  Call call{"PUT", "PUT", key, "", {}, data, /*retry_conflict=*/true};
+  if (if_absent) call.headers.push_back({"If-None-Match", "*"});
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status == 200) return true;
   if (r.status == 412 && if_absent) return false;  // already there
@@ -241,7 +167,7 @@ Result<bool> S3Client::PutObject(const std::string& key, ByteView data, bool if_
 }
 
 Result<Bytes> S3Client::GetObject(const std::string& key) {
-  Call call{"GET", "GET", key, "", {}, {}, false, &counts_.get};
+  Call call{"GET", "GET", key, "", {}, {}, false};
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status == 200) return std::move(r.body);
   return std::unexpected(StatusError(call, r));
@@ -249,7 +175,7 @@ Result<Bytes> S3Client::GetObject(const std::string& key) {
 
 Result<Bytes> S3Client::GetObjectRange(const std::string& key, uint64_t offset, uint64_t length) {
   if (length == 0) return Bytes();
-  Call call{"GET", "GET", key, "", {}, {}, false, &counts_.get};
+  Call call{"GET", "GET", key, "", {}, {}, false};
   call.headers.push_back(
       {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)});
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
@@ -267,7 +193,7 @@ Result<Bytes> S3Client::GetObjectRange(const std::string& key, uint64_t offset, 
 }
 
 Result<std::optional<uint64_t>> S3Client::HeadObject(const std::string& key) {
-  Call call{"HEAD", "HEAD", key, "", {}, {}, false, &counts_.head};
+  Call call{"HEAD", "HEAD", key, "", {}, {}, false};
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status == 404) return std::optional<uint64_t>();
   if (r.status != 200) return std::unexpected(StatusError(call, r));
@@ -275,17 +201,17 @@ Result<std::optional<uint64_t>> S3Client::HeadObject(const std::string& key) {
 }
 
 Status S3Client::HeadBucket() {
-  Call call{"HEAD bucket", "HEAD", "", "", {}, {}, false, &counts_.head};
+  Call call{"HEAD bucket", "HEAD", "", "", {}, {}, false};
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status == 200) return {};
   if (r.status == 404)
     return Fail(ErrorCode::kNotFound,
-                "S3 bucket '" + config_.bucket + "' does not exist at " + config_.endpoint);
+                "S3 bucket '" + settings_.bucket + "' does not exist at " + settings_.endpoint);
   return std::unexpected(StatusError(call, r));
 }
 
 Status S3Client::DeleteObject(const std::string& key) {
-  Call call{"DELETE", "DELETE", key, "", {}, {}, false, &counts_.del};
+  Call call{"DELETE", "DELETE", key, "", {}, {}, false};
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status == 204 || r.status == 200 || r.status == 404) return {};
   return std::unexpected(StatusError(call, r));
@@ -297,7 +223,7 @@ Result<std::vector<S3DeleteError>> S3Client::DeleteObjects(const std::vector<std
     std::vector<std::string> batch(keys.begin() + long(start),
                                    keys.begin() + long(std::min(keys.size(), start + 1000)));
     const std::string body = BuildDeleteRequest(batch);
-    Call call{"DeleteObjects", "POST", "", "delete", {}, AsBytes(body), false, &counts_.del};
+    Call call{"DeleteObjects", "POST", "", "delete", {}, AsBytes(body), false};
     call.headers.push_back({"Content-MD5", Md5Base64(body)});
     CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
     if (r.status != 200) return std::unexpected(StatusError(call, r));
@@ -314,24 +240,28 @@ Result<S3ListPage> S3Client::ListObjectsV2(const std::string& prefix,
                       "&prefix=" + UriEncode(prefix, false);
   if (!continuation_token.empty())
     query += "&continuation-token=" + UriEncode(continuation_token, false);
-  Call call{"LIST " + prefix, "GET", "", query, {}, {}, false, &counts_.list};
+  Call call{"LIST " + prefix, "GET", "", query, {}, {}, false};
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   if (r.status != 200) return std::unexpected(StatusError(call, r));
   return WithContext(ParseListObjectsV2(r.body), What(call));
 }
 
 Status S3Client::CopyObject(const std::string& from, const std::string& to) {
-  Call call{"COPY to", "PUT", to, "", {}, {}, true, &counts_.copy};
+  Call call{"COPY to", "PUT", to, "", {}, {}, true};
   std::string source = "/";
-  source += UriEncode(config_.bucket, false);
+  source += UriEncode(settings_.bucket, false);
   source += '/';
   source += UriEncode(from, true);
   call.headers.push_back({"x-amz-copy-source", std::move(source)});
   CV_ASSIGN_OR_RETURN(HttpResponse r, Execute(call));
   // CopyObject may fail after the 200 header went out: the body says so.
   if (r.status == 200 && XmlRootName(r.body) != "Error") return {};
-  if (r.status == 200) r.status = 500;
+  // Told as the 500 it stands for, but final: the copy may have half
+  // happened.
+  const bool failed_after_200 = r.status == 200;
+  if (failed_after_200) r.status = 500;
   Error e = StatusError(call, r);
+  if (failed_after_200) e = Error(ErrorCode::kIo, e.message());
   return std::unexpected(e.Context("copy from " + from));
 }
 

@@ -1,5 +1,9 @@
-// A Backend that hands every call to another: tests derive from it to
-// watch, check or fail chosen requests.
+// ForwardingBackend: a Backend that hands every call to another. The base
+// of the wrappers that add behaviour to a backend (retries, a rate limit,
+// request counts; backend/wrappers.h), and of tests that watch, check or
+// fail chosen requests.
+//
+// Thread-safety: as the inner backend.
 #pragma once
 
 #include <memory>
@@ -8,7 +12,7 @@
 
 #include "chunkvault/backend.h"
 
-namespace chunkvault::testing {
+namespace chunkvault {
 
 class ForwardingBackend : public Backend {
  public:
@@ -37,10 +41,9 @@ class ForwardingBackend : public Backend {
   Status Copy(const std::string& from, const std::string& to) override {
     return inner_->Copy(from, to);
   }
-  BackendCounts Counts() const override { return inner_->Counts(); }
 
  protected:
   const std::shared_ptr<Backend> inner_;
 };
 
-}  // namespace chunkvault::testing
+}  // namespace chunkvault
