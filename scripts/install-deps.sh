@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries (see README: "Dependencies")
   libssl-dev zlib1g-dev libzstd-dev libarchive-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libpugixml-dev
+  # chunkvaultd: password and token secret hashes (yescrypt)
+  libcrypt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev jq
   # the S3 server the tests start (scripts/s3-test-server.sh): Ceph RGW
