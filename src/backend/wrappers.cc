@@ -29,18 +29,19 @@ constexpr uint64_t kKeysPerRequest = 1000;  // ListObjectsV2 pages, DeleteObject
 
 uint64_t Batches(uint64_t keys) { return (keys + kKeysPerRequest - 1) / kKeysPerRequest; }
 
-// The status of a result, for Around().
-template <class T>
-Status StatusOf(const Result<T>& r) {
-  if (r) return {};
-  return std::unexpected(r.error());
-}
-
-// The result an Around() ended with: the last attempt's, or its error.
-template <class T>
-Result<T> Ended(Status st, Result<T>& last) {
+// Runs `attempt`, one inner call that returns a value, through `around`
+// (an Around() of the wrapper): the value of the last attempt, or the
+// error `around` ends with.
+template <class RunAround, class Attempt>
+auto KeepingTheValue(const RunAround& around, const Attempt& attempt) -> decltype(attempt()) {
+  std::optional<decltype(attempt())> last;
+  Status st = around([&]() -> Status {
+    last = attempt();
+    if (*last) return {};
+    return std::unexpected(last->error());
+  });
   if (!st) return std::unexpected(std::move(st).error());
-  return std::move(last);
+  return std::move(*last);
 }
 
 }  // namespace
@@ -53,44 +54,34 @@ Status AroundBackend::Check() {
 Result<bool> AroundBackend::Put(const std::string& key, ByteView data, PutMode mode) {
   Call call{Op::kPut};
   call.bytes_up = data.size();
-  Result<bool> r = false;
-  Status st = Around(call, [&] {
-    r = inner_->Put(key, data, mode);
-    return StatusOf(r);
-  });
-  return Ended(std::move(st), r);
+  return KeepingTheValue([&](const auto& attempt) { return Around(call, attempt); },
+                         [&] { return inner_->Put(key, data, mode); });
 }
 
 Result<Bytes> AroundBackend::Get(const std::string& key) {
   Call call{Op::kGet};
-  Result<Bytes> r = Bytes();
-  Status st = Around(call, [&] {
-    r = inner_->Get(key);
-    call.bytes_down = r ? r->size() : 0;
-    return StatusOf(r);
-  });
-  return Ended(std::move(st), r);
+  return KeepingTheValue([&](const auto& attempt) { return Around(call, attempt); },
+                         [&] {
+                           auto r = inner_->Get(key);
+                           call.bytes_down = r ? r->size() : 0;
+                           return r;
+                         });
 }
 
 Result<Bytes> AroundBackend::GetRange(const std::string& key, uint64_t offset, uint64_t length) {
   Call call{Op::kGet};
-  Result<Bytes> r = Bytes();
-  Status st = Around(call, [&] {
-    r = inner_->GetRange(key, offset, length);
-    call.bytes_down = r ? r->size() : 0;
-    return StatusOf(r);
-  });
-  return Ended(std::move(st), r);
+  return KeepingTheValue([&](const auto& attempt) { return Around(call, attempt); },
+                         [&] {
+                           auto r = inner_->GetRange(key, offset, length);
+                           call.bytes_down = r ? r->size() : 0;
+                           return r;
+                         });
 }
 
 Result<std::optional<ObjectInfo>> AroundBackend::Head(const std::string& key) {
   Call call{Op::kHead};
-  Result<std::optional<ObjectInfo>> r = std::nullopt;
-  Status st = Around(call, [&] {
-    r = inner_->Head(key);
-    return StatusOf(r);
-  });
-  return Ended(std::move(st), r);
+  return KeepingTheValue([&](const auto& attempt) { return Around(call, attempt); },
+                         [&] { return inner_->Head(key); });
 }
 
 Status AroundBackend::Delete(const std::string& key) {
