@@ -14,10 +14,16 @@ namespace chunkvault {
 namespace {
 
 // libcrypt's per-call state: large (about 32 KiB), zeroed before use as
-// crypt_rn asks, and wiped after (it held the secret).
+// crypt_rn asks, and wiped after, with the NUL-terminated copy of the
+// secret crypt_rn takes: both held the secret.
 struct CryptState {
+  explicit CryptState(std::string_view secret) : text(secret) {}
+  ~CryptState() {
+    OPENSSL_cleanse(&data, sizeof data);
+    OPENSSL_cleanse(text.data(), text.size());
+  }
   crypt_data data{};
-  ~CryptState() { OPENSSL_cleanse(&data, sizeof data); }
+  std::string text;
 };
 
 bool Usable(std::string_view secret) {
@@ -33,9 +39,8 @@ Result<std::string> HashSecret(std::string_view secret) {
   // Prefix "$y$", default cost, salt from the system's random source.
   if (crypt_gensalt_rn("$y$", 0, nullptr, 0, setting, sizeof setting) == nullptr)
     return Fail(ErrorCode::kInternal, "libcrypt cannot make a yescrypt salt");
-  auto state = std::make_unique<CryptState>();
-  const std::string text(secret);
-  const char* hash = crypt_rn(text.c_str(), setting, &state->data, sizeof state->data);
+  auto state = std::make_unique<CryptState>(secret);
+  const char* hash = crypt_rn(state->text.c_str(), setting, &state->data, sizeof state->data);
   if (hash == nullptr || hash[0] == '*')
     return Fail(ErrorCode::kInternal, "libcrypt cannot hash with yescrypt");
   return std::string(hash);
@@ -44,9 +49,8 @@ Result<std::string> HashSecret(std::string_view secret) {
 bool VerifySecret(std::string_view secret, const std::string& hash) {
   // crypt's failure tokens start with '*'; a hash is "$id$...".
   if (!Usable(secret) || hash.size() < 3 || hash[0] != '$') return false;
-  auto state = std::make_unique<CryptState>();
-  const std::string text(secret);
-  const char* again = crypt_rn(text.c_str(), hash.c_str(), &state->data, sizeof state->data);
+  auto state = std::make_unique<CryptState>(secret);
+  const char* again = crypt_rn(state->text.c_str(), hash.c_str(), &state->data, sizeof state->data);
   if (again == nullptr || again[0] == '*') return false;
   const size_t n = std::strlen(again);
   return n == hash.size() && CRYPTO_memcmp(again, hash.data(), n) == 0;
