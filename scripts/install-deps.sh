@@ -11,8 +11,12 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpugixml-dev
   # chunkvaultd: password and token secret hashes (yescrypt)
   libcrypt-dev
+  # chunkvaultd: TLS and HTTP/1.1 (Boost.Asio/Beast), HTTP/2 (nghttp2)
+  libboost-dev libnghttp2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev jq
+  # protocol tests drive chunkvaultd with Python's HTTP/2 (h2)
+  python3 python3-h2
   # the S3 server the tests start (scripts/s3-test-server.sh): Ceph RGW
   ceph-mon ceph-osd radosgw ceph-common curl
 )

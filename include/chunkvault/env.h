@@ -65,6 +65,9 @@ struct WriteOptions {
   const char* crash_label = "file";
   // Give the new file the atime and mtime of this (existing) file.
   std::string keep_times_of;
+  // The new file's permission bits, whatever the umask: the store's files
+  // are 0640; secrets (keys, password hashes) are written 0600.
+  unsigned mode = 0640;
 };
 
 class Env {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-namespace chunkvault {
+namespace chunkvault::server {
 
 namespace {
 
@@ -70,4 +70,4 @@ std::string NewTokenSecret() {
   return out;
 }
 
-}  // namespace chunkvault
+}  // namespace chunkvault::server

@@ -10,7 +10,7 @@
 
 #include "chunkvault/status.h"
 
-namespace chunkvault {
+namespace chunkvault::server {
 
 // A new yescrypt hash of `secret`, with a random salt. kInvalidArgument for
 // an empty secret or one with a NUL byte (libcrypt stops at NUL).
@@ -24,4 +24,4 @@ bool VerifySecret(std::string_view secret, const std::string& hash);
 // A new API token secret: a random (v4) UUID, as PBS answers token add.
 std::string NewTokenSecret();
 
-}  // namespace chunkvault
+}  // namespace chunkvault::server

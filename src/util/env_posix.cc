@@ -105,15 +105,17 @@ class PosixEnv final : public Env {
     if (tmp.empty()) {
       tmp = path + ".tmp_XXXXXX";
       fd.reset(::mkostemp(tmp.data(), O_CLOEXEC));
-      if (fd && ::fchmod(fd.get(), kFileMode) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        return FailErrno(err, "chmod " + tmp);
-      }
     } else {
-      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kFileMode));
+      fd.reset(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     }
     if (!fd) return FailErrno(errno, "create " + tmp);
+    // Set explicitly: the umask must not widen or narrow it, and a reused
+    // temporary keeps the mode it had.
+    if (::fchmod(fd.get(), options.mode) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return FailErrno(err, "chmod " + tmp);
+    }
 
     auto fail = [&](Error e) -> Result<bool> {
       ::unlink(tmp.c_str());

@@ -9,7 +9,7 @@
 
 #include "server/secret_hash.h"
 
-namespace chunkvault {
+namespace chunkvault::server {
 namespace {
 
 TEST(SecretHash, HashesAreSaltedYescryptAndVerifyOnlyTheirSecret) {
@@ -71,4 +71,4 @@ TEST(SecretHash, TokenSecretsAreFreshVersion4Uuids) {
 }
 
 }  // namespace
-}  // namespace chunkvault
+}  // namespace chunkvault::server
