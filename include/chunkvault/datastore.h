@@ -22,11 +22,10 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "chunkvault/backend.h"
 #include "chunkvault/backup.h"
@@ -39,8 +38,10 @@
 #include "chunkvault/restore.h"
 #include "chunkvault/s3_settings.h"
 #include "chunkvault/snapshot_info.h"
+#include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
 #include "chunkvault/tar_observer.h"
+#include "chunkvault/upload.h"
 #include "chunkvault/verify.h"
 
 namespace chunkvault {
@@ -122,6 +123,9 @@ class Datastore {
   virtual Result<RefreshReport> RefreshFromBackend() = 0;
 
   virtual Result<std::unique_ptr<BackupSession>> StartBackup(const BackupOptions& options) = 0;
+  // A backup from chunks and files a client made (chunkvaultd's backup
+  // protocol; chunkvault/upload.h).
+  virtual Result<std::unique_ptr<UploadSession>> StartUpload(const UploadOptions& options) = 0;
 
   // Complete snapshots in `ns` (and below it, if `recursive`), oldest first
   // within each group. A damaged one is listed with `damage` set rather
@@ -129,6 +133,9 @@ class Datastore {
   virtual Result<std::vector<SnapshotInfo>> ListSnapshots(const BackupNamespace& ns,
                                                           bool recursive) = 0;
   virtual Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap) = 0;
+  // A complete snapshot's files and chunks as stored (chunkvault/snapshot_reader.h);
+  // kNotFound if it does not exist or is incomplete.
+  virtual Result<std::unique_ptr<SnapshotReader>> OpenSnapshotReader(const SnapshotRef& snap) = 0;
   // The snapshot's manifest, checked field by field.
   virtual Result<Manifest> ReadManifest(const SnapshotRef& snap) = 0;
   // Why `snap` cannot be restored as its manifest says, found without

@@ -42,4 +42,9 @@ Result<std::string> ResolveArchiveName(const Manifest& manifest, const std::stri
                                         "' (it has: " + have + ")");
 }
 
+std::string TmpIndexName(const std::string& file_name) {
+  auto dot = file_name.rfind('.');
+  return file_name.substr(0, dot) + ".tmp_" + file_name.substr(dot + 1);
+}
+
 }  // namespace chunkvault

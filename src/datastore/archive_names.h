@@ -21,6 +21,11 @@ Result<ArchiveReader::Kind> ArchiveKindOf(const std::string& file_name);
 // The chunks listed by an index file (.didx or .fidx) held in `raw`.
 Result<std::vector<ChunkRef>> IndexChunks(const std::string& file_name, ByteView raw);
 
+// The name an index file is written under before its rename:
+// "<stem>.tmp_didx" / ".tmp_fidx" (docs/format.md, "The datastore
+// directory").
+std::string TmpIndexName(const std::string& file_name);
+
 // Checks a name given to backup: valid characters, ending in `suffix`.
 Status CheckArchiveName(const std::string& name, const std::string& suffix);
 

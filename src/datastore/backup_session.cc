@@ -34,13 +34,6 @@ namespace {
 // of its group took the current one.
 constexpr int kSecondWaits = 60;
 
-// Index files are written as "<name>.tmp_didx" / ".tmp_fidx" (docs/format.md, "The datastore
-// directory").
-std::string TmpIndexName(const std::string& file_name) {
-  auto dot = file_name.rfind('.');
-  return file_name.substr(0, dot) + ".tmp_" + file_name.substr(dot + 1);
-}
-
 // The tar stream goes straight into chunk buffers.
 class AssemblerSink final : public TarSink {
  public:
@@ -213,16 +206,7 @@ class BackupSessionImpl final : public BackupSession {
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
     CV_RETURN_IF_ERROR(uploader_.Flush());
     // Everything the manifest will list must be durable before it is.
-    switch (ds_->sync_level()) {
-      case SyncLevel::kFilesystem:
-        CV_RETURN_IF_ERROR(ds_->env()->SyncFilesystem(ds_->path()));
-        break;
-      case SyncLevel::kFile:
-        CV_RETURN_IF_ERROR(ds_->env()->SyncDir(ds_->snapshot_store().Path(snap_)));
-        break;
-      case SyncLevel::kNone:
-        break;
-    }
+    CV_RETURN_IF_ERROR(ds_->MakeDurable(snap_));
     Manifest m;
     m.backup_type = BackupTypeName(snap_.group.type);
     m.backup_id = snap_.group.id;

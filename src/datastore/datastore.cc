@@ -302,6 +302,18 @@ Result<std::unique_ptr<Datastore>> OpenDatastore(Env* env, const std::string& pa
 
 }  // namespace
 
+Status DatastoreImpl::MakeDurable(const SnapshotRef& snap) {
+  switch (sync_) {
+    case SyncLevel::kFilesystem:
+      return env_->SyncFilesystem(path_);
+    case SyncLevel::kFile:
+      return env_->SyncDir(snapshots_->Path(snap));
+    case SyncLevel::kNone:
+      return {};
+  }
+  return {};
+}
+
 Result<std::unique_ptr<FileLock>> DatastoreImpl::LockSnapshot(const SnapshotRef& snap,
                                                               bool exclusive) {
   const std::string dir = snapshots_->Path(snap);

@@ -42,6 +42,8 @@ class DatastoreImpl final : public Datastore {
   Result<nlohmann::json> CacheTotals() override;
   Result<RefreshReport> RefreshFromBackend() override;
   Result<std::unique_ptr<BackupSession>> StartBackup(const BackupOptions& options) override;
+  Result<std::unique_ptr<UploadSession>> StartUpload(const UploadOptions& options) override;
+  Result<std::unique_ptr<SnapshotReader>> OpenSnapshotReader(const SnapshotRef& snap) override;
   Result<std::vector<SnapshotInfo>> ListSnapshots(const BackupNamespace& ns,
                                                   bool recursive) override;
   Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap) override;
@@ -91,6 +93,10 @@ class DatastoreImpl final : public Datastore {
   // Runs `fn` on the manifest under the manifest lock and writes it back.
   // The caller holds the snapshot's lock.
   Status UpdateManifest(const SnapshotRef& snap, const std::function<Status(Manifest&)>& fn);
+
+  // Makes what a new snapshot holds (its files, the chunks they name)
+  // durable per the sync level: the step before its manifest is written.
+  Status MakeDurable(const SnapshotRef& snap);
 
   // Locks a snapshot directory; kBusy names what holds it.
   Result<std::unique_ptr<FileLock>> LockSnapshot(const SnapshotRef& snap, bool exclusive);

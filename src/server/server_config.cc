@@ -57,11 +57,16 @@ bool ServerConfig::Has(const AuthId& who) const {
   return std::find(list.begin(), list.end(), who) != list.end();
 }
 
-bool ServerConfig::CheckSecret(const AuthId& who, std::string_view secret) const {
-  if (!Has(who) || !Has(who.User())) return false;
+const std::string* ServerConfig::SecretHashOf(const AuthId& who) const {
+  if (!Has(who) || !Has(who.User())) return nullptr;
   const auto& hashes = who.is_token() ? token_hashes_ : password_hashes_;
   auto it = hashes.find(who.ToString());
-  return it != hashes.end() && VerifySecret(secret, it->second);
+  return it == hashes.end() ? nullptr : &it->second;
+}
+
+bool ServerConfig::CheckSecret(const AuthId& who, std::string_view secret) const {
+  const std::string* hash = SecretHashOf(who);
+  return hash && VerifySecret(secret, *hash);
 }
 
 Privileges ServerConfig::PrivilegesOn(const AuthId& who,

@@ -52,6 +52,9 @@ class ServerConfig {
   // (a token in user.cfg whose user is there too, with a hash in
   // token.shadow). Slow by design (yescrypt); false for anything unknown.
   bool CheckSecret(const AuthId& who, std::string_view secret) const;
+  // The stored hash CheckSecret compares with, or nullptr when `who` (or
+  // its user) is absent or has none.
+  const std::string* SecretHashOf(const AuthId& who) const;
 
   // What `who` may do on the ACL path `path` (see server/acl.h); nothing
   // for an auth-id user.cfg does not hold.

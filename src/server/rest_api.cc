@@ -1,0 +1,262 @@
+#include "server/rest_api.h"
+
+#include <chrono>
+
+#include "server/admin_api.h"
+#include "server/backup_protocol.h"
+#include "server/reader_protocol.h"
+
+namespace chunkvault::server {
+namespace {
+
+constexpr auto kAuthFailureDelay = std::chrono::seconds(3);
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kBackupProtocol = "proxmox-backup-protocol-v1";
+constexpr const char* kReaderProtocol = "proxmox-backup-reader-protocol-v1";
+
+std::vector<std::string> Components(std::string_view path) {
+  std::vector<std::string> parts;
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+    if (!part.empty()) parts.emplace_back(part);
+  }
+  return parts;
+}
+
+// The auth-id a failed request claimed, for the log: only a well-formed
+// id, so no secret can stand in it.
+std::string ClaimedId(const HttpRequest& request) {
+  if (const std::string* a = request.Header("authorization"); a && a->size() > 12) {
+    std::string_view v = std::string_view(*a).substr(12);
+    v = v.substr(0, v.find(':'));
+    if (AuthId::Parse(v)) return std::string(v);
+  }
+  return request.Header("cookie") ? "(ticket)" : "?";
+}
+
+HttpResponse SwitchingTo(const char* protocol) {
+  HttpResponse switching;
+  switching.status = 101;
+  switching.headers = {{"connection", "upgrade"}, {"upgrade", protocol}};
+  return switching;
+}
+
+HttpResponse NotFound(const HttpRequest& request) {
+  return ErrorAnswer(404, "Path '" + request.path + "' not found.");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RestApi>> RestApi::Create(Env* env, const std::string& config_dir, Log log) {
+  ConfigDir dir(*env, config_dir);
+  CV_RETURN_IF_ERROR(dir.Create());
+  CV_ASSIGN_OR_RETURN(TicketKeys keys, TicketKeys::LoadOrCreate(*env, dir.PathOf("authkey.key")));
+  return std::unique_ptr<RestApi>(new RestApi(env, config_dir, std::move(keys), std::move(log)));
+}
+
+RestApi::RestApi(Env* env, const std::string& config_dir, TicketKeys keys, Log log)
+    : env_(env),
+      config_dir_(*env, config_dir),
+      auth_(std::move(keys)),
+      datastores_(env),
+      log_(std::move(log)) {}
+
+Handled RestApi::Handle(HttpRequest request) {
+  const auto arrived = std::chrono::steady_clock::now();
+  Handled handled;
+  std::vector<std::string> path = Components(request.path);
+  if (path.size() < 2 || path[0] != "api2" || path[1] != "json") {
+    handled.response = NotFound(request);
+    return handled;
+  }
+  path.erase(path.begin(), path.begin() + 2);
+  for (const auto& part : path)
+    if (part.front() == '.') {
+      handled.response = ErrorAnswer(400, "path components must not start with '.'");
+      return handled;
+    }
+
+  auto config = config_dir_.Load();
+  if (!config) {
+    if (log_) log_("configuration: " + config.error().message());
+    handled.response = ErrorAnswer(500, "server configuration unreadable");
+    return handled;
+  }
+  const int64_t now = env_->NowUnix();
+
+  auto refuse = [&](const std::string& who, int status, const std::string& message) {
+    if (log_) log_("authentication failure; rhost=" + request.peer + " user=" + who);
+    handled.response = ErrorAnswer(status, message);
+    handled.not_before = arrived + kAuthFailureDelay;
+    return std::move(handled);
+  };
+
+  if (path == std::vector<std::string>{"access", "ticket"} && request.method == "POST") {
+    auto params = ParamsOf(request);
+    if (!params) {
+      handled.response = ErrorAnswer(params.error());
+      return handled;
+    }
+    const std::string* username = params->Find("username");
+    const std::string* password = params->Find("password");
+    if (!username || !password) return refuse("?", 401, "permission check failed.");
+    auto login = auth_.LogIn(*username, *password, *config, now);
+    if (!login)
+      return refuse(AuthId::Parse(*username) ? *username : "?", 401, "permission check failed.");
+    nlohmann::json data = {{"username", login->user.ToString()},
+                           {"ticket", login->ticket},
+                           {"CSRFPreventionToken", login->csrf_token}};
+    auto http_only = params->GetBool("http-only", false);
+    if (http_only && *http_only) {
+      data.erase("ticket");
+      handled.response = JsonAnswer(data);
+      handled.response.headers.emplace_back(
+          "set-cookie",
+          "__Host-PBSAuthCookie=" + login->ticket + "; Secure; SameSite=Lax; HttpOnly; Path=/;");
+    } else {
+      handled.response = JsonAnswer(data);
+    }
+    return handled;
+  }
+
+  auto who = auth_.Authenticate(request, *config, now);
+  if (!who) return refuse(ClaimedId(request), 401, "authentication failed");
+  auto answer = Route(request, path, *who, *config, handled);
+  if (!answer) {
+    handled.response = ErrorAnswer(answer.error());
+  } else {
+    handled.response = std::move(*answer);
+  }
+  return handled;
+}
+
+Result<HttpResponse> RestApi::Route(const HttpRequest& request,
+                                    const std::vector<std::string>& path, const AuthId& who,
+                                    const ServerConfig& config, Handled& handled) {
+  const std::string& method = request.method;
+  if (path == std::vector<std::string>{"version"} && method == "GET")
+    return JsonAnswer({{"version", kVersion}, {"release", "chunkvault"}, {"repoid", ""}});
+
+  if (path.size() >= 2 && path[0] == "admin" && path[1] == "datastore") {
+    if (path.size() == 2 && method == "GET") {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& d : config.datastores())
+        if (config.PrivilegesOn(who, {"datastore", d.name}) != 0)
+          list.push_back({{"store", d.name}});
+      return JsonAnswer(list);
+    }
+    if (path.size() != 4) return NotFound(request);
+    const std::string& store_name = path[2];
+    const std::string& call = path[3];
+    BackupNamespace ns;
+    if (const std::string* ns_text = request.query.Find("ns")) {
+      CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
+    }
+    std::vector<std::string> acl_path = {"datastore", store_name};
+    acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
+    const Privileges privileges = config.PrivilegesOn(who, acl_path);
+    if (privileges == 0) return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+    CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
+    AdminCall admin{*store, store_name, request, who, privileges, ns};
+    if (call == "snapshots" && method == "GET") return ListSnapshots(admin);
+    if (call == "snapshots" && method == "DELETE") return ForgetSnapshot(admin);
+    if (call == "groups" && method == "GET") return ListGroups(admin);
+    if (call == "groups" && method == "DELETE") return ForgetGroup(admin);
+    if (call == "files" && method == "GET") return ListFiles(admin);
+    if (call == "status" && method == "GET") return DatastoreStatus(admin);
+    if (call == "prune" && method == "POST") return PruneGroup(admin);
+    return NotFound(request);
+  }
+  if (path == std::vector<std::string>{"backup"} && method == "GET")
+    return UpgradeToBackup(request, who, config, handled);
+  if (path == std::vector<std::string>{"reader"} && method == "GET")
+    return UpgradeToReader(request, who, config, handled);
+  return NotFound(request);
+}
+
+Result<HttpResponse> RestApi::UpgradeToBackup(const HttpRequest& request, const AuthId& who,
+                                              const ServerConfig& config, Handled& handled) {
+  const Params& q = request.query;
+  CV_ASSIGN_OR_RETURN(std::string store_name, q.GetString("store"));
+  BackupNamespace ns;
+  if (const std::string* ns_text = q.Find("ns")) {
+    CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
+  }
+  std::vector<std::string> acl_path = {"datastore", store_name};
+  acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
+  if (!(config.PrivilegesOn(who, acl_path) & kPrivBackup))
+    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+  CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
+  const std::string* upgrade = request.Header("upgrade");
+  if (!upgrade || *upgrade != kBackupProtocol)
+    return Fail(ErrorCode::kInvalidArgument, "invalid protocol name");
+  CV_ASSIGN_OR_RETURN(std::string type_text, q.GetString("backup-type"));
+  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
+  CV_ASSIGN_OR_RETURN(std::string id, q.GetString("backup-id"));
+  CV_ASSIGN_OR_RETURN(int64_t time, q.GetInt("backup-time", 1, int64_t{1} << 40));
+  CV_ASSIGN_OR_RETURN(bool benchmark, q.GetBool("benchmark", false));
+  if (benchmark != (type == BackupType::kHost && id == "benchmark"))
+    return Fail(ErrorCode::kInvalidArgument,
+                "benchmark backups are host/benchmark with benchmark=true, and only those");
+
+  UploadOptions upload;
+  upload.ns = ns;
+  upload.type = type;
+  upload.id = id;
+  upload.time = time;
+  upload.owner = who.ToString();
+  upload.may_use_group = [who](const std::string& owner) { return OwnsGroup(owner, who); };
+  BackupSessionParams params{.store = store,
+                             .store_name = store_name,
+                             .upload = std::move(upload),
+                             .who = who,
+                             .peer = request.peer,
+                             .log = log_};
+  CV_ASSIGN_OR_RETURN(handled.upgrade, OpenBackupProtocol(std::move(params)));
+  return SwitchingTo(kBackupProtocol);
+}
+
+Result<HttpResponse> RestApi::UpgradeToReader(const HttpRequest& request, const AuthId& who,
+                                              const ServerConfig& config, Handled& handled) {
+  const Params& q = request.query;
+  CV_ASSIGN_OR_RETURN(std::string store_name, q.GetString("store"));
+  BackupNamespace ns;
+  if (const std::string* ns_text = q.Find("ns")) {
+    CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
+  }
+  std::vector<std::string> acl_path = {"datastore", store_name};
+  acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
+  const Privileges privileges = config.PrivilegesOn(who, acl_path);
+  if (!(privileges & (kPrivRead | kPrivBackup)))
+    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+  CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
+  const std::string* upgrade = request.Header("upgrade");
+  if (!upgrade || *upgrade != kReaderProtocol)
+    return Fail(ErrorCode::kInvalidArgument, "invalid protocol name");
+  CV_ASSIGN_OR_RETURN(std::string type_text, q.GetString("backup-type"));
+  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
+  CV_ASSIGN_OR_RETURN(std::string id, q.GetString("backup-id"));
+  CV_RETURN_IF_ERROR(CheckBackupId(id));
+  CV_ASSIGN_OR_RETURN(int64_t time, q.GetInt("backup-time", 1, int64_t{1} << 40));
+  const SnapshotRef snap{BackupGroup{ns, type, id}, time};
+  auto reader = store->OpenSnapshotReader(snap);
+  if (!reader) {
+    if (reader.error().code() == ErrorCode::kNotFound)
+      return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " does not exist.");
+    return std::unexpected(reader.error());
+  }
+  // Without Datastore.Read, only the owner's groups.
+  if (!(privileges & kPrivRead) && !OwnsGroup((*reader)->owner(), who))
+    return Fail(ErrorCode::kPermissionDenied, "backup owner check failed!");
+  handled.upgrade = OpenReaderProtocol(ReaderSessionParams{.store = store,
+                                                           .store_name = store_name,
+                                                           .reader = std::move(*reader),
+                                                           .who = who,
+                                                           .peer = request.peer,
+                                                           .log = log_});
+  return SwitchingTo(kReaderProtocol);
+}
+
+}  // namespace chunkvault::server

@@ -1,0 +1,51 @@
+// chunkvaultd's HTTP/1.1 API (PROTOCOL.md §2, §4.2): ticket login, the
+// REST calls PBS's client makes, and the upgrade of /api2/json/backup and
+// /api2/json/reader to their HTTP/2 protocols. Every request but the login
+// is authenticated (server/auth.h) against the configuration as it is on
+// disk at that moment, and authorised by the ACL; a failed authentication
+// is answered 401 three seconds after the request arrived, as PBS does, and
+// logged with the client and auth-id, never the secret.
+//
+// Thread-safety: Handle may run on many threads at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "chunkvault/env.h"
+#include "server/auth.h"
+#include "server/datastore_pool.h"
+#include "server/http_service.h"
+#include "server/server_config.h"
+
+namespace chunkvault::server {
+
+class RestApi final : public HttpService {
+ public:
+  using Log = std::function<void(const std::string&)>;
+  // Reads (or makes) the ticket key in the configuration directory.
+  static Result<std::unique_ptr<RestApi>> Create(Env* env, const std::string& config_dir, Log log);
+
+  Handled Handle(HttpRequest request) override;
+
+ private:
+  RestApi(Env* env, const std::string& config_dir, TicketKeys keys, Log log);
+  Result<HttpResponse> Route(const HttpRequest& request, const std::vector<std::string>& path,
+                             const AuthId& who, const ServerConfig& config, Handled& handled);
+  // GET /api2/json/backup: checks, starts the upload and answers 101 with
+  // the session in `handled`.
+  Result<HttpResponse> UpgradeToBackup(const HttpRequest& request, const AuthId& who,
+                                       const ServerConfig& config, Handled& handled);
+  // GET /api2/json/reader: the same for a restore of one snapshot.
+  Result<HttpResponse> UpgradeToReader(const HttpRequest& request, const AuthId& who,
+                                       const ServerConfig& config, Handled& handled);
+
+  Env* env_;
+  ConfigDir config_dir_;
+  Authenticator auth_;
+  DatastorePool datastores_;
+  Log log_;
+};
+
+}  // namespace chunkvault::server
