@@ -46,9 +46,11 @@ inline constexpr uint64_t kMaxObjectSize = uint64_t(1) << 30;
 struct BackendCounts {
   uint64_t get = 0, put = 0, head = 0, list = 0, del = 0, copy = 0;
   uint64_t bytes_up = 0, bytes_down = 0;
+  uint64_t errors = 0;  // calls that failed, a missing key (kNotFound) aside
   BackendCounts operator-(const BackendCounts& o) const {
-    return {get - o.get,   put - o.put,   head - o.head,           list - o.list,
-            del - o.del,   copy - o.copy, bytes_up - o.bytes_up,   bytes_down - o.bytes_down};
+    return {get - o.get,      put - o.put,   head - o.head,         list - o.list,
+            del - o.del,      copy - o.copy, bytes_up - o.bytes_up, bytes_down - o.bytes_down,
+            errors - o.errors};
   }
 };
 

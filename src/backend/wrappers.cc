@@ -126,7 +126,7 @@ Status AroundBackend::Copy(const std::string& from, const std::string& to) {
 // CountingBackend.
 
 BackendCounts CountingBackend::counts() const {
-  return {get_, put_, head_, list_, del_, copy_, up_, down_};
+  return {get_, put_, head_, list_, del_, copy_, up_, down_, errors_};
 }
 
 Status CountingBackend::Around(Call& call, const std::function<Status()>& attempt) {
@@ -137,6 +137,8 @@ Status CountingBackend::Around(Call& call, const std::function<Status()>& attemp
   counter->fetch_add(call.requests, std::memory_order_relaxed);
   up_.fetch_add(call.bytes_up, std::memory_order_relaxed);
   down_.fetch_add(call.bytes_down, std::memory_order_relaxed);
+  if (!st && st.error().code() != ErrorCode::kNotFound)
+    errors_.fetch_add(1, std::memory_order_relaxed);
   return st;
 }
 

@@ -77,7 +77,7 @@ class CountingBackend final : public AroundBackend {
  private:
   Status Around(Call& call, const std::function<Status()>& attempt) override;
   std::atomic<uint64_t> get_{0}, put_{0}, head_{0}, list_{0}, del_{0}, copy_{0};
-  std::atomic<uint64_t> up_{0}, down_{0};
+  std::atomic<uint64_t> up_{0}, down_{0}, errors_{0};
 };
 
 // A backend and the counter of the requests it makes (the counter is the

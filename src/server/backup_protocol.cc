@@ -54,6 +54,7 @@ class BackupProtocol final : public ProtocolSession {
         started_(std::chrono::steady_clock::now()) {}
 
   HttpResponse Handle(HttpRequest request) override {
+    if (p_.metrics) p_.metrics->requests += 1;
     auto answer = Route(request);
     if (!answer) {
       std::lock_guard lock(mu_);
@@ -80,6 +81,10 @@ class BackupProtocol final : public ProtocolSession {
                   static_cast<unsigned long long>(total_.count - total_.duplicates),
                   static_cast<unsigned long long>(total_.duplicates), seconds);
     if (p_.log) p_.log(line);
+    if (p_.metrics) {
+      p_.metrics->sessions_active -= 1;
+      (finished_ ? p_.metrics->backups_finished : p_.metrics->backups_aborted) += 1;
+    }
     // Dropping the upload removes an unfinished snapshot.
     upload_.reset();
   }
@@ -242,6 +247,11 @@ class BackupProtocol final : public ProtocolSession {
       if (!stored.stored) s->duplicates += 1;
     }
     known_[digest] = static_cast<uint64_t>(size);
+    if (p_.metrics) {
+      p_.metrics->chunks_received += 1;
+      p_.metrics->bytes_received += r.body.size();
+      (stored.stored ? p_.metrics->chunks_stored : p_.metrics->chunks_duplicate) += 1;
+    }
     return JsonAnswer(ToHex(digest));
   }
 
@@ -413,6 +423,7 @@ class BackupProtocol final : public ProtocolSession {
     std::lock_guard lock(mu_);
     files_ += 1;
     total_.size += r.body.size();
+    if (p_.metrics) p_.metrics->bytes_received += r.body.size();
     return JsonAnswer(nullptr);
   }
 

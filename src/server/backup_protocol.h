@@ -17,6 +17,7 @@
 #include "chunkvault/datastore.h"
 #include "server/auth_id.h"
 #include "server/http_service.h"
+#include "server/metrics.h"
 
 namespace chunkvault::server {
 
@@ -28,6 +29,7 @@ struct BackupSessionParams {
   std::string peer;
   // The session's log line when it ends.
   std::function<void(const std::string&)> log;
+  ServerMetrics* metrics = nullptr;  // outlives the session
 };
 
 // Starts the upload (locks, owner, last-backup checks) and returns the

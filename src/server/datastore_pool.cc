@@ -19,4 +19,11 @@ Result<std::shared_ptr<Datastore>> DatastorePool::Get(const ServerConfig& config
   return shared;
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<Datastore>>> DatastorePool::Open() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::shared_ptr<Datastore>>> stores;
+  for (const auto& [name, entry] : open_) stores.emplace_back(name, entry.second);
+  return stores;
+}
+
 }  // namespace chunkvault::server

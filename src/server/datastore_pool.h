@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "chunkvault/datastore.h"
 #include "server/server_config.h"
@@ -23,10 +25,12 @@ class DatastorePool {
   // "datastore 'x' does not exist" for a name the configuration lacks).
   // A store whose path changed in the configuration is opened anew.
   Result<std::shared_ptr<Datastore>> Get(const ServerConfig& config, const std::string& name);
+  // The stores opened so far, by name.
+  std::vector<std::pair<std::string, std::shared_ptr<Datastore>>> Open() const;
 
  private:
   Env* env_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   // name -> (path, store)
   std::map<std::string, std::pair<std::string, std::shared_ptr<Datastore>>> open_
       CV_GUARDED_BY(mu_);

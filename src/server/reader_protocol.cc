@@ -15,9 +15,12 @@ namespace {
 class ReaderProtocol final : public ProtocolSession {
  public:
   explicit ReaderProtocol(ReaderSessionParams params)
-      : p_(std::move(params)), started_(std::chrono::steady_clock::now()) {}
+      : p_(std::move(params)), started_(std::chrono::steady_clock::now()) {
+    if (p_.metrics) p_.metrics->sessions_active += 1;
+  }
 
   HttpResponse Handle(HttpRequest request) override {
+    if (p_.metrics) p_.metrics->requests += 1;
     auto answer = Route(request);
     if (!answer) return ErrorAnswer(answer.error());
     return std::move(*answer);
@@ -34,6 +37,10 @@ class ReaderProtocol final : public ProtocolSession {
         p_.peer.c_str(), static_cast<unsigned long long>(files_),
         static_cast<unsigned long long>(chunks_), FormatSize(bytes_sent_).c_str(), seconds);
     if (p_.log) p_.log(line);
+    if (p_.metrics) {
+      p_.metrics->sessions_active -= 1;
+      p_.metrics->restores += 1;
+    }
     p_.reader.reset();  // releases the snapshot
   }
 
@@ -67,6 +74,7 @@ class ReaderProtocol final : public ProtocolSession {
     for (const ChunkRef& c : chunks) allowed_.insert(c.digest);
     files_ += 1;
     bytes_sent_ += raw.size();
+    if (p_.metrics) p_.metrics->bytes_served += raw.size();
     return BytesAnswer(std::move(raw));
   }
 
@@ -82,6 +90,10 @@ class ReaderProtocol final : public ProtocolSession {
     std::lock_guard lock(mu_);
     chunks_ += 1;
     bytes_sent_ += raw.size();
+    if (p_.metrics) {
+      p_.metrics->chunks_served += 1;
+      p_.metrics->bytes_served += raw.size();
+    }
     return BytesAnswer(std::move(raw));
   }
 

@@ -14,6 +14,7 @@
 #include "chunkvault/datastore.h"
 #include "server/auth_id.h"
 #include "server/http_service.h"
+#include "server/metrics.h"
 
 namespace chunkvault::server {
 
@@ -24,6 +25,7 @@ struct ReaderSessionParams {
   AuthId who;
   std::string peer;
   std::function<void(const std::string&)> log;
+  ServerMetrics* metrics = nullptr;  // outlives the session
 };
 
 std::unique_ptr<ProtocolSession> OpenReaderProtocol(ReaderSessionParams params);

@@ -61,17 +61,20 @@ RestApi::RestApi(Env* env, const std::string& config_dir, TicketKeys keys, Log l
       config_dir_(*env, config_dir),
       auth_(std::move(keys)),
       datastores_(env),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      tasks_(log_) {}
 
 Handled RestApi::Handle(HttpRequest request) {
   const auto arrived = std::chrono::steady_clock::now();
+  metrics_.requests += 1;
   Handled handled;
   std::vector<std::string> path = Components(request.path);
-  if (path.size() < 2 || path[0] != "api2" || path[1] != "json") {
+  const bool metrics = path == std::vector<std::string>{"metrics"};
+  if (!metrics && (path.size() < 2 || path[0] != "api2" || path[1] != "json")) {
     handled.response = NotFound(request);
     return handled;
   }
-  path.erase(path.begin(), path.begin() + 2);
+  if (!metrics) path.erase(path.begin(), path.begin() + 2);
   for (const auto& part : path)
     if (part.front() == '.') {
       handled.response = ErrorAnswer(400, "path components must not start with '.'");
@@ -87,6 +90,7 @@ Handled RestApi::Handle(HttpRequest request) {
   const int64_t now = env_->NowUnix();
 
   auto refuse = [&](const std::string& who, int status, const std::string& message) {
+    metrics_.auth_failures += 1;
     if (log_) log_("authentication failure; rhost=" + request.peer + " user=" + who);
     handled.response = ErrorAnswer(status, message);
     handled.not_before = arrived + kAuthFailureDelay;
@@ -123,7 +127,7 @@ Handled RestApi::Handle(HttpRequest request) {
 
   auto who = auth_.Authenticate(request, *config, now);
   if (!who) return refuse(ClaimedId(request), 401, "authentication failed");
-  auto answer = Route(request, path, *who, *config, handled);
+  auto answer = metrics ? Metrics(*who, *config) : Route(request, path, *who, *config, handled);
   if (!answer) {
     handled.response = ErrorAnswer(answer.error());
   } else {
@@ -167,8 +171,26 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
     if (call == "files" && method == "GET") return ListFiles(admin);
     if (call == "status" && method == "GET") return DatastoreStatus(admin);
     if (call == "prune" && method == "POST") return PruneGroup(admin);
+    if (call == "gc" && method == "POST") {
+      if (!(privileges & kPrivModify))
+        return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+      return StartGc(store, store_name, who);
+    }
+    if (call == "gc" && method == "GET") {
+      if (!(privileges & kPrivAudit))
+        return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+      return GcStatus(store_name);
+    }
+    if (call == "verify" && method == "POST") {
+      if (!(privileges & kPrivVerify))
+        return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+      return StartVerify(request, store, store_name, who, ns);
+    }
     return NotFound(request);
   }
+  if (path.size() == 5 && path[0] == "nodes" && path[2] == "tasks" && path[4] == "status" &&
+      method == "GET")
+    return TaskStatus(path[3], who, config);
   if (path == std::vector<std::string>{"backup"} && method == "GET")
     return UpgradeToBackup(request, who, config, handled);
   if (path == std::vector<std::string>{"reader"} && method == "GET")
@@ -213,7 +235,8 @@ Result<HttpResponse> RestApi::UpgradeToBackup(const HttpRequest& request, const 
                              .upload = std::move(upload),
                              .who = who,
                              .peer = request.peer,
-                             .log = log_};
+                             .log = log_,
+                             .metrics = &metrics_};
   CV_ASSIGN_OR_RETURN(handled.upgrade, OpenBackupProtocol(std::move(params)));
   return SwitchingTo(kBackupProtocol);
 }
@@ -255,8 +278,107 @@ Result<HttpResponse> RestApi::UpgradeToReader(const HttpRequest& request, const 
                                                            .reader = std::move(*reader),
                                                            .who = who,
                                                            .peer = request.peer,
-                                                           .log = log_});
+                                                           .log = log_,
+                                                           .metrics = &metrics_});
   return SwitchingTo(kReaderProtocol);
+}
+
+Result<HttpResponse> RestApi::Metrics(const AuthId& who, const ServerConfig& config) {
+  if (!(config.PrivilegesOn(who, {"datastore"}) & kPrivAudit))
+    return Fail(ErrorCode::kPermissionDenied,
+                "permission check failed (metrics need the audit role on /datastore)");
+  std::vector<StoreMetrics> stores;
+  for (auto& [name, store] : datastores_.Open()) stores.push_back({name, store->Report()});
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  std::string text = RenderMetrics(metrics_, stores, tasks_.Counts());
+  r.body.assign(text.begin(), text.end());
+  return r;
+}
+
+Result<HttpResponse> RestApi::StartGc(std::shared_ptr<Datastore> store, const std::string& name,
+                                      const AuthId& who) {
+  if (auto last = tasks_.Last("garbage_collection", name); last && last->running)
+    return Fail(ErrorCode::kBusy, "garbage collection already running (" + last->upid + ")");
+  const std::string upid =
+      tasks_.Start("garbage_collection", name, who, [store]() -> Result<nlohmann::json> {
+        GcOptions options;
+        CV_ASSIGN_OR_RETURN(GcReport r, store->GarbageCollect(options, nullptr));
+        return nlohmann::json{{"index-file-count", r.index_files},
+                              {"referenced-chunks", r.referenced},
+                              {"removed-chunks", r.removed},
+                              {"removed-bytes", r.removed_bytes},
+                              {"pending-chunks", r.pending},
+                              {"pending-bytes", r.pending_bytes},
+                              {"disk-chunks", r.kept},
+                              {"disk-bytes", r.kept_bytes}};
+      });
+  return JsonAnswer(upid);
+}
+
+Result<HttpResponse> RestApi::GcStatus(const std::string& name) {
+  auto last = tasks_.Last("garbage_collection", name);
+  if (!last) return JsonAnswer(nlohmann::json::object());
+  nlohmann::json j = last->result.is_object() ? last->result : nlohmann::json::object();
+  j["upid"] = last->upid;
+  j["status"] = last->running ? "running" : last->exit_status;
+  return JsonAnswer(j);
+}
+
+Result<HttpResponse> RestApi::StartVerify(const HttpRequest& request,
+                                          std::shared_ptr<Datastore> store, const std::string& name,
+                                          const AuthId& who, const BackupNamespace& ns) {
+  CV_ASSIGN_OR_RETURN(Params params, ParamsOf(request));
+  std::vector<SnapshotRef> snapshots;
+  const std::string* type_text = params.Find("backup-type");
+  const std::string* id = params.Find("backup-id");
+  if (type_text || id) {
+    CV_ASSIGN_OR_RETURN(std::string t, params.GetString("backup-type"));
+    CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(t));
+    CV_ASSIGN_OR_RETURN(std::string group_id, params.GetString("backup-id"));
+    CV_ASSIGN_OR_RETURN(auto time, params.GetOptionalInt("backup-time", 1, int64_t{1} << 40));
+    const BackupGroup group{ns, type, group_id};
+    CV_ASSIGN_OR_RETURN(auto all, store->ListSnapshots(ns, false));
+    for (const auto& s : all)
+      if (s.ref.group == group && (!time || s.ref.time == *time)) snapshots.push_back(s.ref);
+    if (snapshots.empty()) return Fail(ErrorCode::kNotFound, "nothing to verify");
+  }
+  const std::string upid =
+      tasks_.Start("verify", name, who, [store, snapshots]() -> Result<nlohmann::json> {
+        VerifyOptions options;
+        CV_ASSIGN_OR_RETURN(VerifyReport r, store->Verify(snapshots, options, nullptr));
+        nlohmann::json j = {{"snapshots-ok", r.snapshots_ok},
+                            {"snapshots-failed", r.snapshots_failed},
+                            {"chunks", r.chunks},
+                            {"bad-chunks", r.bad_chunks.size()},
+                            {"errors", r.errors}};
+        if (!r.ok())
+          return Fail(ErrorCode::kCorrupt,
+                      "verification failed: " + std::to_string(r.snapshots_failed) +
+                          " snapshots failed, " + std::to_string(r.bad_chunks.size()) +
+                          " bad chunks");
+        return j;
+      });
+  return JsonAnswer(upid);
+}
+
+Result<HttpResponse> RestApi::TaskStatus(const std::string& upid, const AuthId& who,
+                                         const ServerConfig& config) {
+  auto task = tasks_.Find(upid);
+  if (!task) return Fail(ErrorCode::kNotFound, "no task " + upid);
+  if (task->auth_id != who.ToString() &&
+      !(config.PrivilegesOn(who, {"datastore", task->store}) & kPrivAudit))
+    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+  nlohmann::json j = {
+      {"upid", task->upid},       {"type", task->type},
+      {"id", task->store},        {"user", task->auth_id},
+      {"starttime", task->start}, {"status", task->running ? "running" : "stopped"}};
+  if (!task->running) {
+    j["exitstatus"] = task->exit_status;
+    j["endtime"] = task->end;
+    j["result"] = task->result;
+  }
+  return JsonAnswer(j);
 }
 
 }  // namespace chunkvault::server

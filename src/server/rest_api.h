@@ -17,7 +17,9 @@
 #include "server/auth.h"
 #include "server/datastore_pool.h"
 #include "server/http_service.h"
+#include "server/metrics.h"
 #include "server/server_config.h"
+#include "server/tasks.h"
 
 namespace chunkvault::server {
 
@@ -41,11 +43,26 @@ class RestApi final : public HttpService {
   Result<HttpResponse> UpgradeToReader(const HttpRequest& request, const AuthId& who,
                                        const ServerConfig& config, Handled& handled);
 
+  // GET /metrics (Datastore.Audit on /datastore).
+  Result<HttpResponse> Metrics(const AuthId& who, const ServerConfig& config);
+  // POST and GET .../{store}/gc, POST .../{store}/verify: tasks.
+  Result<HttpResponse> StartGc(std::shared_ptr<Datastore> store, const std::string& name,
+                               const AuthId& who);
+  Result<HttpResponse> GcStatus(const std::string& name);
+  Result<HttpResponse> StartVerify(const HttpRequest& request, std::shared_ptr<Datastore> store,
+                                   const std::string& name, const AuthId& who,
+                                   const BackupNamespace& ns);
+  // GET /nodes/{node}/tasks/{upid}/status: its starter's, or with audit.
+  Result<HttpResponse> TaskStatus(const std::string& upid, const AuthId& who,
+                                  const ServerConfig& config);
+
   Env* env_;
   ConfigDir config_dir_;
   Authenticator auth_;
   DatastorePool datastores_;
   Log log_;
+  ServerMetrics metrics_;
+  TaskRegistry tasks_;  // last: its destructor waits for running tasks
 };
 
 }  // namespace chunkvault::server

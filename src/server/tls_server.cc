@@ -12,6 +12,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -136,12 +137,16 @@ class Server final : public TlsServer {
 
   void Shutdown(std::chrono::seconds grace) override {
     if (shut_down_.exchange(true)) return;
-    net::post(acceptor_.get_executor(), [this] {
+    std::promise<void> closed;
+    net::post(acceptor_.get_executor(), [this, &closed] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      closed.set_value();
     });
+    if (!threads_.empty()) closed.get_future().wait();
     std::unique_lock lock(mu_);
     stopping_ = true;
+    Log("listener closed; " + std::to_string(connections_.size()) + " connections open");
     for (auto& [id, weak] : connections_)
       if (auto c = weak.lock(); c && c->idle) Close(c);
     const auto deadline = std::chrono::steady_clock::now() + grace;

@@ -1,6 +1,7 @@
 # The server the protocol tests talk to: a fresh datastore and
 # configuration (users alice@pbs and bob@pbs, a token each, the backup role
-# for all four on the store, carol@pbs!reader with the reader role), one
+# for all four on the store; carol@pbs and carol@pbs!reader with the reader
+# role; dave@pbs and dave@pbs!admin with the admin role on /datastore), one
 # chunkvaultd over TLS for the class, and helpers to open sessions and read
 # what the store holds with the chunkvault CLI.
 import json
@@ -31,6 +32,8 @@ def stamp(t):
 
 
 class ServerFixture(unittest.TestCase):
+    server_args = ()
+
     @classmethod
     def setUpClass(cls):
         base = os.environ.get("CV_TEST_TMPDIR") or None
@@ -40,10 +43,10 @@ class ServerFixture(unittest.TestCase):
         cfg = os.path.join(cls.tmp, "etc")
         env = dict(os.environ, CHUNKVAULT_PASSWORD="alice's password")
         run(CHUNKVAULTD, "datastore", "add", "store1", cls.store, "--config-dir", cfg)
-        for user in ("alice@pbs", "bob@pbs", "carol@pbs"):
+        for user in ("alice@pbs", "bob@pbs", "carol@pbs", "dave@pbs"):
             run(CHUNKVAULTD, "user", "add", user, "--config-dir", cfg, env=env)
         cls.tokens = {}
-        for tok in ("alice@pbs!host1", "bob@pbs!host2", "carol@pbs!reader"):
+        for tok in ("alice@pbs!host1", "bob@pbs!host2", "carol@pbs!reader", "dave@pbs!admin"):
             out = run(CHUNKVAULTD, "token", "add", tok, "--json", "--config-dir", cfg).stdout
             cls.tokens[tok] = json.loads(out)["value"]
         grants = [(who, "backup") for who in ("alice@pbs", "alice@pbs!host1", "bob@pbs", "bob@pbs!host2")]
@@ -51,7 +54,11 @@ class ServerFixture(unittest.TestCase):
         for who, role in grants:
             run(CHUNKVAULTD, "acl", "set", "/datastore/store1", role, "--auth-id", who,
                 "--config-dir", cfg)
-        cls.server = w.Server(CHUNKVAULTD, cfg)
+        for who in ("dave@pbs", "dave@pbs!admin"):
+            run(CHUNKVAULTD, "acl", "set", "/datastore", "admin", "--auth-id", who,
+                "--config-dir", cfg)
+        cls.config_dir = cfg
+        cls.server = w.Server(CHUNKVAULTD, cfg, cls.server_args)
 
     @classmethod
     def tearDownClass(cls):
@@ -63,6 +70,20 @@ class ServerFixture(unittest.TestCase):
 
     def auth(self, token="alice@pbs!host1"):
         return w.token_header(token, self.tokens[token])
+
+    def rest(self, method, path, token="alice@pbs!host1", headers=None, body=b""):
+        """One REST call on a connection of its own: (status, data or text)."""
+        sock = w.tls_connect(self.server.port, self.server.fingerprint)
+        try:
+            h = dict(self.auth(token)) if token else {}
+            h.update(headers or {})
+            status, _, raw = w.http1(sock, method, path, h, body)
+        finally:
+            sock.close()
+        try:
+            return status, json.loads(raw)["data"]
+        except (ValueError, KeyError):
+            return status, raw.decode(errors="replace")
 
     def session(self, backup_type, backup_id, backup_time, token="alice@pbs!host1", debug="true"):
         sock = w.tls_connect(self.server.port, self.server.fingerprint)

@@ -317,5 +317,31 @@ class BackupProtocolTest(ServerFixture):
         s.close()
 
 
+    # Sixteen clients back up sixteen groups at once into the one store
+    # (one shared cache and chunk store in the one server process); every
+    # backup finishes, and every snapshot verifies.
+    def test_sixteen_clients_at_once(self):
+        import threading
+        t = 1_700_400_000
+        shared = os.urandom(50_000)  # every client has this chunk too
+        errors = []
+
+        def client(n):
+            try:
+                chunks = [os.urandom(40_000 + n), shared, os.urandom(10_000)]
+                self.backup_archive("host", f"client{n:02d}", t, chunks)
+            except Exception as e:  # reported below, with the client's number
+                errors.append(f"client {n}: {e!r}")
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(errors, [])
+        for n in range(16):
+            run(CHUNKVAULT, "verify", "--store", self.store, f"host/client{n:02d}/{stamp(t)}")
+
+
 if __name__ == "__main__":
     unittest.main()
