@@ -17,19 +17,20 @@
 namespace chunkvault {
 
 enum class ErrorCode {
-  kInvalidArgument,  // bad input from the user (names, sizes, options)
-  kNotFound,         // a file, snapshot, archive or chunk does not exist
-  kAlreadyExists,    // something to be created is already there
-  kCorrupt,          // stored data fails a check (magic, CRC, digest, csum)
-  kEncrypted,        // encrypted data and no key was given
-  kBusy,             // a lock is held by another process
-  kProtected,        // a protected snapshot may not be removed
-  kUnsupported,      // valid but not handled (e.g. a socket in a tree)
-  kIo,               // the operating system refused (errno)
-  kNoSpace,          // the disk (or quota) is full
-  kNetwork,          // a remote endpoint failed or could not be reached
-  kPermissionDenied, // the remote side refused us (403, untrusted certificate)
-  kInternal,         // a bug: an invariant did not hold
+  kInvalidArgument,   // bad input from the user (names, sizes, options)
+  kNotFound,          // a file, snapshot, archive or chunk does not exist
+  kAlreadyExists,     // something to be created is already there
+  kCorrupt,           // stored data fails a check (magic, CRC, digest, csum)
+  kEncrypted,         // encrypted data and no key was given
+  kBusy,              // a lock is held by another process
+  kProtected,         // a protected snapshot may not be removed
+  kUnsupported,       // valid but not handled (e.g. a socket in a tree)
+  kIo,                // the operating system refused (errno)
+  kNoSpace,           // the disk (or quota) is full
+  kNetwork,           // a remote endpoint failed or could not be reached
+  kPermissionDenied,  // the remote side refused us (403, untrusted certificate)
+  kRefused,           // a server refused a request it understood (HTTP 400)
+  kInternal,          // a bug: an invariant did not hold
 };
 
 // A short lowercase name for the code ("corrupt", "not found"...).

@@ -93,9 +93,22 @@ int RunBackup(const BackupArgs& args) {
   if (!ns) return ReportError(ns.error());
   bo.ns = *ns;
 
-  auto ds = OpenStore(args.store);
-  if (!ds) return ReportError(ds.error());
-  auto session = (*ds)->StartBackup(bo);
+  StoreOptions target = args.store;
+  if (auto st = ResolveTarget(target); !st) return ReportError(st.error());
+  std::unique_ptr<Datastore> ds;
+  std::unique_ptr<Remote> remote;
+  Result<std::unique_ptr<BackupSession>> session = Fail(ErrorCode::kInternal, "no session");
+  if (!target.repository.empty()) {
+    auto r = ConnectRemote(target);
+    if (!r) return ReportError(r.error());
+    remote = std::move(*r);
+    session = remote->StartBackup(bo);
+  } else {
+    auto opened = OpenStore(target);
+    if (!opened) return ReportError(opened.error());
+    ds = std::move(*opened);
+    session = ds->StartBackup(bo);
+  }
   if (!session) return ReportError(session.error());
 
   ProgressLine line;
@@ -149,7 +162,8 @@ int RunBackup(const BackupArgs& args) {
                                                              double(summary->new_bytes))},
                         {"warnings", warnings},
                         {"duration", seconds}};
-    AddCacheJson(j, (*ds)->Report());
+    if (ds) AddCacheJson(j, ds->Report());
+    if (remote) j["repository"] = remote->Describe();
     PrintJson(j);
   } else {
     std::printf("%s\n", snap.c_str());
@@ -161,7 +175,7 @@ int RunBackup(const BackupArgs& args) {
                  (unsigned long long)summary->new_chunks, FormatSize(summary->new_bytes).c_str(),
                  FormatSize(summary->stored_bytes).c_str(),
                  DedupRatio(summary->bytes, summary->new_bytes).c_str());
-    PrintCacheReport((*ds)->Report());
+    if (ds) PrintCacheReport(ds->Report());
   }
   if (warnings > 0) {
     std::fprintf(stderr,
@@ -181,7 +195,7 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
       "backup",
       "Back up directories (ARCHIVE ending .tar) and images (ARCHIVE ending .img) into one "
       "snapshot; prints the snapshot as TYPE/ID/TIME");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("--backup-type", args->type, "vm | ct | host (default: host)")
       ->check(CLI::IsMember({"vm", "ct", "host"}));

@@ -13,9 +13,43 @@ size_t Damaged(const std::vector<SnapshotInfo>& list) {
                               [](const SnapshotInfo& s) { return !s.damage.empty(); }));
 }
 
-int RunSnapshots(const StoreOptions& opts) {
+// The snapshots a server lets us see, as it lists them (PBS's JSON).
+int RunRemoteSnapshots(const StoreOptions& opts, const BackupNamespace& ns) {
+  auto remote = ConnectRemote(opts);
+  if (!remote) return ReportError(remote.error());
+  auto list = (*remote)->ListSnapshots(ns);
+  if (!list) return ReportError(list.error());
+  if (!list->is_array()) return ReportError(Error(ErrorCode::kNetwork, "the server sent no list"));
+  if (opts.json) {
+    PrintJson(*list);
+    return kExitOk;
+  }
+  std::printf("%-44s %10s  %s\n", "SNAPSHOT", "SIZE", "FILES");
+  for (const auto& s : *list) {
+    if (!s.is_object()) continue;
+    SnapshotRef ref;
+    auto type = ParseBackupType(s.value("backup-type", ""));
+    if (!type) continue;
+    ref.group = BackupGroup{ns, *type, s.value("backup-id", "")};
+    ref.time = s.value("backup-time", int64_t{0});
+    std::string files;
+    if (s.contains("files") && s["files"].is_array())
+      for (const auto& f : s["files"])
+        if (f.is_object()) files += (files.empty() ? "" : " ") + f.value("filename", "");
+    std::printf("%-44s %10s  %s%s\n", ref.ToString().c_str(),
+                FormatSize(s.value("size", uint64_t{0})).c_str(), files.c_str(),
+                s.value("protected", false) ? " [protected]" : "");
+  }
+  std::printf("%zu snapshot%s on %s\n", list->size(), list->size() == 1 ? "" : "s",
+              (*remote)->Describe().c_str());
+  return kExitOk;
+}
+
+int RunSnapshots(StoreOptions opts) {
   auto ns = ParseNamespace(opts);
   if (!ns) return ReportError(ns.error());
+  if (auto st = ResolveTarget(opts); !st) return ReportError(st.error());
+  if (!opts.repository.empty()) return RunRemoteSnapshots(opts, *ns);
   auto ds = OpenStore(opts);
   if (!ds) return ReportError(ds.error());
   auto list = (*ds)->ListSnapshots(*ns, /*recursive=*/false);
@@ -82,7 +116,7 @@ int RunSnapshots(const StoreOptions& opts) {
 void RegisterSnapshots(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<StoreOptions>();
   CLI::App* cmd = app.add_subcommand("snapshots", "List snapshots with sizes and the dedup ratio");
-  AddStoreOptions(cmd, *opts, /*with_ns=*/true, /*with_json=*/true);
+  AddStoreOptions(cmd, *opts, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   cmd->callback([opts, &exit_code] { exit_code = RunSnapshots(*opts); });
 }
 

@@ -3,14 +3,29 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
 #include <iostream>
 
 namespace chunkvault::cli {
 
-void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json) {
-  cmd->add_option("--store", opts.store, "Datastore directory")
-      ->envname("CHUNKVAULT_STORE")
-      ->required();
+void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json,
+                     bool remote_ok) {
+  opts.remote_ok = remote_ok;
+  if (remote_ok) {
+    cmd->add_option("--store", opts.store, "Datastore directory (or CHUNKVAULT_STORE)");
+    cmd->add_option("--repository", opts.repository,
+                    "A server's datastore: [[AUTH-ID@]HOST[:PORT]:]STORE (or "
+                    "CHUNKVAULT_REPOSITORY, PBS_REPOSITORY); the secret comes from "
+                    "CHUNKVAULT_PASSWORD or PBS_PASSWORD");
+    cmd->add_option("--fingerprint", opts.fingerprint,
+                    "The server certificate's SHA-256 fingerprint (or CHUNKVAULT_FINGERPRINT, "
+                    "PBS_FINGERPRINT)");
+  } else {
+    cmd->add_option("--store", opts.store, "Datastore directory")
+        ->envname("CHUNKVAULT_STORE")
+        ->required();
+  }
   if (with_ns) cmd->add_option("--ns", opts.ns, "Namespace, e.g. 'site/prod' (default: root)");
   if (with_json) cmd->add_flag("--json", opts.json, "Print JSON for scripts");
 }
@@ -32,6 +47,37 @@ Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts) {
   o.cache_admit = opts.cache_admit;
   o.on_s3_retry = ReportS3Retry;
   return Datastore::Open(Env::Default(), opts.store, o);
+}
+
+namespace {
+std::string FromEnv(std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (const char* v = std::getenv(n); v && *v) return v;
+  return "";
+}
+}  // namespace
+
+Status ResolveTarget(StoreOptions& opts) {
+  if (!opts.store.empty() && !opts.repository.empty())
+    return Fail(ErrorCode::kInvalidArgument, "give --store or --repository, not both");
+  if (!opts.store.empty() || !opts.repository.empty()) return {};
+  opts.store = FromEnv({"CHUNKVAULT_STORE"});
+  if (opts.store.empty()) opts.repository = FromEnv({"CHUNKVAULT_REPOSITORY", "PBS_REPOSITORY"});
+  if (opts.store.empty() && opts.repository.empty())
+    return Fail(ErrorCode::kInvalidArgument,
+                "no datastore: give --store or --repository (or set CHUNKVAULT_STORE, "
+                "CHUNKVAULT_REPOSITORY)");
+  return {};
+}
+
+Result<std::unique_ptr<Remote>> ConnectRemote(const StoreOptions& opts) {
+  RemoteOptions o;
+  o.repository = opts.repository;
+  o.secret = FromEnv({"CHUNKVAULT_PASSWORD", "PBS_PASSWORD"});
+  o.fingerprint = opts.fingerprint.empty() ? FromEnv({"CHUNKVAULT_FINGERPRINT", "PBS_FINGERPRINT"})
+                                           : opts.fingerprint;
+  o.jobs = opts.jobs;
+  return Remote::Connect(o);
 }
 
 Result<BackupNamespace> ParseNamespace(const StoreOptions& opts) {

@@ -9,13 +9,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/datastore.h"
+#include "chunkvault/remote.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault::cli {
@@ -33,10 +33,27 @@ struct StoreOptions {
   // S3 stores: this run may add chunks to the local cache (false with
   // backup --no-cache, restore/cat/verify --no-admit).
   bool cache_admit = true;
+  // A server instead of a store (commands that can be clients):
+  // "[[auth-id@]host[:port]:]store", and its certificate's fingerprint.
+  std::string repository;
+  std::string fingerprint;
+  bool remote_ok = false;
 };
 
 // Adds --store (with CHUNKVAULT_STORE), and (if asked) --ns and --json.
-void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json);
+// With `remote_ok` also --repository and --fingerprint: the command then
+// runs against a server (see ResolveTarget).
+void AddStoreOptions(CLI::App* cmd, StoreOptions& opts, bool with_ns, bool with_json,
+                     bool remote_ok = false);
+// For a command that can be a client: a store or a repository, from the
+// command line (giving both is an error), else from CHUNKVAULT_STORE, else
+// CHUNKVAULT_REPOSITORY, else PBS_REPOSITORY. Fills opts.store or
+// opts.repository.
+Status ResolveTarget(StoreOptions& opts);
+// Connects to opts.repository with the secret of CHUNKVAULT_PASSWORD (or
+// PBS_PASSWORD) and the fingerprint of --fingerprint (or
+// CHUNKVAULT_FINGERPRINT, PBS_FINGERPRINT).
+Result<std::unique_ptr<Remote>> ConnectRemote(const StoreOptions& opts);
 // Adds --jobs, for the commands that work on chunks (backup, restore, cat,
 // verify).
 void AddJobsOption(CLI::App* cmd, StoreOptions& opts);

@@ -151,6 +151,7 @@ int StatusFor(ErrorCode code) {
     case ErrorCode::kCorrupt:
     case ErrorCode::kEncrypted:
     case ErrorCode::kUnsupported:
+    case ErrorCode::kRefused:
       return 400;
     case ErrorCode::kPermissionDenied:
       return 403;

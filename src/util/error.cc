@@ -19,6 +19,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kNoSpace: return "no space";
     case ErrorCode::kNetwork: return "network error";
     case ErrorCode::kPermissionDenied: return "permission denied";
+    case ErrorCode::kRefused:
+      return "refused";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

@@ -1,0 +1,385 @@
+// A backup sent to a server (chunkvault/remote.h): the public
+// BackupSession, over PBS's backup protocol (PROTOCOL.md §3.1). Chunks are
+// cut, hashed and compressed here; a chunk the previous snapshot's same
+// archive holds, or one already sent for this archive, is only appended;
+// the others are uploaded with many requests in flight on the one HTTP/2
+// connection.
+#include "client/remote_backup.h"
+
+#include <deque>
+#include <future>
+#include <mutex>
+#include <unordered_set>
+
+#include "archive/image.h"
+#include "archive/tar.h"
+#include "chunker/chunk_assembler.h"
+#include "chunkvault/blob.h"
+#include "chunkvault/hash.h"
+#include "chunkvault/index.h"
+#include "chunkvault/manifest.h"
+#include "util/safe_name.h"
+#include "util/thread_annotations.h"
+#include "util/thread_pool.h"
+
+namespace chunkvault::client {
+namespace {
+
+constexpr uint64_t kFixedChunkSize = 4u << 20;  // a server's fixed writers take only these
+constexpr size_t kAppendBatch = 128;            // entries per append, as PVE's library
+
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+Bytes JsonBytes(const nlohmann::json& j) {
+  const std::string text = j.dump();
+  return Bytes(text.begin(), text.end());
+}
+
+Status CheckName(const std::string& name, const std::string& suffix) {
+  if (!name.ends_with(suffix) || name.size() == suffix.size() || !IsSafeName(name, 128))
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "archive name '" + name + "' must be [A-Za-z0-9_][A-Za-z0-9._-]* ending with " + suffix);
+  return {};
+}
+
+// The chunks of one archive: hashed and compressed by the pool's workers,
+// uploaded unless known, each one's digest kept in stream order.
+class ArchiveUploader {
+ public:
+  ArchiveUploader(H2Session& h2, ThreadPool& pool, int64_t wid, const char* kind,
+                  std::unordered_set<Digest, DigestHash> known, BackupProgress& progress)
+      : h2_(h2),
+        pool_(pool),
+        wid_(wid),
+        kind_(kind),
+        known_(std::move(known)),
+        progress_(progress) {}
+
+  Status Add(ByteBuffer chunk) {
+    CV_RETURN_IF_ERROR(FirstError());
+    entries_.push_back(Entry{{}, chunk.size()});
+    Entry* slot = &entries_.back();
+    auto shared = std::make_shared<ByteBuffer>(std::move(chunk));
+    pool_.Submit([this, slot, shared] { Store(slot, *shared); });
+    return {};
+  }
+
+  // Waits for every chunk; their (digest, size) in stream order.
+  Result<std::vector<std::pair<Digest, uint64_t>>> Finish() {
+    pool_.WaitIdle();
+    CV_RETURN_IF_ERROR(FirstError());
+    std::vector<std::pair<Digest, uint64_t>> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_) out.emplace_back(e.digest, e.size);
+    return out;
+  }
+
+ private:
+  struct Entry {
+    Digest digest;
+    uint64_t size;
+  };
+
+  void Store(Entry* slot, const ByteBuffer& chunk) {
+    const ByteView data(chunk.data(), chunk.size());
+    slot->digest = Sha256Of(data);
+    progress_.chunks.fetch_add(1, std::memory_order_relaxed);
+    progress_.bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mu_);
+      if (!error_ || !known_.insert(slot->digest).second) return;
+    }
+    Bytes blob = EncodeBlob(data, true);
+    const size_t encoded = blob.size();
+    auto answer = h2_.Start("POST", std::string("/") + kind_ + "_chunk",
+                            {{"digest", ToHex(slot->digest)},
+                             {"encoded-size", std::to_string(encoded)},
+                             {"size", std::to_string(data.size())},
+                             {"wid", std::to_string(wid_)}},
+                            std::move(blob), "application/octet-stream")
+                      .get();
+    Result<nlohmann::json> data_of =
+        answer ? DataOf(*answer) : Result<nlohmann::json>(std::unexpected(answer.error()));
+    if (!data_of) {
+      std::lock_guard lock(mu_);
+      if (error_)
+        error_ =
+            std::unexpected(std::move(data_of).error().Context("chunk " + ToHex(slot->digest)));
+      return;
+    }
+    progress_.new_chunks.fetch_add(1, std::memory_order_relaxed);
+    progress_.new_bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    progress_.stored_bytes.fetch_add(encoded, std::memory_order_relaxed);
+  }
+
+  Status FirstError() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+  H2Session& h2_;
+  ThreadPool& pool_;
+  const int64_t wid_;
+  const char* kind_;
+  std::deque<Entry> entries_;  // stable addresses; producer-owned but for each slot's digest
+  std::mutex mu_;
+  std::unordered_set<Digest, DigestHash> known_ CV_GUARDED_BY(mu_);
+  Status error_ CV_GUARDED_BY(mu_);
+  BackupProgress& progress_;
+};
+
+class AssemblerSink final : public TarSink {
+ public:
+  explicit AssemblerSink(ChunkAssembler& a) : a_(a) {}
+  Status Write(ByteView data) override { return a_.Write(data); }
+  std::span<uint8_t> Space() override { return a_.Space(); }
+  Status Commit(size_t n) override { return a_.Commit(n); }
+
+ private:
+  ChunkAssembler& a_;
+};
+
+class RemoteBackupSession final : public BackupSession {
+ public:
+  RemoteBackupSession(std::unique_ptr<H2Session> h2, SnapshotRef snap, size_t jobs)
+      : h2_(std::move(h2)), snap_(std::move(snap)), pool_(jobs, jobs) {}
+
+  Status Begin() {
+    // As PBS's client: the previous manifest, if any; failures only mean
+    // no previous snapshot to re-use.
+    auto time = h2_->Call("GET", "/previous_backup_time");
+    if (time && time->is_number_integer()) {
+      auto raw =
+          h2_->Start("GET", "/previous", {{"archive-name", kManifestBlobName}}, {}, "").get();
+      if (raw && raw->status == 200) {
+        auto m = Manifest::DecodeBlob(raw->body);
+        if (m) previous_ = std::move(*m);
+      }
+    }
+    return {};
+  }
+
+  const SnapshotRef& snapshot() const override { return snap_; }
+  void SetProgressCallback(std::function<void()> fn) override { on_chunk_ = std::move(fn); }
+  const BackupProgress& progress() const override { return progress_; }
+
+  Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
+                                uint64_t chunk_size, TarObserver* observer,
+                                TarStats* stats) override {
+    CV_RETURN_IF_ERROR(CheckName(archive, ".tar"));
+    const std::string name = archive + ".didx";
+    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
+    CV_ASSIGN_OR_RETURN(nlohmann::json wid,
+                        h2_->Call("POST", "/dynamic_index", {{"archive-name", name}}));
+    if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
+    const Snap before = Now();
+    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "dynamic", std::move(known), progress_);
+    ChunkAssembler assembler(chunk_size, pool_.size() + pool_.max_queued(),
+                             [&](ByteBuffer c) -> Status {
+                               CV_RETURN_IF_ERROR(up.Add(std::move(c)));
+                               if (on_chunk_) on_chunk_();
+                               return Status{};
+                             });
+    AssemblerSink sink(assembler);
+    CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
+    CV_RETURN_IF_ERROR(assembler.Finish());
+    if (stats) *stats = tar_stats;
+    CV_ASSIGN_OR_RETURN(auto chunks, up.Finish());
+    DynamicIndex index;
+    std::vector<uint64_t> starts;
+    uint64_t end = 0;
+    for (const auto& [digest, size] : chunks) {
+      starts.push_back(end);
+      end += size;
+      index.entries.push_back({end, digest});
+    }
+    CV_RETURN_IF_ERROR(Append("dynamic", wid.get<int64_t>(), chunks, starts));
+    const Digest csum = index.ComputeChecksum();
+    CV_RETURN_IF_ERROR(Close("dynamic", wid.get<int64_t>(), chunks.size(), end, csum));
+    return Record(name, end, csum, chunks.size(), before);
+  }
+
+  Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
+                                  uint64_t chunk_size) override {
+    CV_RETURN_IF_ERROR(CheckName(archive, ".img"));
+    if (chunk_size != kFixedChunkSize)
+      return Fail(ErrorCode::kInvalidArgument,
+                  "a server takes images in 4 MiB chunks (PBS's fixed index); leave --chunk-size "
+                  "at its default");
+    const std::string name = archive + ".fidx";
+    CV_ASSIGN_OR_RETURN(ImageSource source, ImageSource::Open(path));
+    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
+    CV_ASSIGN_OR_RETURN(nlohmann::json wid, h2_->Call("POST", "/fixed_index",
+                                                      {{"archive-name", name},
+                                                       {"size", std::to_string(source.size())}}));
+    if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
+    const Snap before = Now();
+    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", std::move(known), progress_);
+    uint64_t total = 0;
+    for (;;) {
+      ByteBuffer chunk(kFixedChunkSize);
+      CV_ASSIGN_OR_RETURN(size_t n, source.Read(chunk.data(), chunk.capacity()));
+      if (n == 0) break;
+      chunk.set_size(n);
+      total += n;
+      CV_RETURN_IF_ERROR(up.Add(std::move(chunk)));
+      if (on_chunk_) on_chunk_();
+      if (n < kFixedChunkSize) break;
+    }
+    if (total != source.size())
+      return Fail(ErrorCode::kIo, path + " changed size during the backup");
+    CV_ASSIGN_OR_RETURN(auto chunks, up.Finish());
+    FixedIndex index;
+    std::vector<uint64_t> starts;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      starts.push_back(i * kFixedChunkSize);
+      index.digests.push_back(chunks[i].first);
+    }
+    CV_RETURN_IF_ERROR(Append("fixed", wid.get<int64_t>(), chunks, starts));
+    const Digest csum = index.ComputeChecksum();
+    CV_RETURN_IF_ERROR(Close("fixed", wid.get<int64_t>(), chunks.size(), total, csum));
+    return Record(name, total, csum, chunks.size(), before);
+  }
+
+  Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) override {
+    CV_RETURN_IF_ERROR(CheckName(name, ".blob"));
+    if (data.size() > (16u << 20))
+      return Fail(ErrorCode::kInvalidArgument, name + ": a server takes blobs of at most 16 MiB");
+    Bytes blob = EncodeBlob(data, true);
+    const ManifestFile file{name, "none", blob.size(), Sha256Of(blob)};
+    CV_RETURN_IF_ERROR(UploadBlob(name, std::move(blob)));
+    files_.push_back(file);
+    ArchiveSummary s;
+    s.file_name = name;
+    s.size = file.size;
+    summaries_.push_back(s);
+    return s;
+  }
+
+  Result<BackupSummary> Finish() override {
+    if (files_.empty())
+      return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
+    Manifest m;
+    m.backup_type = BackupTypeName(snap_.group.type);
+    m.backup_id = snap_.group.id;
+    m.backup_time = snap_.time;
+    m.files = files_;
+    CV_RETURN_IF_ERROR(UploadBlob(kManifestBlobName, m.EncodeBlob()));
+    CV_RETURN_IF_ERROR(h2_->Call("POST", "/finish"));
+    BackupSummary summary;
+    summary.snapshot = snap_;
+    summary.archives = summaries_;
+    summary.bytes = progress_.bytes;
+    summary.chunks = progress_.chunks;
+    summary.new_chunks = progress_.new_chunks;
+    summary.new_bytes = progress_.new_bytes;
+    summary.stored_bytes = progress_.stored_bytes;
+    return summary;
+  }
+
+ private:
+  struct Snap {
+    uint64_t new_chunks, new_bytes, stored_bytes;
+  };
+  Snap Now() const { return {progress_.new_chunks, progress_.new_bytes, progress_.stored_bytes}; }
+
+  // The digests of the previous snapshot's archive of this name, which the
+  // server then lets this session append without an upload.
+  Result<std::unordered_set<Digest, DigestHash>> KnownChunks(const std::string& name) {
+    std::unordered_set<Digest, DigestHash> known;
+    if (!previous_ || !previous_->Find(name)) return known;
+    auto raw = h2_->Start("GET", "/previous", {{"archive-name", name}}, {}, "").get();
+    if (!raw || raw->status != 200) return known;
+    std::vector<ChunkRef> chunks;
+    if (name.ends_with(".didx")) {
+      if (auto index = DynamicIndex::Parse(raw->body)) chunks = index->Chunks();
+    } else if (auto index = FixedIndex::Parse(raw->body)) {
+      chunks = index->Chunks();
+    }
+    for (const ChunkRef& c : chunks) known.insert(c.digest);
+    return known;
+  }
+
+  Status Append(const char* kind, int64_t wid,
+                const std::vector<std::pair<Digest, uint64_t>>& chunks,
+                const std::vector<uint64_t>& starts) {
+    for (size_t at = 0; at < chunks.size(); at += kAppendBatch) {
+      nlohmann::json digests = nlohmann::json::array(), offsets = nlohmann::json::array();
+      for (size_t i = at; i < std::min(chunks.size(), at + kAppendBatch); ++i) {
+        digests.push_back(ToHex(chunks[i].first));
+        offsets.push_back(starts[i]);
+      }
+      nlohmann::json body = {{"wid", wid}, {"digest-list", digests}, {"offset-list", offsets}};
+      CV_RETURN_IF_ERROR(h2_->Call("PUT", std::string("/") + kind + "_index", {}, JsonBytes(body),
+                                   "application/json"));
+    }
+    return {};
+  }
+
+  Status Close(const char* kind, int64_t wid, size_t count, uint64_t size, const Digest& csum) {
+    CV_RETURN_IF_ERROR(h2_->Call("POST", std::string("/") + kind + "_close",
+                                 {{"wid", std::to_string(wid)},
+                                  {"chunk-count", std::to_string(count)},
+                                  {"size", std::to_string(size)},
+                                  {"csum", ToHex(csum)}}));
+    return {};
+  }
+
+  Status UploadBlob(const std::string& name, Bytes blob) {
+    const std::string size = std::to_string(blob.size());
+    CV_RETURN_IF_ERROR(h2_->Call("POST", "/blob", {{"file-name", name}, {"encoded-size", size}},
+                                 std::move(blob), "application/octet-stream"));
+    return {};
+  }
+
+  ArchiveSummary Record(const std::string& name, uint64_t size, const Digest& csum, size_t chunks,
+                        const Snap& before) {
+    files_.push_back(ManifestFile{name, "none", size, csum});
+    const Snap after = Now();
+    ArchiveSummary s;
+    s.file_name = name;
+    s.size = size;
+    s.chunks = chunks;
+    s.new_chunks = after.new_chunks - before.new_chunks;
+    s.new_bytes = after.new_bytes - before.new_bytes;
+    s.stored_bytes = after.stored_bytes - before.stored_bytes;
+    summaries_.push_back(s);
+    return s;
+  }
+
+  std::unique_ptr<H2Session> h2_;
+  SnapshotRef snap_;
+  std::optional<Manifest> previous_;
+  std::vector<ManifestFile> files_;
+  std::vector<ArchiveSummary> summaries_;
+  BackupProgress progress_;
+  std::function<void()> on_chunk_;
+  ThreadPool pool_;  // last: joined first
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connection> connection,
+                                                         const Repository& repo,
+                                                         const BackupOptions& options,
+                                                         size_t jobs) {
+  CV_RETURN_IF_ERROR(CheckBackupId(options.id));
+  SnapshotRef snap{BackupGroup{options.ns, options.type, options.id}, 0};
+  snap.time = options.time.value_or(static_cast<int64_t>(std::time(nullptr)));
+  Query query = {{"backup-type", BackupTypeName(options.type)},
+                 {"backup-id", options.id},
+                 {"backup-time", std::to_string(snap.time)},
+                 {"store", repo.store},
+                 {"debug", "true"},
+                 {"benchmark", "false"}};
+  if (!options.ns.is_root()) query.emplace_back("ns", options.ns.ToString());
+  CV_ASSIGN_OR_RETURN(
+      auto h2, connection->Upgrade("/api2/json/backup", query, "proxmox-backup-protocol-v1"));
+  auto session =
+      std::make_unique<RemoteBackupSession>(std::move(h2), snap, std::max<size_t>(jobs, 8));
+  CV_RETURN_IF_ERROR(session->Begin());
+  return std::unique_ptr<BackupSession>(std::move(session));
+}
+
+}  // namespace chunkvault::client
