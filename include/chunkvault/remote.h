@@ -38,6 +38,9 @@ class Remote {
   // ("backup-type", "backup-id", "backup-time", "files", "size", "owner",
   // "protected"...).
   virtual Result<nlohmann::json> ListSnapshots(const BackupNamespace& ns) = 0;
+  // Removes a snapshot (the server checks the rights: Datastore.Modify, or
+  // Datastore.Prune on one's own group).
+  virtual Status Forget(const SnapshotRef& snap) = 0;
 };
 
 }  // namespace chunkvault

@@ -56,6 +56,20 @@ class RemoteImpl final : public Remote {
     return last;
   }
 
+  Status Forget(const SnapshotRef& snap) override {
+    std::vector<std::pair<std::string, std::string>> query = {
+        {"backup-type", BackupTypeName(snap.group.type)},
+        {"backup-id", snap.group.id},
+        {"backup-time", std::to_string(snap.time)}};
+    if (!snap.group.ns.is_root()) query.emplace_back("ns", snap.group.ns.ToString());
+    CV_ASSIGN_OR_RETURN(
+        client::Response r,
+        rest_->Request("DELETE", "/api2/json/admin/datastore/" + repo_.store + "/snapshots",
+                       query));
+    CV_RETURN_IF_ERROR(client::DataOf(r));
+    return {};
+  }
+
   Result<nlohmann::json> ListSnapshots(const BackupNamespace& ns) override {
     std::vector<std::pair<std::string, std::string>> query;
     if (!ns.is_root()) query.emplace_back("ns", ns.ToString());

@@ -272,6 +272,19 @@ TEST_F(ClientConnectionTest, TheCliBacksUpThroughTheServer) {
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(nlohmann::json::parse(list.out).size(), 2u);
 
+  // Forget needs more than the backup role: refused (the server's 403),
+  // then allowed once alice's token and alice hold the admin role.
+  auto refused_forget = ::chunkvault::testing::Run(
+      {CV_BINARY, "forget", "--repository", repo, snap}, env);
+  EXPECT_EQ(refused_forget.exit_code, 1) << refused_forget.err;
+  EXPECT_NE(refused_forget.err.find("403"), std::string::npos) << refused_forget.err;
+  for (const char* who : {"alice@pbs", "alice@pbs!t"})
+    Admin({"acl", "set", "/datastore/store1", "admin", "--auth-id", who});
+  auto forget = ::chunkvault::testing::Run({CV_BINARY, "forget", "--repository", repo, snap}, env);
+  ASSERT_EQ(forget.exit_code, 0) << forget.err;
+  list = ::chunkvault::testing::Run({CV_BINARY, "snapshots", "--repository", repo, "--json"}, env);
+  EXPECT_EQ(nlohmann::json::parse(list.out).size(), 1u);
+
   RunOptions unpinned = env;
   unpinned.env.erase("CHUNKVAULT_FINGERPRINT");
   unpinned.unset_env.push_back("CHUNKVAULT_FINGERPRINT");
