@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "chunkvault/blob.h"
@@ -84,5 +85,10 @@ struct DynamicIndex {
   static Result<DynamicIndex> Parse(ByteView raw, bool verify_checksum = true);
   std::vector<ChunkRef> Chunks() const;
 };
+
+// The chunks an index file lists, its kind told by its name: "*.didx"
+// dynamic, "*.fidx" fixed (checked as Parse does); any other name is
+// kInvalidArgument.
+Result<std::vector<ChunkRef>> IndexChunks(std::string_view file_name, ByteView raw);
 
 }  // namespace chunkvault

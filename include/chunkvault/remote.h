@@ -9,10 +9,13 @@
 #include <cstddef>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "chunkvault/backup.h"
 #include "chunkvault/backup_ref.h"
+#include "chunkvault/prune.h"
+#include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault {
@@ -41,6 +44,25 @@ class Remote {
   // Removes a snapshot (the server checks the rights: Datastore.Modify, or
   // Datastore.Prune on one's own group).
   virtual Status Forget(const SnapshotRef& snap) = 0;
+  // A snapshot read over PBS's reader protocol, on a connection of its
+  // own, for chunkvault/restore.h's functions (restore, cat). The server
+  // keeps the snapshot from removal while the reader lives.
+  virtual Result<std::unique_ptr<SnapshotReader>> OpenSnapshot(const SnapshotRef& snap) = 0;
+  // Prunes `group`, or each group of `ns` the server lists, by PBS's rules;
+  // the server decides (as Forget). The report's entries are the server's
+  // answer: kept (kKeep or kProtected) or removed (kRemove).
+  virtual Result<PruneReport> Prune(const BackupNamespace& ns,
+                                    const std::optional<BackupGroup>& group,
+                                    const PruneOptions& options, bool dry_run) = 0;
+  // Starts a server task and waits for its end: garbage collection of the
+  // store, or verification of `group`'s snapshots (or `snap`, or the whole
+  // namespace). The answer is PBS's task status ("upid", "exitstatus"...)
+  // with the task's report in "result"; a task that failed is an error
+  // carrying its exit status.
+  virtual Result<nlohmann::json> RunGc() = 0;
+  virtual Result<nlohmann::json> RunVerify(const BackupNamespace& ns,
+                                           const std::optional<BackupGroup>& group,
+                                           std::optional<int64_t> time) = 0;
 };
 
 }  // namespace chunkvault

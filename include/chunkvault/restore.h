@@ -1,5 +1,6 @@
 // Reading what a snapshot holds: an archive's bytes in order, or restored
-// into the filesystem.
+// into the filesystem; from a local store (Datastore's calls) or from any
+// SnapshotReader, a server's included (the functions below).
 //
 // Thread-safety: an ArchiveReader is used by one thread at a time.
 #pragma once
@@ -7,9 +8,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chunkvault/bytes.h"
+#include "chunkvault/manifest.h"
+#include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
+#include "chunkvault/tar_observer.h"
 
 namespace chunkvault {
 
@@ -37,6 +42,9 @@ struct RestoreOptions {
   // /dev/disk/by-id link, a directory link). RestoreSnapshot's targets
   // inside its directory come from the snapshot's names and are not.
   bool follow_target_symlink = true;
+  // Chunks read at once by the functions below (0: 16); a Datastore reads
+  // as many as its OpenOptions::jobs.
+  size_t jobs = 0;
 };
 
 struct RestoreSummary {
@@ -45,5 +53,23 @@ struct RestoreSummary {
   uint64_t files = 0;
   uint64_t warnings = 0;
 };
+
+// Through a SnapshotReader (Datastore::OpenSnapshotReader, or a server's:
+// Remote::OpenSnapshot), checked as Datastore's own calls check: the
+// manifest is the snapshot's, each file matches its manifest entry (size,
+// checksum, digest), each chunk its CRC, digest and size. Errors name the
+// snapshot, file and chunk.
+Result<Manifest> ReadManifest(SnapshotReader& reader);
+// `jobs` chunks are read at once, ahead of the consumer.
+Result<std::unique_ptr<ArchiveReader>> OpenArchive(std::shared_ptr<SnapshotReader> reader,
+                                                   const std::string& archive, size_t jobs);
+// As Datastore::Restore and Datastore::RestoreSnapshot.
+Result<RestoreSummary> Restore(std::shared_ptr<SnapshotReader> reader, const std::string& archive,
+                               const std::string& target, const RestoreOptions& options,
+                               TarObserver* observer);
+Result<std::vector<RestoreSummary>> RestoreSnapshot(std::shared_ptr<SnapshotReader> reader,
+                                                    const std::string& target,
+                                                    const RestoreOptions& options,
+                                                    TarObserver* observer);
 
 }  // namespace chunkvault

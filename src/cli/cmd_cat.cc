@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "chunkvault/manifest.h"
+#include "chunkvault/restore.h"
 #include "cli/common.h"
 
 namespace chunkvault::cli {
@@ -31,16 +32,18 @@ Status WriteStdout(ByteView data) {
 int RunCat(const CatArgs& args) {
   auto snap = ParseSnapshot(args.store, args.snapshot);
   if (!snap) return ReportError(snap.error());
-  auto ds = OpenStore(args.store);
-  if (!ds) return ReportError(ds.error());
+  auto source = OpenSnapshotSource(args.store, *snap);
+  if (!source) return ReportError(source.error());
+  Datastore* ds = source->store.get();
   // The manifest itself, decoded: for humans looking around.
   if (args.archive == kManifestBlobName || args.archive == "index.json") {
-    auto m = (*ds)->ReadManifest(*snap);
+    auto m = ds ? ds->ReadManifest(*snap) : ReadManifest(*source->remote);
     if (!m) return ReportError(m.error());
     std::printf("%s\n", m->ToJson().c_str());
     return kExitOk;
   }
-  auto reader = (*ds)->OpenArchive(*snap, args.archive);
+  auto reader = ds ? ds->OpenArchive(*snap, args.archive)
+                   : OpenArchive(source->remote, args.archive, source->jobs);
   if (!reader) return ReportError(reader.error());
   if ((*reader)->kind() != ArchiveReader::Kind::kBlob && StdoutIsTerminal())
     return ReportError(Error(ErrorCode::kInvalidArgument,
@@ -60,7 +63,7 @@ void RegisterCat(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<CatArgs>();
   CLI::App* cmd = app.add_subcommand(
       "cat", "Write an archive's raw stream (tar, image, blob) or the manifest to stdout");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/false);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/false, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME")->required();
   cmd->add_option("archive", args->archive, "root.tar, disk.img, x.blob or index.json.blob")

@@ -35,8 +35,43 @@ class GcPrinter final : public GcObserver {
   ProgressLine& line_;
 };
 
+// Through a server: its garbage collection task, with its settings.
+int RunRemoteGc(const GcArgs& args, const StoreOptions& where) {
+  if (args.gc.dry_run || args.gc.atime_cutoff_minutes != GcOptions{}.atime_cutoff_minutes)
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "--dry-run and --atime-cutoff are not for a server's garbage "
+                             "collection; leave them out with --repository"));
+  auto remote = ConnectRemote(where);
+  if (!remote) return ReportError(remote.error());
+  auto task = (*remote)->RunGc();
+  if (!task)
+    return ReportError(task.error().Context("garbage collection on " + (*remote)->Describe()));
+  nlohmann::json result = task->value("result", nlohmann::json::object());
+  if (!result.is_object()) result = nlohmann::json::object();
+  if (args.store.json) {
+    result["upid"] = task->value("upid", "");
+    PrintJson(result);
+    return kExitOk;
+  }
+  auto count = [&](const char* key) {
+    return result.contains(key) && result[key].is_number_unsigned() ? result[key].get<uint64_t>()
+                                                                    : uint64_t{0};
+  };
+  std::printf(
+      "removed %llu chunks (%s); %llu unused but newer than the cutoff (%s); %llu in use (%s) "
+      "by %llu index files\n",
+      (unsigned long long)count("removed-chunks"), FormatSize(count("removed-bytes")).c_str(),
+      (unsigned long long)count("pending-chunks"), FormatSize(count("pending-bytes")).c_str(),
+      (unsigned long long)count("disk-chunks"), FormatSize(count("disk-bytes")).c_str(),
+      (unsigned long long)count("index-file-count"));
+  return kExitOk;
+}
+
 int RunGc(const GcArgs& args) {
-  auto ds = OpenStore(args.store);
+  StoreOptions where = args.store;
+  if (auto st = ResolveTarget(where); !st) return ReportError(st.error());
+  if (!where.repository.empty()) return RunRemoteGc(args, where);
+  auto ds = OpenStore(where);
   if (!ds) return ReportError(ds.error());
   ProgressLine line;
   GcPrinter printer(line);
@@ -102,7 +137,7 @@ void RegisterGc(CLI::App& app, int& exit_code) {
       "gc",
       "Garbage collection: remove chunks no snapshot uses (locally, from the cache and from the "
       "bucket); safe while backups run");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/false, /*with_json=*/true);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/false, /*with_json=*/true, /*remote_ok=*/true);
   cmd->add_flag("--dry-run", args->gc.dry_run, "Only report what would be removed");
   cmd->add_option("--atime-cutoff", args->gc.atime_cutoff_minutes,
                   "Minutes a chunk must have gone unused before it is removed (default 1445: "

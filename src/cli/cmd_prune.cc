@@ -29,9 +29,18 @@ int RunPrune(const PruneArgs& args) {
     return ReportError(Error(ErrorCode::kInvalidArgument,
                              "prune needs at least one --keep-* option (without, it would keep "
                              "everything)"));
-  auto ds = OpenStore(args.store);
-  if (!ds) return ReportError(ds.error());
-  auto report = (*ds)->Prune(*ns, group, args.prune, args.dry_run);
+  StoreOptions where = args.store;
+  if (auto st = ResolveTarget(where); !st) return ReportError(st.error());
+  Result<PruneReport> report = Fail(ErrorCode::kInternal, "no prune");
+  if (!where.repository.empty()) {
+    auto remote = ConnectRemote(where);
+    if (!remote) return ReportError(remote.error());
+    report = (*remote)->Prune(*ns, group, args.prune, args.dry_run);
+  } else {
+    auto ds = OpenStore(where);
+    if (!ds) return ReportError(ds.error());
+    report = (*ds)->Prune(*ns, group, args.prune, args.dry_run);
+  }
   if (!report) return ReportError(report.error());
   if (args.store.json) {
     nlohmann::json list = nlohmann::json::array();
@@ -83,7 +92,7 @@ void RegisterPrune(CLI::App& app, int& exit_code) {
       "prune",
       "Remove the snapshots of each group (of --ns, or only TYPE/ID) that the --keep-* rules do "
       "not keep (PBS semantics); protected snapshots always stay");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   cmd->add_option("group", args->group, "TYPE/ID (default: every group of the namespace)");
   struct Keep {
     const char* flag;

@@ -52,20 +52,24 @@ int RunRestore(const RestoreArgs& args) {
   const bool whole = args.rest.size() == 1;
   const std::string archive = whole ? "" : args.rest[0];
   const std::string target = args.rest.back();
-  auto ds = OpenStore(args.store);
-  if (!ds) return ReportError(ds.error());
+  auto source = OpenSnapshotSource(args.store, *snap);
+  if (!source) return ReportError(source.error());
+  Datastore* ds = source->store.get();
   ProgressLine line;
   RestoreObserver observer(line);
   RestoreOptions ro;
   ro.overwrite = args.overwrite;
+  ro.jobs = source->jobs;
   std::vector<RestoreSummary> done;
   Status st;
   if (whole) {
-    auto all = (*ds)->RestoreSnapshot(*snap, target, ro, &observer);
+    auto all = ds ? ds->RestoreSnapshot(*snap, target, ro, &observer)
+                  : RestoreSnapshot(source->remote, target, ro, &observer);
     if (all) done = std::move(*all);
     else st = std::unexpected(std::move(all).error());
   } else {
-    auto one = (*ds)->Restore(*snap, archive, target, ro, &observer);
+    auto one = ds ? ds->Restore(*snap, archive, target, ro, &observer)
+                  : Restore(source->remote, archive, target, ro, &observer);
     if (one) done.push_back(std::move(*one));
     else st = std::unexpected(std::move(one).error());
   }
@@ -91,14 +95,14 @@ int RunRestore(const RestoreArgs& args) {
                         {"files", files},
                         {"warnings", warnings},
                         {"duration", line.seconds()}};
-    AddCacheJson(j, (*ds)->Report());
+    if (ds) AddCacheJson(j, ds->Report());
     PrintJson(j);
   } else if (target != "-") {
     std::fprintf(stderr, "restored %zu archive%s of %s to %s: %s in %llu files, %.1f s (%s)\n",
                  done.size(), done.size() == 1 ? "" : "s", snap->ToString().c_str(),
                  target.c_str(), FormatSize(bytes).c_str(), (unsigned long long)files,
                  line.seconds(), line.Rate(bytes).c_str());
-    PrintCacheReport((*ds)->Report());
+    if (ds) PrintCacheReport(ds->Report());
   }
   return warnings > 0 ? kExitPartial : kExitOk;
 }
@@ -111,7 +115,7 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
       "restore",
       "Restore an archive (a .tar into directory TARGET, an image or blob into file TARGET, "
       "'-' for standard output), or without ARCHIVE the whole snapshot into directory TARGET");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME as printed by backup")->required();
   cmd->add_option("archive_and_target", args->rest,

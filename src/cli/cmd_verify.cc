@@ -40,6 +40,46 @@ class VerifyPrinter final : public VerifyObserver {
   ProgressLine& line_;
 };
 
+// Through a server: its verify task, on the server's own terms (bad
+// chunks renamed, read from the bucket).
+int RunRemoteVerify(const VerifyArgs& args, const StoreOptions& where,
+                    const std::vector<SnapshotRef>& targets) {
+  if (args.keep_bad || args.use_cache || !args.store.cache_admit)
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "--keep-bad, --use-cache and --no-admit are the server's to choose; "
+                             "leave them out with --repository"));
+  auto ns = ParseNamespace(args.store);
+  if (!ns) return ReportError(ns.error());
+  auto remote = ConnectRemote(where);
+  if (!remote) return ReportError(remote.error());
+  std::optional<BackupGroup> group;
+  std::optional<int64_t> time;
+  if (!targets.empty()) {
+    group = targets[0].group;
+    time = targets[0].time;
+  }
+  auto task = (*remote)->RunVerify(*ns, group, time);
+  if (!task) return ReportError(task.error().Context("verify on " + (*remote)->Describe()));
+  const nlohmann::json result = task->value("result", nlohmann::json::object());
+  if (args.store.json) {
+    nlohmann::json out = result.is_object() ? result : nlohmann::json::object();
+    out["ok"] = true;
+    out["upid"] = task->value("upid", "");
+    PrintJson(out);
+  } else {
+    auto count = [&](const char* key) {
+      return result.is_object() && result.contains(key) && result[key].is_number_unsigned()
+                 ? result[key].get<uint64_t>()
+                 : uint64_t{0};
+    };
+    std::printf("verified %llu snapshots on %s (%llu failed), %llu chunks: ok\n",
+                (unsigned long long)(count("snapshots-ok") + count("snapshots-failed")),
+                (*remote)->Describe().c_str(), (unsigned long long)count("snapshots-failed"),
+                (unsigned long long)count("chunks"));
+  }
+  return kExitOk;
+}
+
 int RunVerify(const VerifyArgs& args) {
   std::vector<SnapshotRef> targets;
   if (!args.snapshot.empty()) {
@@ -47,7 +87,10 @@ int RunVerify(const VerifyArgs& args) {
     if (!snap) return ReportError(snap.error());
     targets.push_back(*snap);
   }
-  auto ds = OpenStore(args.store);
+  StoreOptions where = args.store;
+  if (auto st = ResolveTarget(where); !st) return ReportError(st.error());
+  if (!where.repository.empty()) return RunRemoteVerify(args, where, targets);
+  auto ds = OpenStore(where);
   if (!ds) return ReportError(ds.error());
   ProgressLine line;
   VerifyPrinter printer(line);
@@ -93,7 +136,7 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
       "verify",
       "Re-read and check every chunk of a snapshot (or of all snapshots); corrupt chunks are "
       "renamed <digest>.<n>.bad");
-  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true);
+  AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME (default: every snapshot)");
   cmd->add_flag("--keep-bad", args->keep_bad, "Leave corrupt chunks where they are");

@@ -80,6 +80,20 @@ Result<std::unique_ptr<Remote>> ConnectRemote(const StoreOptions& opts) {
   return Remote::Connect(o);
 }
 
+Result<SnapshotSource> OpenSnapshotSource(const StoreOptions& opts, const SnapshotRef& snap) {
+  StoreOptions where = opts;
+  CV_RETURN_IF_ERROR(ResolveTarget(where));
+  SnapshotSource source;
+  source.jobs = where.jobs;
+  if (!where.repository.empty()) {
+    CV_ASSIGN_OR_RETURN(auto remote, ConnectRemote(where));
+    CV_ASSIGN_OR_RETURN(source.remote, remote->OpenSnapshot(snap));
+  } else {
+    CV_ASSIGN_OR_RETURN(source.store, OpenStore(where));
+  }
+  return source;
+}
+
 Result<BackupNamespace> ParseNamespace(const StoreOptions& opts) {
   return BackupNamespace::Parse(opts.ns);
 }

@@ -16,6 +16,7 @@
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/datastore.h"
 #include "chunkvault/remote.h"
+#include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault::cli {
@@ -64,6 +65,15 @@ void AddNoAdmitFlag(CLI::App* cmd, StoreOptions& opts, const std::string& name,
                     const std::string& help);
 
 Result<std::unique_ptr<Datastore>> OpenStore(const StoreOptions& opts);
+
+// Where a reading command (restore, cat) reads a snapshot: a store, or a
+// server's reader session of the snapshot (ResolveTarget decides).
+struct SnapshotSource {
+  std::unique_ptr<Datastore> store;        // set for a store
+  std::shared_ptr<SnapshotReader> remote;  // set for a server
+  size_t jobs = 0;                         // --jobs
+};
+Result<SnapshotSource> OpenSnapshotSource(const StoreOptions& opts, const SnapshotRef& snap);
 Result<BackupNamespace> ParseNamespace(const StoreOptions& opts);
 Result<SnapshotRef> ParseSnapshot(const StoreOptions& opts, const std::string& text);
 // "TYPE/ID" in the namespace of --ns.

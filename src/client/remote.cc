@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <thread>
 
 #include "client/connection.h"
 #include "client/remote_backup.h"
+#include "client/remote_reader.h"
 #include "client/repository.h"
 #include "util/thread_pool.h"
 
@@ -68,6 +70,116 @@ class RemoteImpl final : public Remote {
                        query));
     CV_RETURN_IF_ERROR(client::DataOf(r));
     return {};
+  }
+
+  Result<std::unique_ptr<SnapshotReader>> OpenSnapshot(const SnapshotRef& snap) override {
+    CV_ASSIGN_OR_RETURN(auto connection, client::Connection::Open(repo_, creds_));
+    return client::StartRemoteReader(std::move(connection), repo_, snap);
+  }
+
+  Result<PruneReport> Prune(const BackupNamespace& ns, const std::optional<BackupGroup>& group,
+                            const PruneOptions& options, bool dry_run) override {
+    std::vector<BackupGroup> groups;
+    if (group) {
+      groups.push_back(*group);
+    } else {
+      CV_ASSIGN_OR_RETURN(nlohmann::json list, ListSnapshots(ns));
+      std::set<std::pair<std::string, std::string>> seen;
+      for (const auto& s : list.is_array() ? list : nlohmann::json::array()) {
+        if (!s.is_object()) continue;
+        const std::string type = s.value("backup-type", ""), id = s.value("backup-id", "");
+        auto parsed = ParseBackupType(type);
+        if (!parsed || !CheckBackupId(id) || !seen.emplace(type, id).second) continue;
+        groups.push_back(BackupGroup{ns, *parsed, id});
+      }
+    }
+    PruneReport report;
+    report.dry_run = dry_run;
+    for (const BackupGroup& g : groups) {
+      nlohmann::json body = {
+          {"backup-type", BackupTypeName(g.type)}, {"backup-id", g.id}, {"dry-run", dry_run}};
+      if (!ns.is_root()) body["ns"] = ns.ToString();
+      const std::pair<const char*, const std::optional<uint64_t>*> keeps[] = {
+          {"keep-last", &options.keep_last},       {"keep-hourly", &options.keep_hourly},
+          {"keep-daily", &options.keep_daily},     {"keep-weekly", &options.keep_weekly},
+          {"keep-monthly", &options.keep_monthly}, {"keep-yearly", &options.keep_yearly}};
+      for (auto [name, value] : keeps)
+        if (*value) body[name] = **value;
+      CV_ASSIGN_OR_RETURN(client::Response r,
+                          rest_->Request("POST", AdminPath("prune"), {}, &body));
+      CV_ASSIGN_OR_RETURN(nlohmann::json answer, client::DataOf(r));
+      if (!answer.is_array())
+        return Fail(ErrorCode::kNetwork, "server: a prune answer that is not a list");
+      for (const auto& item : answer) {
+        if (!item.is_object() || !item.contains("backup-time") ||
+            !item["backup-time"].is_number_integer())
+          return Fail(ErrorCode::kNetwork, "server: a prune answer's entry without backup-time");
+        PruneEntry e;
+        e.snapshot = SnapshotRef{g, item["backup-time"].get<int64_t>()};
+        const bool keep = item.value("keep", true), is_protected = item.value("protected", false);
+        e.mark = is_protected ? PruneMark::kProtected
+                 : keep       ? PruneMark::kKeep
+                              : PruneMark::kRemove;
+        if (item.contains("error") && item["error"].is_string()) e.error = item["error"];
+        if (e.mark == PruneMark::kRemove && e.error.empty()) ++report.removed;
+        report.entries.push_back(std::move(e));
+      }
+    }
+    return report;
+  }
+
+  Result<nlohmann::json> RunGc() override {
+    CV_ASSIGN_OR_RETURN(client::Response r, rest_->Request("POST", AdminPath("gc"), {}));
+    CV_ASSIGN_OR_RETURN(nlohmann::json upid, client::DataOf(r));
+    return WaitForTask(upid, ErrorCode::kIo);
+  }
+
+  Result<nlohmann::json> RunVerify(const BackupNamespace& ns,
+                                   const std::optional<BackupGroup>& group,
+                                   std::optional<int64_t> time) override {
+    nlohmann::json body = nlohmann::json::object();
+    if (!ns.is_root()) body["ns"] = ns.ToString();
+    if (group) {
+      body["backup-type"] = BackupTypeName(group->type);
+      body["backup-id"] = group->id;
+      if (time) body["backup-time"] = *time;
+    }
+    CV_ASSIGN_OR_RETURN(client::Response r, rest_->Request("POST", AdminPath("verify"), {}, &body));
+    CV_ASSIGN_OR_RETURN(nlohmann::json upid, client::DataOf(r));
+    return WaitForTask(upid, ErrorCode::kCorrupt);
+  }
+
+  // Asks for the task's status until it stops: every 0.2 s at first, then
+  // less often, up to every 2 s. A task that failed is an error of `failed`.
+  Result<nlohmann::json> WaitForTask(const nlohmann::json& upid, ErrorCode failed) {
+    if (!upid.is_string()) return Fail(ErrorCode::kNetwork, "server: a task id that is not text");
+    const std::string id = upid.get<std::string>();
+    // The UPID goes into a path: "UPID:<node>:..." of plain characters.
+    const bool plain = id.starts_with("UPID:") && id.size() < 512 &&
+                       id.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789:@!._-") == std::string::npos;
+    if (!plain) return Fail(ErrorCode::kNetwork, "server: a malformed task id");
+    const std::string node = id.substr(5, id.find(':', 5) - 5);
+    auto wait = std::chrono::milliseconds(200);
+    for (;;) {
+      CV_ASSIGN_OR_RETURN(
+          client::Response r,
+          rest_->Request("GET", "/api2/json/nodes/" + node + "/tasks/" + id + "/status", {}));
+      CV_ASSIGN_OR_RETURN(nlohmann::json status, client::DataOf(r));
+      if (!status.is_object()) return Fail(ErrorCode::kNetwork, "server: a malformed task status");
+      if (status.value("status", "") == "stopped") {
+        const std::string exit = status.value("exitstatus", "");
+        if (exit != "OK") return Fail(failed, "server task " + id + ": " + exit);
+        return status;
+      }
+      std::this_thread::sleep_for(wait);
+      wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(2));
+    }
+  }
+
+  std::string AdminPath(const std::string& call) const {
+    return "/api2/json/admin/datastore/" + repo_.store + "/" + call;
   }
 
   Result<nlohmann::json> ListSnapshots(const BackupNamespace& ns) override {

@@ -18,6 +18,7 @@
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
 #include "chunkvault/manifest.h"
+#include "util/crash_point.h"
 #include "util/safe_name.h"
 #include "util/thread_annotations.h"
 #include "util/thread_pool.h"
@@ -108,6 +109,7 @@ class ArchiveUploader {
             std::unexpected(std::move(data_of).error().Context("chunk " + ToHex(slot->digest)));
       return;
     }
+    CrashPoint("remote-chunk-sent");
     progress_.new_chunks.fetch_add(1, std::memory_order_relaxed);
     progress_.new_bytes.fetch_add(data.size(), std::memory_order_relaxed);
     progress_.stored_bytes.fetch_add(encoded, std::memory_order_relaxed);
@@ -266,6 +268,7 @@ class RemoteBackupSession final : public BackupSession {
     m.backup_time = snap_.time;
     m.files = files_;
     CV_RETURN_IF_ERROR(UploadBlob(kManifestBlobName, m.EncodeBlob()));
+    CrashPoint("before-finish");
     CV_RETURN_IF_ERROR(h2_->Call("POST", "/finish"));
     BackupSummary summary;
     summary.snapshot = snap_;
@@ -291,13 +294,8 @@ class RemoteBackupSession final : public BackupSession {
     if (!previous_ || !previous_->Find(name)) return known;
     auto raw = h2_->Start("GET", "/previous", {{"archive-name", name}}, {}, "").get();
     if (!raw || raw->status != 200) return known;
-    std::vector<ChunkRef> chunks;
-    if (name.ends_with(".didx")) {
-      if (auto index = DynamicIndex::Parse(raw->body)) chunks = index->Chunks();
-    } else if (auto index = FixedIndex::Parse(raw->body)) {
-      chunks = index->Chunks();
-    }
-    for (const ChunkRef& c : chunks) known.insert(c.digest);
+    if (auto chunks = IndexChunks(name, raw->body))
+      for (const ChunkRef& c : *chunks) known.insert(c.digest);
     return known;
   }
 

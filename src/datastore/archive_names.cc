@@ -10,19 +10,6 @@ Result<ArchiveReader::Kind> ArchiveKindOf(const std::string& file_name) {
               "unknown archive type of '" + file_name + "' (expected .didx, .fidx or .blob)");
 }
 
-Result<std::vector<ChunkRef>> IndexChunks(const std::string& file_name, ByteView raw) {
-  CV_ASSIGN_OR_RETURN(ArchiveReader::Kind kind, ArchiveKindOf(file_name));
-  if (kind == ArchiveReader::Kind::kDynamic) {
-    CV_ASSIGN_OR_RETURN(DynamicIndex idx, DynamicIndex::Parse(raw));
-    return idx.Chunks();
-  }
-  if (kind == ArchiveReader::Kind::kFixed) {
-    CV_ASSIGN_OR_RETURN(FixedIndex idx, FixedIndex::Parse(raw));
-    return idx.Chunks();
-  }
-  return Fail(ErrorCode::kInvalidArgument, file_name + " is a blob, not an index");
-}
-
 Status CheckArchiveName(const std::string& name, const std::string& suffix) {
   if (!name.ends_with(suffix) || name.size() == suffix.size())
     return Fail(ErrorCode::kInvalidArgument,

@@ -18,9 +18,6 @@ namespace chunkvault {
 // The kind of a stored file, from its extension (.didx, .fidx, .blob).
 Result<ArchiveReader::Kind> ArchiveKindOf(const std::string& file_name);
 
-// The chunks listed by an index file (.didx or .fidx) held in `raw`.
-Result<std::vector<ChunkRef>> IndexChunks(const std::string& file_name, ByteView raw);
-
 // The name an index file is written under before its rename:
 // "<stem>.tmp_didx" / ".tmp_fidx" (docs/format.md, "The datastore
 // directory").

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "archive/image.h"
-#include "archive/tar.h"
 #include "backend/s3/s3_backend.h"
 #include "backend/wrappers.h"
 #include "cache/chunk_cache.h"
@@ -14,9 +12,9 @@
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
 #include "datastore/archive_names.h"
+#include "datastore/archive_readers.h"
 #include "datastore/cache_stats.h"
 #include "datastore/chunk_access.h"
-#include "datastore/chunk_stream.h"
 #include "datastore/datastore_impl.h"
 #include "datastore/remote.h"
 #include "store/chunk_store.h"
@@ -48,54 +46,6 @@ std::string VerifyStateOf(const Manifest& m) {
   auto st = it->find("state");
   return st != it->end() && st->is_string() ? st->get<std::string>() : "";
 }
-
-// Reads an archive chunk by chunk through a ChunkStream, holding a shared
-// lock on the snapshot so it cannot be removed meanwhile.
-class IndexArchiveReader final : public ArchiveReader {
- public:
-  IndexArchiveReader(Kind kind, std::string file_name, std::string snapshot,
-                     std::unique_ptr<FileLock> lock, ChunkAccess* access,
-                     std::vector<ChunkRef> chunks, size_t jobs)
-      : kind_(kind),
-        file_name_(std::move(file_name)),
-        context_("archive " + file_name_ + " of " + snapshot),
-        lock_(std::move(lock)),
-        stream_(access, std::move(chunks), jobs) {}
-
-  Kind kind() const override { return kind_; }
-  const std::string& file_name() const override { return file_name_; }
-  uint64_t size() const override { return stream_.total_bytes(); }
-  uint64_t bytes_read() const override { return stream_.bytes_delivered(); }
-  Result<ByteView> Next() override { return WithContext(stream_.Next(), context_); }
-  std::shared_ptr<const void> Keep() override { return stream_.Keep(); }
-
- private:
-  const Kind kind_;
-  const std::string file_name_;
-  const std::string context_;
-  std::unique_ptr<FileLock> lock_;
-  ChunkStream stream_;
-};
-
-class BlobArchiveReader final : public ArchiveReader {
- public:
-  BlobArchiveReader(std::string file_name, Bytes data)
-      : file_name_(std::move(file_name)), data_(std::move(data)) {}
-  Kind kind() const override { return Kind::kBlob; }
-  const std::string& file_name() const override { return file_name_; }
-  uint64_t size() const override { return data_.size(); }
-  uint64_t bytes_read() const override { return done_ ? data_.size() : 0; }
-  Result<ByteView> Next() override {
-    if (done_) return ByteView();
-    done_ = true;
-    return ByteView(data_);
-  }
-
- private:
-  const std::string file_name_;
-  const Bytes data_;
-  bool done_ = false;
-};
 
 }  // namespace
 
@@ -340,35 +290,7 @@ Result<Bytes> DatastoreImpl::ReadCheckedFile(const SnapshotRef& snap, const Mani
   const uint64_t max_size =
       *kind == ArchiveReader::Kind::kBlob ? kMaxBlobFileSize : MaxIndexFileSize(entry->size);
   CV_ASSIGN_OR_RETURN(Bytes raw, snapshots_->ReadFile(snap, file_name, max_size));
-  auto corrupt = [&](const std::string& what) {
-    return Fail(ErrorCode::kCorrupt, path + ": " + what);
-  };
-  const Digest file_digest = Sha256Of(raw);
-  if (auto recorded = manifest.RecordedFileDigest(file_name); recorded && *recorded != file_digest)
-    return corrupt("file digest mismatch: the manifest records " + ToHex(*recorded) +
-                   ", the file hashes to " + ToHex(file_digest));
-  uint64_t size = 0;
-  Digest csum;
-  if (*kind == ArchiveReader::Kind::kBlob) {
-    size = raw.size();
-    csum = file_digest;
-    CV_RETURN_IF_ERROR(WithContext(CheckBlobCrc(raw), path));
-  } else if (*kind == ArchiveReader::Kind::kDynamic) {
-    auto idx = DynamicIndex::Parse(raw);
-    if (!idx) return corrupt(idx.error().message());
-    size = idx->size();
-    csum = idx->stored_csum;
-  } else {
-    auto idx = FixedIndex::Parse(raw);
-    if (!idx) return corrupt(idx.error().message());
-    size = idx->size;
-    csum = idx->stored_csum;
-  }
-  if (size != entry->size)
-    return corrupt("size " + std::to_string(size) + " differs from the manifest's " +
-                   std::to_string(entry->size));
-  if (csum != entry->csum)
-    return corrupt("checksum " + ToHex(csum) + " differs from the manifest's " + ToHex(entry->csum));
+  CV_RETURN_IF_ERROR(CheckSnapshotFile(manifest, file_name, raw, path));
   return raw;
 }
 
@@ -380,12 +302,15 @@ Result<std::unique_ptr<ArchiveReader>> DatastoreImpl::OpenArchive(const Snapshot
   CV_ASSIGN_OR_RETURN(Bytes raw, ReadCheckedFile(snap, manifest, file_name));
   CV_ASSIGN_OR_RETURN(auto kind, ArchiveKindOf(file_name));
   if (kind == ArchiveReader::Kind::kBlob) {
-    CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeBlob(raw), snapshots_->FilePath(snap, file_name)));
-    return std::unique_ptr<ArchiveReader>(std::make_unique<BlobArchiveReader>(file_name, std::move(data)));
+    CV_ASSIGN_OR_RETURN(Bytes data,
+                        WithContext(DecodeBlob(raw), snapshots_->FilePath(snap, file_name)));
+    return NewBlobArchiveReader(file_name, std::move(data));
   }
   CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> chunks, IndexChunks(file_name, raw));
-  return std::unique_ptr<ArchiveReader>(std::make_unique<IndexArchiveReader>(
-      kind, file_name, snap.ToString(), std::move(lock), access_.get(), std::move(chunks), jobs_));
+  // Chunks are read through the store's own door (the cache decodes a
+  // fetched chunk once), not through a SnapshotReader.
+  return NewIndexArchiveReader(kind, file_name, snap, std::shared_ptr<FileLock>(std::move(lock)),
+                               access_.get(), std::move(chunks), jobs_);
 }
 
 Result<RestoreSummary> DatastoreImpl::Restore(const SnapshotRef& snap, const std::string& archive,
@@ -393,44 +318,10 @@ Result<RestoreSummary> DatastoreImpl::Restore(const SnapshotRef& snap, const std
                                               const RestoreOptions& options,
                                               TarObserver* observer) {
   CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive));
-  RestoreSummary summary;
-  summary.file_name = reader->file_name();
-  if (reader->kind() == ArchiveReader::Kind::kDynamic) {
-    if (!summary.file_name.ends_with(".tar.didx"))
-      return Fail(ErrorCode::kUnsupported, summary.file_name +
-                                               " is not a tar archive and cannot be extracted; "
-                                               "'chunkvault cat' gives its raw bytes");
-    ExtractOptions eo;
-    eo.overwrite = options.overwrite;
-    eo.follow_target_symlink = options.follow_target_symlink;
-    eo.restore_owner = ::geteuid() == 0;
-    // File creation is CPU work in the kernel: one writer per core (jobs_
-    // may be larger, for S3 requests in flight).
-    eo.jobs = std::min(jobs_, ThreadPool::DefaultThreads());
-    // Chunks are lent to the file writers, not copied for them.
-    struct ReaderSource final : TarSource {
-      explicit ReaderSource(ArchiveReader& r) : reader(r) {}
-      Result<ByteView> Next() override { return reader.Next(); }
-      std::shared_ptr<const void> Keep() override { return reader.Keep(); }
-      ArchiveReader& reader;
-    } source(*reader);
-    CV_ASSIGN_OR_RETURN(TarStats stats, ExtractTar(source, target, eo, observer));
-    summary.bytes = stats.bytes;
-    summary.files = stats.files + stats.dirs + stats.symlinks + stats.others;
-    summary.warnings = stats.warnings;
-    return summary;
-  }
-  CV_ASSIGN_OR_RETURN(ImageTarget out, ImageTarget::Create(target, options.overwrite,
-                                                           options.follow_target_symlink));
-  for (;;) {
-    CV_ASSIGN_OR_RETURN(ByteView piece, reader->Next());
-    if (piece.empty()) break;
-    CV_RETURN_IF_ERROR(out.Write(piece));
-  }
-  CV_RETURN_IF_ERROR(out.Finish(reader->size()));
-  summary.bytes = reader->size();
-  summary.files = 1;
-  return summary;
+  // File creation is CPU work in the kernel: one writer per core (jobs_
+  // may be larger, for S3 requests in flight).
+  return RestoreArchive(*reader, target, options, observer,
+                        std::min(jobs_, ThreadPool::DefaultThreads()));
 }
 
 Result<std::vector<RestoreSummary>> DatastoreImpl::RestoreSnapshot(const SnapshotRef& snap,
@@ -438,31 +329,11 @@ Result<std::vector<RestoreSummary>> DatastoreImpl::RestoreSnapshot(const Snapsho
                                                                    const RestoreOptions& options,
                                                                    TarObserver* observer) {
   CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
-  auto existing = env_->ListDir(target);
-  if (existing && !existing->empty() && !options.overwrite)
-    return Fail(ErrorCode::kAlreadyExists,
-                "restore target " + target + " is not empty (overwriting was not asked for)");
-  CV_RETURN_IF_ERROR(env_->CreateDirs(target));
-  // The members' names come from the snapshot: a symlink of that name in
-  // an overwritten target is not followed.
-  RestoreOptions member_options = options;
-  member_options.follow_target_symlink = false;
-  std::vector<RestoreSummary> out;
-  for (const ManifestFile& f : manifest.files) {
-    std::string name = f.filename;
-    if (name.ends_with(".tar.didx")) {
-      name.resize(name.size() - 9);
-    } else if (name.ends_with(".fidx") || name.ends_with(".blob")) {
-      name.resize(name.size() - 5);
-    } else {
-      if (observer) observer->OnWarning("skipped " + f.filename + ": not a tar stream; 'chunkvault cat' gives its raw bytes");
-      continue;
-    }
-    CV_ASSIGN_OR_RETURN(RestoreSummary s,
-                        Restore(snap, f.filename, JoinPath(target, name), member_options, observer));
-    out.push_back(std::move(s));
-  }
-  return out;
+  return RestoreArchives(
+      manifest, target, options, observer,
+      [&](const std::string& file_name, const std::string& to, const RestoreOptions& o) {
+        return Restore(snap, file_name, to, o, observer);
+      });
 }
 
 Result<Manifest> DatastoreImpl::ReadManifest(const SnapshotRef& snap) {

@@ -80,13 +80,14 @@ class BackupProtocol final : public ProtocolSession {
                   static_cast<unsigned long long>(total_.count),
                   static_cast<unsigned long long>(total_.count - total_.duplicates),
                   static_cast<unsigned long long>(total_.duplicates), seconds);
+    // Dropping the upload removes an unfinished snapshot and unlocks the
+    // group: done before the line says so.
+    upload_.reset();
     if (p_.log) p_.log(line);
     if (p_.metrics) {
       p_.metrics->sessions_active -= 1;
       (finished_ ? p_.metrics->backups_finished : p_.metrics->backups_aborted) += 1;
     }
-    // Dropping the upload removes an unfinished snapshot.
-    upload_.reset();
   }
 
  private:
@@ -152,12 +153,8 @@ class BackupProtocol final : public ProtocolSession {
     CV_ASSIGN_OR_RETURN(Bytes raw, upload_->ReadPreviousFile(name));
     // An index makes its chunks known: the client may append them.
     std::vector<ChunkRef> chunks;
-    if (name.ends_with(".didx")) {
-      CV_ASSIGN_OR_RETURN(DynamicIndex index, DynamicIndex::Parse(raw));
-      chunks = index.Chunks();
-    } else if (name.ends_with(".fidx")) {
-      CV_ASSIGN_OR_RETURN(FixedIndex index, FixedIndex::Parse(raw));
-      chunks = index.Chunks();
+    if (name.ends_with(".didx") || name.ends_with(".fidx")) {
+      CV_ASSIGN_OR_RETURN(chunks, IndexChunks(name, raw));
     }
     if (!chunks.empty()) {
       std::lock_guard lock(mu_);

@@ -63,12 +63,8 @@ class ReaderProtocol final : public ProtocolSession {
     CV_ASSIGN_OR_RETURN(Bytes raw, p_.reader->ReadFile(name));
     // An index opens its chunks for download.
     std::vector<ChunkRef> chunks;
-    if (name.ends_with(".didx")) {
-      CV_ASSIGN_OR_RETURN(DynamicIndex index, DynamicIndex::Parse(raw));
-      chunks = index.Chunks();
-    } else if (name.ends_with(".fidx")) {
-      CV_ASSIGN_OR_RETURN(FixedIndex index, FixedIndex::Parse(raw));
-      chunks = index.Chunks();
+    if (name.ends_with(".didx") || name.ends_with(".fidx")) {
+      CV_ASSIGN_OR_RETURN(chunks, IndexChunks(name, raw));
     }
     std::lock_guard lock(mu_);
     for (const ChunkRef& c : chunks) allowed_.insert(c.digest);

@@ -154,8 +154,10 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
     if (path.size() != 4) return NotFound(request);
     const std::string& store_name = path[2];
     const std::string& call = path[3];
+    // PBS's clients send a POST's parameters, ns among them, in a JSON body.
+    CV_ASSIGN_OR_RETURN(Params params, ParamsOf(request));
     BackupNamespace ns;
-    if (const std::string* ns_text = request.query.Find("ns")) {
+    if (const std::string* ns_text = params.Find("ns")) {
       CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
     }
     std::vector<std::string> acl_path = {"datastore", store_name};

@@ -213,14 +213,17 @@ Result<Manifest> SnapshotStore::ReadManifest(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(Bytes raw, ReadFile(snap, kManifestBlobName, kMaxBlobFileSize));
   const std::string path = FilePath(snap, kManifestBlobName);
   CV_ASSIGN_OR_RETURN(Manifest m, WithContext(Manifest::DecodeBlob(raw), path));
-  // A manifest is its directory's: one moved or copied from another
-  // snapshot would list files that are not these.
+  CV_RETURN_IF_ERROR(CheckManifestIsOf(m, snap, path));
+  return m;
+}
+
+Status CheckManifestIsOf(const Manifest& m, const SnapshotRef& snap, const std::string& where) {
   if (m.backup_type != BackupTypeName(snap.group.type) || m.backup_id != snap.group.id ||
       m.backup_time != snap.time)
-    return Fail(ErrorCode::kCorrupt, path + ": the manifest is of snapshot " + m.backup_type + "/" +
-                                         m.backup_id + "/" + FormatRfc3339(m.backup_time) +
+    return Fail(ErrorCode::kCorrupt, where + ": the manifest is of snapshot " + m.backup_type +
+                                         "/" + m.backup_id + "/" + FormatRfc3339(m.backup_time) +
                                          ", not of " + snap.ToString());
-  return m;
+  return {};
 }
 
 Status SnapshotStore::WriteManifest(const SnapshotRef& snap, const Manifest& manifest) {

@@ -23,6 +23,11 @@
 
 namespace chunkvault {
 
+// Whether manifest `m`, read from `where`, is snapshot `snap`'s: one
+// moved or copied from another snapshot would list files that are not
+// its own (kCorrupt naming both).
+Status CheckManifestIsOf(const Manifest& m, const SnapshotRef& snap, const std::string& where);
+
 // Where metadata goes besides the local directory (the S3 bucket's .cnt/
 // prefix). Paths are relative to the datastore. SnapshotStore calls it in
 // PBS's order: blobs, manifests, owner, notes and .protected are mirrored

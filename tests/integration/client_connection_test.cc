@@ -5,6 +5,8 @@
 // flight at once.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <vector>
@@ -79,6 +81,15 @@ class ClientConnectionTest : public ::testing::Test {
     args.push_back(cfg_);
     auto r = ::chunkvault::testing::Run(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  // The environment of a CLI client of this server with `secret`.
+  RunOptions Env(const std::string& secret) {
+    RunOptions env;
+    env.env["CHUNKVAULT_PASSWORD"] = secret;
+    env.env["CHUNKVAULT_FINGERPRINT"] = server_->fingerprint();
+    env.unset_env = {"CHUNKVAULT_STORE", "CHUNKVAULT_REPOSITORY", "PBS_REPOSITORY",
+                     "CHUNKVAULT_CRASH_AT"};
+    return env;
   }
   Repository Repo(const std::string& auth_id) {
     Repository r;
@@ -294,6 +305,180 @@ TEST_F(ClientConnectionTest, TheCliBacksUpThroughTheServer) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find(server_->fingerprint()), std::string::npos) << refused.err;
   EXPECT_EQ(refused.err.find(secret_), std::string::npos);
+}
+
+// Restore and cat through the server's reader protocol, with a token and
+// with a user's ticket; another auth-id's backup role cannot read the group.
+TEST_F(ClientConnectionTest, TheCliRestoresThroughTheServer) {
+  const std::string tree = tmp_ / "tree";
+  ::chunkvault::testing::MakeSampleTree(tree);
+  const std::string image = ::chunkvault::testing::RandomData(9 << 20, 11);
+  ::chunkvault::testing::WriteFile(tmp_ / "disk.img", image);
+  const std::string repo = "alice@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  RunOptions env = Env(secret_);
+  auto backup = ::chunkvault::testing::Run(
+      {CV_BINARY, "backup", "--repository", repo, "--json", "--backup-id", "cli",
+       "root.tar:" + tree, "disk.img:" + tmp_ / "disk.img"},
+      env);
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  const std::string snap = nlohmann::json::parse(backup.out)["snapshot"];
+
+  auto one = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--repository", repo, snap, "root.tar", tmp_ / "one"}, env);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / "one"), std::vector<std::string>{});
+  auto all = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--repository", repo, "--json", snap, tmp_ / "all"}, env);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(nlohmann::json::parse(all.out)["archives"].size(), 2u) << all.out;
+  EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / "all/root"),
+            std::vector<std::string>{});
+  EXPECT_TRUE(::chunkvault::testing::ReadFile(tmp_ / "all/disk.img") == image);
+  auto cat = ::chunkvault::testing::Run({CV_BINARY, "cat", "--repository", repo, snap, "disk.img"},
+                                        env);
+  ASSERT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_TRUE(cat.out == image);
+  auto manifest = ::chunkvault::testing::Run(
+      {CV_BINARY, "cat", "--repository", repo, snap, "index.json"}, env);
+  ASSERT_EQ(manifest.exit_code, 0) << manifest.err;
+  EXPECT_NE(manifest.out.find("root.tar.didx"), std::string::npos) << manifest.out;
+  auto missing = ::chunkvault::testing::Run(
+      {CV_BINARY, "cat", "--repository", repo, snap, "nothing.img"}, env);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nothing.img"), std::string::npos) << missing.err;
+
+  // bob's token has the backup role too, but the group is alice's.
+  RunOptions pw;
+  pw.env["CHUNKVAULT_PASSWORD"] = "bob's password";
+  ASSERT_EQ(::chunkvault::testing::Run({CV_DAEMON, "user", "add", "bob@pbs", "--config-dir", cfg_},
+                                       pw)
+                .exit_code,
+            0);
+  auto bob = ::chunkvault::testing::Run(
+      {CV_DAEMON, "token", "add", "bob@pbs!t", "--json", "--config-dir", cfg_});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  for (const char* who : {"bob@pbs", "bob@pbs!t"})
+    Admin({"acl", "set", "/datastore/store1", "backup", "--auth-id", who});
+  const std::string bob_repo =
+      "bob@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  auto refused = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--repository", bob_repo, snap, "root.tar", tmp_ / "bob"},
+      Env(nlohmann::json::parse(bob.out)["value"]));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("owner check failed"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_ / "bob"));
+
+  // A user logs in with a password for a ticket, and backs up and restores.
+  const std::string user_repo =
+      "alice@pbs@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  auto user_backup = ::chunkvault::testing::Run(
+      {CV_BINARY, "backup", "--repository", user_repo, "--json", "--backup-id", "user",
+       "root.tar:" + tree},
+      Env("secret password"));
+  ASSERT_EQ(user_backup.exit_code, 0) << user_backup.err;
+  auto user_restore = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--repository", user_repo,
+       nlohmann::json::parse(user_backup.out)["snapshot"], "root.tar", tmp_ / "user"},
+      Env("secret password"));
+  ASSERT_EQ(user_restore.exit_code, 0) << user_restore.err;
+  EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / "user"), std::vector<std::string>{});
+  auto wrong = ::chunkvault::testing::Run(
+      {CV_BINARY, "snapshots", "--repository", user_repo}, Env("wrong password"));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("login as alice@pbs"), std::string::npos) << wrong.err;
+  EXPECT_EQ(wrong.err.find("wrong password"), std::string::npos) << wrong.err;
+}
+
+// prune, gc and verify through the server (admin role): prune's dry run
+// and real run, a GC task that reports, verify that passes, then fails on
+// a chunk corrupted in the store.
+TEST_F(ClientConnectionTest, PruneGcAndVerifyThroughTheServer) {
+  for (const char* who : {"alice@pbs", "alice@pbs!t"})
+    Admin({"acl", "set", "/datastore/store1", "admin", "--auth-id", who});
+  const std::string tree = tmp_ / "tree";
+  ::chunkvault::testing::MakeSampleTree(tree);
+  const std::string repo = "alice@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  const RunOptions env = Env(secret_);
+  for (int i = 0; i < 3; ++i) {
+    ::chunkvault::testing::WriteFile(tree + "/changing", std::to_string(i));
+    auto b = ::chunkvault::testing::Run(
+        {CV_BINARY, "backup", "--repository", repo, "--backup-id", "p", "root.tar:" + tree}, env);
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+  }
+  auto count = [&] {
+    auto list = ::chunkvault::testing::Run(
+        {CV_BINARY, "snapshots", "--repository", repo, "--json"}, env);
+    EXPECT_EQ(list.exit_code, 0) << list.err;
+    return nlohmann::json::parse(list.out).size();
+  };
+  auto dry = ::chunkvault::testing::Run({CV_BINARY, "prune", "--repository", repo, "--json",
+                                         "--keep-last", "1", "--dry-run"},
+                                        env);
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(nlohmann::json::parse(dry.out)["removed"], 2) << dry.out;
+  EXPECT_EQ(count(), 3u);
+  auto prune = ::chunkvault::testing::Run(
+      {CV_BINARY, "prune", "--repository", repo, "--json", "--keep-last", "1", "host/p"}, env);
+  ASSERT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_EQ(nlohmann::json::parse(prune.out)["removed"], 2) << prune.out;
+  EXPECT_EQ(count(), 1u);
+
+  auto gc = ::chunkvault::testing::Run({CV_BINARY, "gc", "--repository", repo, "--json"}, env);
+  ASSERT_EQ(gc.exit_code, 0) << gc.err;
+  auto report = nlohmann::json::parse(gc.out);
+  EXPECT_EQ(report["index-file-count"], 1) << gc.out;
+  EXPECT_GT(report["disk-chunks"].get<uint64_t>(), 0u) << gc.out;
+  EXPECT_TRUE(report["upid"].get<std::string>().starts_with("UPID:")) << gc.out;
+  auto refused_dry = ::chunkvault::testing::Run(
+      {CV_BINARY, "gc", "--repository", repo, "--dry-run"}, env);
+  EXPECT_EQ(refused_dry.exit_code, 2) << refused_dry.err;
+
+  auto verify = ::chunkvault::testing::Run({CV_BINARY, "verify", "--repository", repo}, env);
+  ASSERT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_NE(verify.out.find("verified 1 snapshots"), std::string::npos) << verify.out;
+  // Every chunk file of the store damaged: the server's verify fails.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_ / "store1/.chunks"))
+    if (e.is_regular_file() && e.file_size() > 16) {
+      std::string data = ::chunkvault::testing::ReadFile(e.path());
+      data[12] ^= 0x40;
+      ::chunkvault::testing::WriteFile(e.path(), data);
+    }
+  auto bad = ::chunkvault::testing::Run({CV_BINARY, "verify", "--repository", repo}, env);
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("verification failed"), std::string::npos) << bad.err;
+}
+
+// A client killed (SIGKILL) while it uploads chunks, and one killed after
+// its manifest but before finish: the server removes both unfinished
+// snapshots, and the next backup of the group works.
+TEST_F(ClientConnectionTest, AClientKilledMidBackupLeavesNoSnapshot) {
+  const std::string tree = tmp_ / "tree";
+  ::chunkvault::testing::MakeSampleTree(tree);
+  ::chunkvault::testing::WriteFile(tmp_ / "disk.img", ::chunkvault::testing::RandomData(9 << 20, 5));
+  const std::string repo = "alice@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  const std::vector<std::string> argv = {CV_BINARY, "backup", "--repository", repo,
+                                         "--backup-id", "k", "root.tar:" + tree,
+                                         "disk.img:" + tmp_ / "disk.img"};
+  int killed = 0;
+  for (const char* point : {"remote-chunk-sent:2", "before-finish"}) {
+    RunOptions env = Env(secret_);
+    env.env["CHUNKVAULT_CRASH_AT"] = point;
+    auto r = ::chunkvault::testing::Run(argv, env);
+    EXPECT_EQ(r.signal, SIGKILL) << point << ": " << r.err;
+    ASSERT_TRUE(server_->WaitForLog("aborted, snapshot removed", ++killed)) << point;
+    std::vector<std::string> left;
+    if (std::filesystem::exists(tmp_ / "store1/host/k"))
+      for (const auto& e : std::filesystem::directory_iterator(tmp_ / "store1/host/k"))
+        if (e.is_directory()) left.push_back(e.path().filename());
+    EXPECT_EQ(left, std::vector<std::string>{}) << point;
+  }
+  auto next = ::chunkvault::testing::Run(argv, Env(secret_));
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  auto list = ::chunkvault::testing::Run(
+      {CV_BINARY, "snapshots", "--repository", repo, "--json"}, Env(secret_));
+  EXPECT_EQ(nlohmann::json::parse(list.out).size(), 1u) << list.out;
+  auto verify = ::chunkvault::testing::Run({CV_BINARY, "verify", "--store", tmp_ / "store1"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 #include "support/chunkvaultd_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -12,7 +16,8 @@
 namespace chunkvault::testing {
 
 ChunkvaultdProcess::ChunkvaultdProcess(const std::string& binary, const std::string& config_dir,
-                                       const std::string& log_path) {
+                                       const std::string& log_path)
+    : log_path_(log_path) {
   int out[2];
   if (::pipe(out) != 0) throw std::runtime_error("pipe");
   pid_ = ::fork();
@@ -48,6 +53,37 @@ int ChunkvaultdProcess::Stop() {
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool ChunkvaultdProcess::WaitForLog(const std::string& text, int count, int timeout_seconds) {
+  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0 || ::inotify_add_watch(fd, log_path_.c_str(), IN_MODIFY) < 0)
+    throw std::runtime_error("inotify on " + log_path_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  bool found = false;
+  for (;;) {
+    std::ifstream in(log_path_);
+    std::stringstream all;
+    all << in.rdbuf();
+    const std::string log = all.str();
+    int seen = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++seen;
+    if (seen >= count) {
+      found = true;
+      break;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  return found;
 }
 
 ChunkvaultdProcess::~ChunkvaultdProcess() {

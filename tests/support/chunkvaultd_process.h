@@ -17,8 +17,12 @@ class ChunkvaultdProcess {
   const std::string& fingerprint() const { return fingerprint_; }
   // SIGTERM, then waits: the exit code.
   int Stop();
+  // Waits (woken by inotify as the log grows) until the log holds `text`
+  // `count` times; false after `timeout_seconds`, a bound, not a wait.
+  bool WaitForLog(const std::string& text, int count = 1, int timeout_seconds = 60);
 
  private:
+  std::string log_path_;
   int pid_ = -1;
   int port_ = 0;
   std::string fingerprint_;
