@@ -116,6 +116,18 @@ class CachedChunkAccess final : public ChunkAccess {
     });
   }
 
+  Result<Bytes> ReadToServe(const Digest& digest) override {
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    CV_ASSIGN_OR_RETURN(auto cached, cache->Lookup(digest, /*promote=*/admit_));
+    if (cached) return std::move(*cached);
+    CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
+    auto checked = DecodeChunk(raw, digest);
+    if (!checked)
+      return std::unexpected(std::move(checked).error().Context(ChunkKey(prefix_, digest)));
+    CV_RETURN_IF_ERROR(Keep(*cache, digest, raw));
+    return raw;
+  }
+
   Result<std::string> MarkBad(const Digest& digest) override {
     const std::string key = ChunkKey(prefix_, digest);
     std::string bad;

@@ -37,6 +37,12 @@ class ChunkAccess {
   // The stored blob. kNotFound if the chunk is missing.
   virtual Result<Bytes> ReadRaw(const Digest& digest, ReadFrom from = ReadFrom::kAny) = 0;
 
+  // The stored blob, for handing on whole (a server's reader protocol): as
+  // ReadRaw, but a chunk fetched from the bucket is checked (CRC, digest)
+  // and kept in the cache, as Read keeps it. Unlike Read, concurrent
+  // misses of one chunk each fetch it.
+  virtual Result<Bytes> ReadToServe(const Digest& digest) { return ReadRaw(digest); }
+
   // The chunk's data, checked (CRC, then sha256 == digest). The default
   // decodes ReadRaw(); a remote access decodes once and keeps the blob.
   virtual Result<Bytes> Read(const Digest& digest, ReadFrom from = ReadFrom::kAny);

@@ -30,7 +30,7 @@ class SnapshotReaderImpl final : public SnapshotReader {
   }
 
   Result<Bytes> ReadChunk(const Digest& digest) override {
-    return ds_->chunk_access().ReadRaw(digest);
+    return ds_->chunk_access().ReadToServe(digest);
   }
 
  private:

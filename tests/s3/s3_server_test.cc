@@ -1,7 +1,8 @@
 // chunkvaultd serving an S3-backed datastore on the test RGW: the CLI backs
 // up through the server (TLS, HTTP/2), the chunks land in the bucket
 // through the server's cache, and a restore through the server gives back
-// what was sent; a direct verify reads it all back from the bucket.
+// what was sent (and fills the server's cache again); a direct verify
+// reads it all back from the bucket.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -73,6 +74,11 @@ TEST_F(S3ServerTest, BackupAndRestoreThroughTheServerIntoTheBucket) {
   ASSERT_EQ(restore.exit_code, 0) << restore.err;
   EXPECT_EQ(CompareTrees(tmp_ / "src", tmp_ / "out/root"), std::vector<std::string>{});
   EXPECT_TRUE(ReadFile(tmp_ / "out/disk.img") == ReadFile(tmp_ / "disk.raw"));
+  // What the server fetched for the restore is in its cache again.
+  size_t cached = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_ / "store/.chunks"))
+    cached += e.is_regular_file() && e.file_size() > 0;
+  EXPECT_EQ(cached, summary["new-chunks"].get<size_t>());
 
   auto again = ::chunkvault::testing::Run({CV_BINARY, "backup", "--json", "--backup-id", "s3", "root.tar:" + tmp_ / "src",
                     "disk.img:" + tmp_ / "disk.raw"},
