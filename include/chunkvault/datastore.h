@@ -138,6 +138,9 @@ class Datastore {
   virtual Result<std::unique_ptr<SnapshotReader>> OpenSnapshotReader(const SnapshotRef& snap) = 0;
   // The snapshot's manifest, checked field by field.
   virtual Result<Manifest> ReadManifest(const SnapshotRef& snap) = 0;
+  // The auth-id that owns `group` (its owner file); "" if it records none
+  // or the group does not exist.
+  virtual Result<std::string> GroupOwner(const BackupGroup& group) = 0;
   // Why `snap` cannot be restored as its manifest says, found without
   // reading a chunk: its manifest is unreadable, invalid or another
   // snapshot's, or a file it lists is missing, unreadable or fails its

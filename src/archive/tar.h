@@ -39,6 +39,20 @@ class TarSink {
   virtual Status Commit(size_t n) = 0;
 };
 
+// A TarSink handing the stream to any writer with the same three calls
+// (the chunk assembler), which this layer does not know.
+template <typename Writer>
+class TarSinkOf final : public TarSink {
+ public:
+  explicit TarSinkOf(Writer& writer) : writer_(writer) {}
+  Status Write(ByteView data) override { return writer_.Write(data); }
+  std::span<uint8_t> Space() override { return writer_.Space(); }
+  Status Commit(size_t n) override { return writer_.Commit(n); }
+
+ private:
+  Writer& writer_;
+};
+
 // Writes the tree under `root` (a directory) as a tar stream into `sink`.
 // An error from the sink, or an unreadable root, stops the work and is
 // returned; unreadable entries below the root are warnings.

@@ -131,17 +131,6 @@ class ArchiveUploader {
   BackupProgress& progress_;
 };
 
-class AssemblerSink final : public TarSink {
- public:
-  explicit AssemblerSink(ChunkAssembler& a) : a_(a) {}
-  Status Write(ByteView data) override { return a_.Write(data); }
-  std::span<uint8_t> Space() override { return a_.Space(); }
-  Status Commit(size_t n) override { return a_.Commit(n); }
-
- private:
-  ChunkAssembler& a_;
-};
-
 class RemoteBackupSession final : public BackupSession {
  public:
   RemoteBackupSession(std::unique_ptr<H2Session> h2, SnapshotRef snap, size_t jobs)
@@ -183,7 +172,7 @@ class RemoteBackupSession final : public BackupSession {
                                if (on_chunk_) on_chunk_();
                                return Status{};
                              });
-    AssemblerSink sink(assembler);
+    TarSinkOf<ChunkAssembler> sink(assembler);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     CV_RETURN_IF_ERROR(assembler.Finish());
     if (stats) *stats = tar_stats;

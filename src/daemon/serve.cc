@@ -23,6 +23,7 @@ struct ServeArgs {
   std::string listen = "[::]:8007";
   size_t workers = 32;
   int grace_seconds = 60;
+  int request_timeout_seconds = 30;
 };
 
 // "ADDR:PORT", "[V6]:PORT" or "PORT" (all addresses).
@@ -89,6 +90,7 @@ int Serve(const ServeArgs& args) {
   options.key_path = dir.PathOf("proxy.key");
   options.cert_path = dir.PathOf("proxy.pem");
   options.workers = std::max<size_t>(1, args.workers);
+  options.request_timeout = std::chrono::seconds(args.request_timeout_seconds);
   options.log = LogLine;
   auto server = server::TlsServer::Start(options, **api);
   if (!server) return fail(server.error());
@@ -119,6 +121,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
   app.add_option("--grace-period", args->grace_seconds,
                  "Seconds running sessions get to end after SIGTERM before they are aborted")
       ->default_str("60");
+  app.add_option("--request-timeout", args->request_timeout_seconds,
+                 "Seconds a client has for its TLS handshake and each HTTP/1.1 request")
+      ->default_str("30")
+      ->check(CLI::Range(1, 3600));
   app.callback([args, &app, &exit_code] {
     if (app.get_subcommands().empty()) exit_code = Serve(*args);
   });

@@ -34,18 +34,6 @@ namespace {
 // of its group took the current one.
 constexpr int kSecondWaits = 60;
 
-// The tar stream goes straight into chunk buffers.
-class AssemblerSink final : public TarSink {
- public:
-  explicit AssemblerSink(ChunkAssembler& assembler) : assembler_(assembler) {}
-  Status Write(ByteView data) override { return assembler_.Write(data); }
-  std::span<uint8_t> Space() override { return assembler_.Space(); }
-  Status Commit(size_t n) override { return assembler_.Commit(n); }
-
- private:
-  ChunkAssembler& assembler_;
-};
-
 }  // namespace
 
 class BackupSessionImpl final : public BackupSession {
@@ -137,7 +125,7 @@ class BackupSessionImpl final : public BackupSession {
       ends.push_back(end);
       return AddChunk(std::move(chunk));
     });
-    AssemblerSink sink(assembler);
+    TarSinkOf<ChunkAssembler> sink(assembler);
     const UploadSnapshot before = Snap();
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     CV_RETURN_IF_ERROR(assembler.Finish());

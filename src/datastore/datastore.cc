@@ -340,6 +340,12 @@ Result<Manifest> DatastoreImpl::ReadManifest(const SnapshotRef& snap) {
   return snapshots_->ReadManifest(snap);
 }
 
+Result<std::string> DatastoreImpl::GroupOwner(const BackupGroup& group) {
+  auto owner = snapshots_->ReadOwner(group);
+  if (!owner && owner.error().code() == ErrorCode::kNotFound) return std::string();
+  return owner;
+}
+
 Result<SnapshotInfo> DatastoreImpl::GetSnapshot(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(Manifest m, snapshots_->ReadManifest(snap));
   return InfoOf(snap, m);

@@ -48,6 +48,7 @@ class DatastoreImpl final : public Datastore {
                                                   bool recursive) override;
   Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap) override;
   Result<Manifest> ReadManifest(const SnapshotRef& snap) override;
+  Result<std::string> GroupOwner(const BackupGroup& group) override;
   std::string DamageOf(const SnapshotRef& snap) override;
   Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots) override;
   Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,

@@ -47,11 +47,7 @@ Result<std::unique_ptr<SnapshotReader>> DatastoreImpl::OpenSnapshotReader(const 
   auto manifest = env()->Stat(snapshot_store().FilePath(snap, kManifestBlobName));
   if (!manifest)
     return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " is incomplete");
-  std::string owner;
-  if (auto o = snapshot_store().ReadOwner(snap.group))
-    owner = *o;
-  else if (o.error().code() != ErrorCode::kNotFound)
-    return std::unexpected(o.error());
+  CV_ASSIGN_OR_RETURN(std::string owner, GroupOwner(snap.group));
   return std::unique_ptr<SnapshotReader>(
       std::make_unique<SnapshotReaderImpl>(this, snap, std::move(owner), std::move(lock)));
 }

@@ -14,20 +14,6 @@ constexpr int64_t kMaxEpoch = int64_t{1} << 40;
 
 Error Forbidden() { return Error(ErrorCode::kPermissionDenied, "permission check failed"); }
 
-Result<BackupGroup> GroupOf(const AdminCall& call, const Params& params) {
-  CV_ASSIGN_OR_RETURN(std::string type_text, params.GetString("backup-type"));
-  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
-  CV_ASSIGN_OR_RETURN(std::string id, params.GetString("backup-id"));
-  CV_RETURN_IF_ERROR(CheckBackupId(id));
-  return BackupGroup{call.ns, type, id};
-}
-
-Result<SnapshotRef> SnapshotOf(const AdminCall& call, const Params& params) {
-  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(call, params));
-  CV_ASSIGN_OR_RETURN(int64_t time, params.GetInt("backup-time", 1, kMaxEpoch));
-  return SnapshotRef{group, time};
-}
-
 // What a caller sees of a group: everything with Audit (or Read), its own
 // groups with Backup.
 bool Sees(const AdminCall& call, const std::string& owner) {
@@ -59,25 +45,31 @@ Result<std::vector<SnapshotInfo>> VisibleSnapshots(const AdminCall& call) {
 }
 
 // The owner of a group, from its newest listed snapshot ("" if none).
-Result<std::string> OwnerOf(const AdminCall& call, const BackupGroup& group) {
-  CV_ASSIGN_OR_RETURN(auto all, call.store.ListSnapshots(call.ns, false));
-  std::string owner;
-  for (const auto& s : all)
-    if (s.ref.group == group) owner = s.owner;
-  return owner;
-}
-
 // Forget and prune: Modify, or Prune on an owned group.
 Status MayRemove(const AdminCall& call, const BackupGroup& group) {
   if (call.privileges & kPrivModify) return {};
   if (call.privileges & kPrivPrune) {
-    CV_ASSIGN_OR_RETURN(std::string owner, OwnerOf(call, group));
+    CV_ASSIGN_OR_RETURN(std::string owner, call.store.GroupOwner(group));
     if (OwnsGroup(owner, call.who)) return {};
   }
   return std::unexpected(Forbidden());
 }
 
 }  // namespace
+
+Result<BackupGroup> GroupOf(const Params& params, const BackupNamespace& ns) {
+  CV_ASSIGN_OR_RETURN(std::string type_text, params.GetString("backup-type"));
+  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
+  CV_ASSIGN_OR_RETURN(std::string id, params.GetString("backup-id"));
+  CV_RETURN_IF_ERROR(CheckBackupId(id));
+  return BackupGroup{ns, type, id};
+}
+
+Result<SnapshotRef> SnapshotOf(const Params& params, const BackupNamespace& ns) {
+  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(params, ns));
+  CV_ASSIGN_OR_RETURN(int64_t time, params.GetInt("backup-time", 1, kMaxEpoch));
+  return SnapshotRef{group, time};
+}
 
 bool OwnsGroup(const std::string& owner, const AuthId& who) {
   if (owner == who.ToString()) return true;
@@ -124,7 +116,7 @@ Result<HttpResponse> ListGroups(const AdminCall& call) {
 }
 
 Result<HttpResponse> ListFiles(const AdminCall& call) {
-  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(call, call.request.query));
+  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(call.request.query, call.ns));
   CV_ASSIGN_OR_RETURN(SnapshotInfo info, call.store.GetSnapshot(snap));
   if (!Sees(call, info.owner)) return std::unexpected(Forbidden());
   nlohmann::json files = nlohmann::json::array();
@@ -149,14 +141,14 @@ Result<HttpResponse> DatastoreStatus(const AdminCall& call) {
 }
 
 Result<HttpResponse> ForgetSnapshot(const AdminCall& call) {
-  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(call, call.request.query));
+  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(call.request.query, call.ns));
   CV_RETURN_IF_ERROR(MayRemove(call, snap.group));
   CV_RETURN_IF_ERROR(call.store.Forget(snap));
   return JsonAnswer(nullptr);
 }
 
 Result<HttpResponse> ForgetGroup(const AdminCall& call) {
-  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(call, call.request.query));
+  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(call.request.query, call.ns));
   CV_RETURN_IF_ERROR(MayRemove(call, group));
   CV_ASSIGN_OR_RETURN(auto all, call.store.ListSnapshots(call.ns, false));
   size_t removed = 0;
@@ -172,7 +164,7 @@ Result<HttpResponse> ForgetGroup(const AdminCall& call) {
 
 Result<HttpResponse> PruneGroup(const AdminCall& call) {
   CV_ASSIGN_OR_RETURN(Params params, ParamsOf(call.request));
-  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(call, params));
+  CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(params, call.ns));
   CV_RETURN_IF_ERROR(MayRemove(call, group));
   PruneOptions options;
   const std::pair<const char*, std::optional<uint64_t>*> keeps[] = {

@@ -21,6 +21,11 @@ namespace chunkvault::server {
 // whose token owns it (PBS's check_backup_owner).
 bool OwnsGroup(const std::string& owner, const AuthId& who);
 
+// A request's group ("backup-type", "backup-id") or snapshot (and
+// "backup-time") in namespace `ns`, checked as PBS checks them.
+Result<BackupGroup> GroupOf(const Params& params, const BackupNamespace& ns);
+Result<SnapshotRef> SnapshotOf(const Params& params, const BackupNamespace& ns);
+
 struct AdminCall {
   Datastore& store;
   const std::string& store_name;

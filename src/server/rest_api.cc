@@ -156,16 +156,10 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
     const std::string& call = path[3];
     // PBS's clients send a POST's parameters, ns among them, in a JSON body.
     CV_ASSIGN_OR_RETURN(Params params, ParamsOf(request));
-    BackupNamespace ns;
-    if (const std::string* ns_text = params.Find("ns")) {
-      CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
-    }
-    std::vector<std::string> acl_path = {"datastore", store_name};
-    acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
-    const Privileges privileges = config.PrivilegesOn(who, acl_path);
-    if (privileges == 0) return Fail(ErrorCode::kPermissionDenied, "permission check failed");
-    CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
-    AdminCall admin{*store, store_name, request, who, privileges, ns};
+    CV_ASSIGN_OR_RETURN(Scope scope, ScopeOf(store_name, params, who, config, 0));
+    const Privileges privileges = scope.privileges;
+    const std::shared_ptr<Datastore>& store = scope.store;
+    AdminCall admin{*store, store_name, request, who, privileges, scope.ns};
     if (call == "snapshots" && method == "GET") return ListSnapshots(admin);
     if (call == "snapshots" && method == "DELETE") return ForgetSnapshot(admin);
     if (call == "groups" && method == "GET") return ListGroups(admin);
@@ -186,7 +180,7 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
     if (call == "verify" && method == "POST") {
       if (!(privileges & kPrivVerify))
         return Fail(ErrorCode::kPermissionDenied, "permission check failed");
-      return StartVerify(request, store, store_name, who, ns);
+      return StartVerify(params, scope, who);
     }
     return NotFound(request);
   }
@@ -200,39 +194,54 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
   return NotFound(request);
 }
 
+Result<RestApi::Scope> RestApi::ScopeOf(const std::string& store_name, const Params& params,
+                                        const AuthId& who, const ServerConfig& config,
+                                        Privileges any_of) {
+  Scope scope;
+  scope.store_name = store_name;
+  if (const std::string* ns_text = params.Find("ns")) {
+    CV_ASSIGN_OR_RETURN(scope.ns, BackupNamespace::Parse(*ns_text));
+  }
+  std::vector<std::string> acl_path = {"datastore", store_name};
+  acl_path.insert(acl_path.end(), scope.ns.components.begin(), scope.ns.components.end());
+  scope.privileges = config.PrivilegesOn(who, acl_path);
+  if (any_of == 0 ? scope.privileges == 0 : !(scope.privileges & any_of))
+    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
+  CV_ASSIGN_OR_RETURN(scope.store, datastores_.Get(config, store_name));
+  return scope;
+}
+
+namespace {
+
+Status CheckUpgradeTo(const HttpRequest& request, const char* protocol) {
+  const std::string* upgrade = request.Header("upgrade");
+  if (!upgrade || *upgrade != protocol)
+    return Fail(ErrorCode::kInvalidArgument, "invalid protocol name");
+  return {};
+}
+
+}  // namespace
+
 Result<HttpResponse> RestApi::UpgradeToBackup(const HttpRequest& request, const AuthId& who,
                                               const ServerConfig& config, Handled& handled) {
   const Params& q = request.query;
   CV_ASSIGN_OR_RETURN(std::string store_name, q.GetString("store"));
-  BackupNamespace ns;
-  if (const std::string* ns_text = q.Find("ns")) {
-    CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
-  }
-  std::vector<std::string> acl_path = {"datastore", store_name};
-  acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
-  if (!(config.PrivilegesOn(who, acl_path) & kPrivBackup))
-    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
-  CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
-  const std::string* upgrade = request.Header("upgrade");
-  if (!upgrade || *upgrade != kBackupProtocol)
-    return Fail(ErrorCode::kInvalidArgument, "invalid protocol name");
-  CV_ASSIGN_OR_RETURN(std::string type_text, q.GetString("backup-type"));
-  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
-  CV_ASSIGN_OR_RETURN(std::string id, q.GetString("backup-id"));
-  CV_ASSIGN_OR_RETURN(int64_t time, q.GetInt("backup-time", 1, int64_t{1} << 40));
+  CV_ASSIGN_OR_RETURN(Scope scope, ScopeOf(store_name, q, who, config, kPrivBackup));
+  CV_RETURN_IF_ERROR(CheckUpgradeTo(request, kBackupProtocol));
+  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(q, scope.ns));
   CV_ASSIGN_OR_RETURN(bool benchmark, q.GetBool("benchmark", false));
-  if (benchmark != (type == BackupType::kHost && id == "benchmark"))
+  if (benchmark != (snap.group.type == BackupType::kHost && snap.group.id == "benchmark"))
     return Fail(ErrorCode::kInvalidArgument,
                 "benchmark backups are host/benchmark with benchmark=true, and only those");
 
   UploadOptions upload;
-  upload.ns = ns;
-  upload.type = type;
-  upload.id = id;
-  upload.time = time;
+  upload.ns = scope.ns;
+  upload.type = snap.group.type;
+  upload.id = snap.group.id;
+  upload.time = snap.time;
   upload.owner = who.ToString();
   upload.may_use_group = [who](const std::string& owner) { return OwnsGroup(owner, who); };
-  BackupSessionParams params{.store = store,
+  BackupSessionParams params{.store = scope.store,
                              .store_name = store_name,
                              .upload = std::move(upload),
                              .who = who,
@@ -247,35 +256,19 @@ Result<HttpResponse> RestApi::UpgradeToReader(const HttpRequest& request, const 
                                               const ServerConfig& config, Handled& handled) {
   const Params& q = request.query;
   CV_ASSIGN_OR_RETURN(std::string store_name, q.GetString("store"));
-  BackupNamespace ns;
-  if (const std::string* ns_text = q.Find("ns")) {
-    CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(*ns_text));
-  }
-  std::vector<std::string> acl_path = {"datastore", store_name};
-  acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
-  const Privileges privileges = config.PrivilegesOn(who, acl_path);
-  if (!(privileges & (kPrivRead | kPrivBackup)))
-    return Fail(ErrorCode::kPermissionDenied, "permission check failed");
-  CV_ASSIGN_OR_RETURN(auto store, datastores_.Get(config, store_name));
-  const std::string* upgrade = request.Header("upgrade");
-  if (!upgrade || *upgrade != kReaderProtocol)
-    return Fail(ErrorCode::kInvalidArgument, "invalid protocol name");
-  CV_ASSIGN_OR_RETURN(std::string type_text, q.GetString("backup-type"));
-  CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(type_text));
-  CV_ASSIGN_OR_RETURN(std::string id, q.GetString("backup-id"));
-  CV_RETURN_IF_ERROR(CheckBackupId(id));
-  CV_ASSIGN_OR_RETURN(int64_t time, q.GetInt("backup-time", 1, int64_t{1} << 40));
-  const SnapshotRef snap{BackupGroup{ns, type, id}, time};
-  auto reader = store->OpenSnapshotReader(snap);
+  CV_ASSIGN_OR_RETURN(Scope scope, ScopeOf(store_name, q, who, config, kPrivRead | kPrivBackup));
+  CV_RETURN_IF_ERROR(CheckUpgradeTo(request, kReaderProtocol));
+  CV_ASSIGN_OR_RETURN(SnapshotRef snap, SnapshotOf(q, scope.ns));
+  auto reader = scope.store->OpenSnapshotReader(snap);
   if (!reader) {
     if (reader.error().code() == ErrorCode::kNotFound)
       return Fail(ErrorCode::kNotFound, "snapshot " + snap.ToString() + " does not exist.");
     return std::unexpected(reader.error());
   }
   // Without Datastore.Read, only the owner's groups.
-  if (!(privileges & kPrivRead) && !OwnsGroup((*reader)->owner(), who))
+  if (!(scope.privileges & kPrivRead) && !OwnsGroup((*reader)->owner(), who))
     return Fail(ErrorCode::kPermissionDenied, "backup owner check failed!");
-  handled.upgrade = OpenReaderProtocol(ReaderSessionParams{.store = store,
+  handled.upgrade = OpenReaderProtocol(ReaderSessionParams{.store = scope.store,
                                                            .store_name = store_name,
                                                            .reader = std::move(*reader),
                                                            .who = who,
@@ -327,24 +320,24 @@ Result<HttpResponse> RestApi::GcStatus(const std::string& name) {
   return JsonAnswer(j);
 }
 
-Result<HttpResponse> RestApi::StartVerify(const HttpRequest& request,
-                                          std::shared_ptr<Datastore> store, const std::string& name,
-                                          const AuthId& who, const BackupNamespace& ns) {
-  CV_ASSIGN_OR_RETURN(Params params, ParamsOf(request));
+Result<HttpResponse> RestApi::StartVerify(const Params& params, const Scope& scope,
+                                          const AuthId& who) {
   std::vector<SnapshotRef> snapshots;
-  const std::string* type_text = params.Find("backup-type");
-  const std::string* id = params.Find("backup-id");
-  if (type_text || id) {
-    CV_ASSIGN_OR_RETURN(std::string t, params.GetString("backup-type"));
-    CV_ASSIGN_OR_RETURN(BackupType type, ParseBackupType(t));
-    CV_ASSIGN_OR_RETURN(std::string group_id, params.GetString("backup-id"));
+  if (params.Find("backup-type") || params.Find("backup-id")) {
+    CV_ASSIGN_OR_RETURN(BackupGroup group, GroupOf(params, scope.ns));
     CV_ASSIGN_OR_RETURN(auto time, params.GetOptionalInt("backup-time", 1, int64_t{1} << 40));
-    const BackupGroup group{ns, type, group_id};
-    CV_ASSIGN_OR_RETURN(auto all, store->ListSnapshots(ns, false));
+    CV_ASSIGN_OR_RETURN(auto all, scope.store->ListSnapshots(scope.ns, false));
     for (const auto& s : all)
       if (s.ref.group == group && (!time || s.ref.time == *time)) snapshots.push_back(s.ref);
     if (snapshots.empty()) return Fail(ErrorCode::kNotFound, "nothing to verify");
+  } else if (!scope.ns.is_root()) {
+    // The namespace and those below it, not the whole store.
+    CV_ASSIGN_OR_RETURN(auto all, scope.store->ListSnapshots(scope.ns, /*recursive=*/true));
+    for (const auto& s : all) snapshots.push_back(s.ref);
+    if (snapshots.empty()) return Fail(ErrorCode::kNotFound, "nothing to verify");
   }
+  std::shared_ptr<Datastore> store = scope.store;
+  const std::string& name = scope.store_name;
   const std::string upid =
       tasks_.Start("verify", name, who, [store, snapshots]() -> Result<nlohmann::json> {
         VerifyOptions options;

@@ -35,6 +35,17 @@ class RestApi final : public HttpService {
   RestApi(Env* env, const std::string& config_dir, TicketKeys keys, Log log);
   Result<HttpResponse> Route(const HttpRequest& request, const std::vector<std::string>& path,
                              const AuthId& who, const ServerConfig& config, Handled& handled);
+  // What a call acts on: a store, the namespace of `params`, and what
+  // `who` may do there; refused (403) unless `who` holds one of `any_of`
+  // (any privilege at all if 0).
+  struct Scope {
+    std::string store_name;
+    BackupNamespace ns;
+    Privileges privileges;
+    std::shared_ptr<Datastore> store;
+  };
+  Result<Scope> ScopeOf(const std::string& store_name, const Params& params, const AuthId& who,
+                        const ServerConfig& config, Privileges any_of);
   // GET /api2/json/backup: checks, starts the upload and answers 101 with
   // the session in `handled`.
   Result<HttpResponse> UpgradeToBackup(const HttpRequest& request, const AuthId& who,
@@ -49,9 +60,7 @@ class RestApi final : public HttpService {
   Result<HttpResponse> StartGc(std::shared_ptr<Datastore> store, const std::string& name,
                                const AuthId& who);
   Result<HttpResponse> GcStatus(const std::string& name);
-  Result<HttpResponse> StartVerify(const HttpRequest& request, std::shared_ptr<Datastore> store,
-                                   const std::string& name, const AuthId& who,
-                                   const BackupNamespace& ns);
+  Result<HttpResponse> StartVerify(const Params& params, const Scope& scope, const AuthId& who);
   // GET /nodes/{node}/tasks/{upid}/status: its starter's, or with audit.
   Result<HttpResponse> TaskStatus(const std::string& upid, const AuthId& who,
                                   const ServerConfig& config);

@@ -210,9 +210,24 @@ class Server final : public TlsServer {
     auto& tcp_layer = beast::get_lowest_layer(stream);
     boost::system::error_code ec;
     tcp_layer.expires_after(options_.request_timeout);
-    co_await stream.async_handshake(ssl::stream_base::server,
-                                    net::redirect_error(net::use_awaitable, ec));
-    if (ec) co_return;  // not TLS, or gone: nothing to answer
+    // As PBS's acceptor: what does not start with a TLS handshake record
+    // (0x16 0x03 x, length at most 16 KiB) is plain HTTP, answered with a
+    // redirect to https.
+    while (conn->buffer.size() < 5) {
+      const size_t n = co_await tcp_layer.async_read_some(
+          conn->buffer.prepare(512), net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+      conn->buffer.commit(n);
+    }
+    const auto* head = static_cast<const uint8_t*>(conn->buffer.data().data());
+    if (head[0] != 0x16 || head[1] != 0x03 || ((head[3] << 8) | head[4]) > 0x4000) {
+      co_await RedirectToHttps(conn);
+      co_return;
+    }
+    const size_t used = co_await stream.async_handshake(
+        ssl::stream_base::server, conn->buffer.data(), net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;  // a broken handshake, or gone: nothing to answer
+    conn->buffer.consume(used);
     for (;;) {
       http::request_parser<http::vector_body<uint8_t>> parser;
       parser.header_limit(kMaxHeaderBytes);
@@ -290,6 +305,44 @@ class Server final : public TlsServer {
     }
     tcp_layer.expires_after(std::chrono::seconds(5));
     co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
+  }
+
+  // One plain HTTP/1.1 request on `conn`, answered as PBS's redirector:
+  // 301 (GET, HEAD) or 308 to https://<Host><target>, then closed.
+  net::awaitable<void> RedirectToHttps(std::shared_ptr<Connection> conn) {
+    auto& tcp_layer = beast::get_lowest_layer(conn->stream);
+    boost::system::error_code ec;
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kMaxHeaderBytes);
+    co_await http::async_read_header(tcp_layer, conn->buffer, parser,
+                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    const auto& msg = parser.get();
+    const std::string host(msg[http::field::host]);
+    const std::string target(msg.target());
+    const bool host_ok =
+        !host.empty() && host.size() < 256 &&
+        host.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+            std::string::npos;
+    const bool target_ok = !target.empty() && target.front() == '/' &&
+                           std::none_of(target.begin(), target.end(), [](char c) {
+                             return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+                           });
+    http::response<http::string_body> res;
+    res.version(11);
+    if (!host_ok || !target_ok) {
+      res.result(http::status::bad_request);
+      res.body() = "plain HTTP: use https\n";
+    } else {
+      const bool get = msg.method() == http::verb::get || msg.method() == http::verb::head;
+      res.result(get ? http::status::moved_permanently : http::status::permanent_redirect);
+      res.set(http::field::location, "https://" + host + target);
+    }
+    res.keep_alive(false);
+    res.prepare_payload();
+    co_await http::async_write(tcp_layer, res, net::redirect_error(net::use_awaitable, ec));
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
   TlsServerOptions options_;
