@@ -138,6 +138,12 @@ class Datastore {
   virtual Result<std::unique_ptr<SnapshotReader>> OpenSnapshotReader(const SnapshotRef& snap) = 0;
   // The snapshot's manifest, checked field by field.
   virtual Result<Manifest> ReadManifest(const SnapshotRef& snap) = 0;
+  // Creates namespace `ns` and every level above it (in a bucket too, as
+  // PBS marks them); an existing one is left as it is.
+  virtual Status CreateNamespace(const BackupNamespace& ns) = 0;
+  // The namespaces below `parent` (children, or all descendants), sorted.
+  virtual Result<std::vector<BackupNamespace>> ListNamespaces(const BackupNamespace& parent,
+                                                              bool recursive) = 0;
   // The auth-id that owns `group` (its owner file); "" if it records none
   // or the group does not exist.
   virtual Result<std::string> GroupOwner(const BackupGroup& group) = 0;

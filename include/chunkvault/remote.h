@@ -25,6 +25,9 @@ struct RemoteOptions {
   std::string secret;       // the token's secret or the user's password
   std::string fingerprint;  // "aa:bb:..."; empty: only a certificate OpenSSL trusts
   size_t jobs = 0;          // chunk workers of a backup (0: 8 or one per core)
+  // false: backups ask the server to keep their chunks out of its cache
+  // (PBS's no-cache), as backup --no-cache does locally.
+  bool cache_admit = true;
 };
 
 class Remote {
@@ -44,6 +47,11 @@ class Remote {
   // Removes a snapshot (the server checks the rights: Datastore.Modify, or
   // Datastore.Prune on one's own group).
   virtual Status Forget(const SnapshotRef& snap) = 0;
+  // Namespaces (PBS's GET and POST .../namespace): those below `parent`
+  // the server lets this auth-id see, and a new one (Datastore.Modify on
+  // its parent).
+  virtual Result<std::vector<BackupNamespace>> ListNamespaces(const BackupNamespace& parent) = 0;
+  virtual Status CreateNamespace(const BackupNamespace& ns) = 0;
   // A snapshot read over PBS's reader protocol, on a connection of its
   // own, for chunkvault/restore.h's functions (restore, cat). The server
   // keeps the snapshot from removal while the reader lives.

@@ -35,6 +35,10 @@ struct UploadOptions {
   // Whether the session may add to a group of this owner (default: only
   // `owner` itself). kPermissionDenied otherwise.
   std::function<bool(const std::string& owner)> may_use_group;
+  // S3 stores: false keeps the session's new chunks out of the local cache
+  // (PBS's no-cache: uploaded, and only marked locally, as backup
+  // --no-cache does). No effect on a local store.
+  bool cache = true;
 };
 
 struct ChunkUploadResult {

@@ -77,6 +77,7 @@ Result<std::unique_ptr<Remote>> ConnectRemote(const StoreOptions& opts) {
   o.fingerprint = opts.fingerprint.empty() ? FromEnv({"CHUNKVAULT_FINGERPRINT", "PBS_FINGERPRINT"})
                                            : opts.fingerprint;
   o.jobs = opts.jobs;
+  o.cache_admit = opts.cache_admit;
   return Remote::Connect(o);
 }
 

@@ -111,5 +111,6 @@ void RegisterS3Refresh(CLI::App& app, int& exit_code);
 void RegisterCache(CLI::App& app, int& exit_code);
 void RegisterGc(CLI::App& app, int& exit_code);
 void RegisterPrune(CLI::App& app, int& exit_code);
+void RegisterNamespace(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

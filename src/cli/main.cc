@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   RegisterCache(app, exit_code);
   RegisterGc(app, exit_code);
   RegisterPrune(app, exit_code);
+  RegisterNamespace(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

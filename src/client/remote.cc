@@ -18,9 +18,13 @@ namespace {
 
 class RemoteImpl final : public Remote {
  public:
-  RemoteImpl(client::Repository repo, client::Credentials creds, size_t jobs,
+  RemoteImpl(client::Repository repo, client::Credentials creds, size_t jobs, bool cache_admit,
              std::unique_ptr<client::Connection> rest)
-      : repo_(std::move(repo)), creds_(std::move(creds)), jobs_(jobs), rest_(std::move(rest)) {}
+      : repo_(std::move(repo)),
+        creds_(std::move(creds)),
+        jobs_(jobs),
+        cache_admit_(cache_admit),
+        rest_(std::move(rest)) {}
 
   std::string Describe() const override { return repo_.ToString(); }
 
@@ -39,7 +43,7 @@ class RemoteImpl final : public Remote {
                                       std::chrono::milliseconds(5));
       o.time = std::time(nullptr);
     }
-    return client::StartRemoteBackup(std::move(connection), repo_, o, jobs_);
+    return client::StartRemoteBackup(std::move(connection), repo_, o, jobs_, !cache_admit_);
   }
 
   // The time of the group's newest snapshot the server lists, 0 if none
@@ -178,6 +182,33 @@ class RemoteImpl final : public Remote {
     }
   }
 
+  Result<std::vector<BackupNamespace>> ListNamespaces(const BackupNamespace& parent) override {
+    std::vector<std::pair<std::string, std::string>> query;
+    if (!parent.is_root()) query.emplace_back("parent", parent.ToString());
+    CV_ASSIGN_OR_RETURN(client::Response r, rest_->Request("GET", AdminPath("namespace"), query));
+    CV_ASSIGN_OR_RETURN(nlohmann::json list, client::DataOf(r));
+    std::vector<BackupNamespace> out;
+    for (const auto& item : list.is_array() ? list : nlohmann::json::array()) {
+      if (!item.is_object() || !item.contains("ns") || !item["ns"].is_string()) continue;
+      auto ns = BackupNamespace::Parse(item["ns"].get<std::string>());
+      if (!ns) return Fail(ErrorCode::kNetwork, "server: " + ns.error().message());
+      out.push_back(std::move(*ns));
+    }
+    return out;
+  }
+
+  Status CreateNamespace(const BackupNamespace& ns) override {
+    if (ns.is_root()) return Fail(ErrorCode::kInvalidArgument, "the root namespace always exists");
+    BackupNamespace parent = ns;
+    parent.components.pop_back();
+    nlohmann::json body = {{"name", ns.components.back()}};
+    if (!parent.is_root()) body["parent"] = parent.ToString();
+    CV_ASSIGN_OR_RETURN(client::Response r,
+                        rest_->Request("POST", AdminPath("namespace"), {}, &body));
+    CV_RETURN_IF_ERROR(client::DataOf(r));
+    return {};
+  }
+
   std::string AdminPath(const std::string& call) const {
     return "/api2/json/admin/datastore/" + repo_.store + "/" + call;
   }
@@ -195,6 +226,7 @@ class RemoteImpl final : public Remote {
   client::Repository repo_;
   client::Credentials creds_;
   size_t jobs_;
+  bool cache_admit_;
   std::unique_ptr<client::Connection> rest_;
 };
 
@@ -209,8 +241,8 @@ Result<std::unique_ptr<Remote>> Remote::Connect(const RemoteOptions& options) {
   CV_ASSIGN_OR_RETURN(auto rest, client::Connection::Open(repo, creds));
   const size_t jobs =
       options.jobs ? options.jobs : std::max<size_t>(8, ThreadPool::DefaultThreads());
-  return std::unique_ptr<Remote>(
-      std::make_unique<RemoteImpl>(std::move(repo), std::move(creds), jobs, std::move(rest)));
+  return std::unique_ptr<Remote>(std::make_unique<RemoteImpl>(
+      std::move(repo), std::move(creds), jobs, options.cache_admit, std::move(rest)));
 }
 
 }  // namespace chunkvault

@@ -349,8 +349,8 @@ class RemoteBackupSession final : public BackupSession {
 
 Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connection> connection,
                                                          const Repository& repo,
-                                                         const BackupOptions& options,
-                                                         size_t jobs) {
+                                                         const BackupOptions& options, size_t jobs,
+                                                         bool no_cache) {
   CV_RETURN_IF_ERROR(CheckBackupId(options.id));
   SnapshotRef snap{BackupGroup{options.ns, options.type, options.id}, 0};
   snap.time = options.time.value_or(static_cast<int64_t>(std::time(nullptr)));
@@ -360,6 +360,7 @@ Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connect
                  {"store", repo.store},
                  {"debug", "true"},
                  {"benchmark", "false"}};
+  if (no_cache) query.emplace_back("no-cache", "true");  // only when true, as PBS's client
   if (!options.ns.is_root()) query.emplace_back("ns", options.ns.ToString());
   CV_ASSIGN_OR_RETURN(
       auto h2, connection->Upgrade("/api2/json/backup", query, "proxmox-backup-protocol-v1"));

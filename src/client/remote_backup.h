@@ -13,9 +13,11 @@ namespace chunkvault::client {
 
 // Upgrades `connection` (spent) to a backup session of `options`' group
 // in `repo`'s store; `jobs` threads hash, compress and upload chunks
-// (at least 8: they also wait on the server's answers).
+// (at least 8: they also wait on the server's answers). `no_cache` asks
+// the server to keep the chunks out of its cache.
 Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connection> connection,
                                                          const Repository& repo,
-                                                         const BackupOptions& options, size_t jobs);
+                                                         const BackupOptions& options, size_t jobs,
+                                                         bool no_cache);
 
 }  // namespace chunkvault::client

@@ -76,7 +76,11 @@ DatastoreImpl::DatastoreImpl(Env* env, std::string path, std::string name, SyncL
       access_(backend_ ? NewCachedChunkAccess(
                              backend_.get(), key_prefix(), chunks_.get(),
                              [this] { return Cache(); }, cache_admit_)
-                       : NewLocalChunkAccess(chunks_.get())) {}
+                       : NewLocalChunkAccess(chunks_.get())),
+      marking_access_(backend_ && cache_admit_ ? NewCachedChunkAccess(
+                                                     backend_.get(), key_prefix(), chunks_.get(),
+                                                     [this] { return Cache(); }, /*admit=*/false)
+                                               : nullptr) {}
 
 DatastoreImpl::~DatastoreImpl() {
   if (!backend_) return;
@@ -338,6 +342,15 @@ Result<std::vector<RestoreSummary>> DatastoreImpl::RestoreSnapshot(const Snapsho
 
 Result<Manifest> DatastoreImpl::ReadManifest(const SnapshotRef& snap) {
   return snapshots_->ReadManifest(snap);
+}
+
+Status DatastoreImpl::CreateNamespace(const BackupNamespace& ns) {
+  return snapshots_->CreateNamespace(ns);
+}
+
+Result<std::vector<BackupNamespace>> DatastoreImpl::ListNamespaces(const BackupNamespace& parent,
+                                                                   bool recursive) {
+  return snapshots_->ListNamespaces(parent, recursive);
 }
 
 Result<std::string> DatastoreImpl::GroupOwner(const BackupGroup& group) {

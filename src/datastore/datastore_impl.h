@@ -49,6 +49,9 @@ class DatastoreImpl final : public Datastore {
   Result<SnapshotInfo> GetSnapshot(const SnapshotRef& snap) override;
   Result<Manifest> ReadManifest(const SnapshotRef& snap) override;
   Result<std::string> GroupOwner(const BackupGroup& group) override;
+  Status CreateNamespace(const BackupNamespace& ns) override;
+  Result<std::vector<BackupNamespace>> ListNamespaces(const BackupNamespace& parent,
+                                                      bool recursive) override;
   std::string DamageOf(const SnapshotRef& snap) override;
   Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots) override;
   Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,
@@ -81,6 +84,11 @@ class DatastoreImpl final : public Datastore {
   ChunkStore& chunk_store() { return *chunks_; }
   SnapshotStore& snapshot_store() { return *snapshots_; }
   ChunkAccess& chunk_access() { return *access_; }
+  // The same door, or (admit false, an S3 store that admits) one that only
+  // marks what it uploads or fetches.
+  ChunkAccess& chunk_access(bool admit) {
+    return admit || !marking_access_ ? *access_ : *marking_access_;
+  }
 
   // DamageOf with the manifest read already; the snapshot's info from it.
   std::string DamageOf(const SnapshotRef& snap, const Manifest& manifest);
@@ -133,6 +141,7 @@ class DatastoreImpl final : public Datastore {
   std::unique_ptr<ChunkStore> chunks_;
   std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<ChunkAccess> access_;
+  std::unique_ptr<ChunkAccess> marking_access_;  // null: a local store, or no admission anyway
 };
 
 // Every Datastore is one (tests reach the parts through it).

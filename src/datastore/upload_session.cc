@@ -116,7 +116,7 @@ class UploadSessionImpl final : public UploadSession {
     if (data->size() != size)
       return bad(ErrorCode::kInvalidArgument, "holds " + std::to_string(data->size()) +
                                                   " bytes, announced " + std::to_string(size));
-    ChunkAccess& access = ds_->chunk_access();
+    ChunkAccess& access = ds_->chunk_access(options_.cache);
     CV_ASSIGN_OR_RETURN(bool present, WithChunk(access.TouchIfPresent(digest), digest));
     if (present) return ChunkUploadResult{false, blob.size()};
     CV_ASSIGN_OR_RETURN(InsertResult inserted, WithChunk(access.Insert(digest, blob), digest));

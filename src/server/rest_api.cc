@@ -1,5 +1,6 @@
 #include "server/rest_api.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "server/admin_api.h"
@@ -156,6 +157,7 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
     const std::string& call = path[3];
     // PBS's clients send a POST's parameters, ns among them, in a JSON body.
     CV_ASSIGN_OR_RETURN(Params params, ParamsOf(request));
+    if (call == "namespace") return Namespaces(request, params, store_name, who, config);
     CV_ASSIGN_OR_RETURN(Scope scope, ScopeOf(store_name, params, who, config, 0));
     const Privileges privileges = scope.privileges;
     const std::shared_ptr<Datastore>& store = scope.store;
@@ -196,10 +198,10 @@ Result<HttpResponse> RestApi::Route(const HttpRequest& request,
 
 Result<RestApi::Scope> RestApi::ScopeOf(const std::string& store_name, const Params& params,
                                         const AuthId& who, const ServerConfig& config,
-                                        Privileges any_of) {
+                                        Privileges any_of, const char* ns_param) {
   Scope scope;
   scope.store_name = store_name;
-  if (const std::string* ns_text = params.Find("ns")) {
+  if (const std::string* ns_text = params.Find(ns_param)) {
     CV_ASSIGN_OR_RETURN(scope.ns, BackupNamespace::Parse(*ns_text));
   }
   std::vector<std::string> acl_path = {"datastore", store_name};
@@ -209,6 +211,41 @@ Result<RestApi::Scope> RestApi::ScopeOf(const std::string& store_name, const Par
     return Fail(ErrorCode::kPermissionDenied, "permission check failed");
   CV_ASSIGN_OR_RETURN(scope.store, datastores_.Get(config, store_name));
   return scope;
+}
+
+Result<HttpResponse> RestApi::Namespaces(const HttpRequest& request, const Params& params,
+                                         const std::string& store_name, const AuthId& who,
+                                         const ServerConfig& config) {
+  if (request.method == "POST") {
+    // PBS: Datastore.Modify on the parent.
+    CV_ASSIGN_OR_RETURN(Scope parent,
+                        ScopeOf(store_name, params, who, config, kPrivModify, "parent"));
+    CV_ASSIGN_OR_RETURN(std::string name, params.GetString("name"));
+    if (!parent.ns.is_root()) {
+      BackupNamespace above = parent.ns;
+      above.components.pop_back();
+      CV_ASSIGN_OR_RETURN(auto siblings, parent.store->ListNamespaces(above, false));
+      if (std::find(siblings.begin(), siblings.end(), parent.ns) == siblings.end())
+        return Fail(ErrorCode::kNotFound, "cannot create new namespace, parent " +
+                                              parent.ns.ToString() + " doesn't already exist");
+    }
+    BackupNamespace ns = parent.ns;
+    ns.components.push_back(name);
+    CV_ASSIGN_OR_RETURN(ns, BackupNamespace::Parse(ns.ToString()));
+    CV_RETURN_IF_ERROR(parent.store->CreateNamespace(ns));
+    return JsonAnswer(ns.ToString());
+  }
+  if (request.method != "GET") return NotFound(request);
+  CV_ASSIGN_OR_RETURN(Scope parent, ScopeOf(store_name, params, who, config, 0, "parent"));
+  CV_ASSIGN_OR_RETURN(auto below, parent.store->ListNamespaces(parent.ns, /*recursive=*/true));
+  // The parent first, as PBS lists; then those the caller has rights on.
+  nlohmann::json list = nlohmann::json::array({{{"ns", parent.ns.ToString()}}});
+  for (const BackupNamespace& ns : below) {
+    std::vector<std::string> acl_path = {"datastore", store_name};
+    acl_path.insert(acl_path.end(), ns.components.begin(), ns.components.end());
+    if (config.PrivilegesOn(who, acl_path) != 0) list.push_back({{"ns", ns.ToString()}});
+  }
+  return JsonAnswer(list);
 }
 
 namespace {
@@ -241,6 +278,8 @@ Result<HttpResponse> RestApi::UpgradeToBackup(const HttpRequest& request, const 
   upload.time = snap.time;
   upload.owner = who.ToString();
   upload.may_use_group = [who](const std::string& owner) { return OwnsGroup(owner, who); };
+  CV_ASSIGN_OR_RETURN(bool no_cache, q.GetBool("no-cache", false));
+  upload.cache = !no_cache;
   BackupSessionParams params{.store = scope.store,
                              .store_name = store_name,
                              .upload = std::move(upload),

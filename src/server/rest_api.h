@@ -45,7 +45,12 @@ class RestApi final : public HttpService {
     std::shared_ptr<Datastore> store;
   };
   Result<Scope> ScopeOf(const std::string& store_name, const Params& params, const AuthId& who,
-                        const ServerConfig& config, Privileges any_of);
+                        const ServerConfig& config, Privileges any_of, const char* ns_param = "ns");
+  // GET and POST .../{store}/namespace (PBS's list and create; the scope
+  // is the "parent" namespace).
+  Result<HttpResponse> Namespaces(const HttpRequest& request, const Params& params,
+                                  const std::string& store_name, const AuthId& who,
+                                  const ServerConfig& config);
   // GET /api2/json/backup: checks, starts the upload and answers 101 with
   // the session in `handled`.
   Result<HttpResponse> UpgradeToBackup(const HttpRequest& request, const AuthId& who,

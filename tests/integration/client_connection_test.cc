@@ -481,5 +481,57 @@ TEST_F(ClientConnectionTest, AClientKilledMidBackupLeavesNoSnapshot) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// Namespaces through the server as PBS's client makes them (Modify on the
+// parent), then used: a backup into one, listed and pruned there, the
+// root's group of the same name untouched (POST parameters, ns among them,
+// come in a JSON body).
+TEST_F(ClientConnectionTest, NamespacesThroughTheServer) {
+  const std::string tree = tmp_ / "tree";
+  ::chunkvault::testing::MakeSampleTree(tree);
+  const std::string repo = "alice@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  const RunOptions env = Env(secret_);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), CV_BINARY);
+    args.push_back("--repository");
+    args.push_back(repo);
+    return ::chunkvault::testing::Run(args, env);
+  };
+  auto refused = run({"namespace", "create", "site"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("403"), std::string::npos) << refused.err;
+  for (const char* who : {"alice@pbs", "alice@pbs!t"})
+    Admin({"acl", "set", "/datastore/store1", "admin", "--auth-id", who});
+  ASSERT_EQ(run({"namespace", "create", "site"}).exit_code, 0);
+  ASSERT_EQ(run({"namespace", "create", "site/prod"}).exit_code, 0);
+  auto orphan = run({"namespace", "create", "nope/x"});
+  EXPECT_EQ(orphan.exit_code, 1);
+  EXPECT_NE(orphan.err.find("parent nope doesn't already exist"), std::string::npos) << orphan.err;
+  auto list = run({"namespace", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out),
+            nlohmann::json::parse(R"([{"ns": ""}, {"ns": "site"}, {"ns": "site/prod"}])"));
+
+  for (const char* ns : {"site/prod", "site/prod", ""}) {
+    auto b = run({"backup", "--ns", ns, "--backup-id", "web", "root.tar:" + tree});
+    ASSERT_EQ(b.exit_code, 0) << ns << ": " << b.err;
+  }
+  auto in_prod = run({"snapshots", "--ns", "site/prod", "--json"});
+  ASSERT_EQ(in_prod.exit_code, 0) << in_prod.err;
+  EXPECT_EQ(nlohmann::json::parse(in_prod.out).size(), 2u);
+  auto prune = run({"prune", "--ns", "site/prod", "--keep-last", "1", "--json"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_EQ(nlohmann::json::parse(prune.out)["removed"], 1) << prune.out;
+  in_prod = run({"snapshots", "--ns", "site/prod", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(in_prod.out).size(), 1u);
+  auto root = run({"snapshots", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(root.out).size(), 1u) << root.out;
+
+  // The same command on a store directory.
+  auto local = ::chunkvault::testing::Run(
+      {CV_BINARY, "namespace", "list", "--store", tmp_ / "store1", "--json"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(nlohmann::json::parse(local.out), nlohmann::json::parse(list.out));
+}
+
 }  // namespace
 }  // namespace chunkvault::client

@@ -92,5 +92,23 @@ TEST_F(S3ServerTest, BackupAndRestoreThroughTheServerIntoTheBucket) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// backup --no-cache through the server asks it (PBS's no-cache=true on the
+// upgrade) to upload without keeping chunks: the bucket has them all, the
+// server's cache only empty markers.
+TEST_F(S3ServerTest, ANoCacheBackupLeavesOnlyMarkersInTheServersCache) {
+  auto backup = ::chunkvault::testing::Run(
+      {CV_BINARY, "backup", "--json", "--no-cache", "--backup-id", "nc",
+       "root.tar:" + tmp_ / "src"},
+      Client());
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  const size_t chunks = nlohmann::json::parse(backup.out)["new-chunks"];
+  EXPECT_EQ(Keys(name_ + "/.chunks/").size(), chunks);
+  size_t files = 0, markers = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_ / "store/.chunks"))
+    if (e.is_regular_file()) (e.file_size() == 0 ? markers : files) += 1;
+  EXPECT_EQ(files, 0u);
+  EXPECT_EQ(markers, chunks);
+}
+
 }  // namespace
 }  // namespace chunkvault::testing
