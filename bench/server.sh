@@ -7,9 +7,10 @@
 #   2. 16 clients backing up 16 different trees (CORPUS's files dealt out
 #      to 16 directories) into one datastore at once, against one client
 #      backing up one of them alone; the server's peak RSS (VmHWM);
-#   3. the seed's cache table through the server: a backup into an empty
-#      cache, one with everything cached, restores with the cache emptied
-#      and warm, with the S3 requests the server counted (GET /metrics).
+#   3. the seed's cache table through the server: a --no-cache backup (PBS's
+#      no-cache=true), a backup into an empty cache, one with everything
+#      cached, restores with the cache emptied and warm, with the S3
+#      requests the server counted (GET /metrics).
 # Prints markdown tables for docs/benchmarks.md.
 #
 # usage: bench/server.sh [BUILD_DIR] [WORK_DIR]
@@ -175,32 +176,35 @@ fi
 
 # 3. The cache table through the server.
 part 3 || exit 0
+add_store cachenone "$WORK/cache-none"
 add_store cache "$WORK/cache"
 start_server
 echo "| run through chunkvaultd | time | rate | GET | PUT | HEAD |"
 echo "|---|---|---|---|---|---|"
-cache_row() {  # LABEL, then the client's command
-  local label=$1 before after t0 t
-  shift
-  before=$(s3_counts cache)
+cache_row() {  # LABEL STORE, then the client's command
+  local label=$1 store=$2 before after t0 t
+  shift 2
+  before=$(s3_counts "$store")
   cold; t0=$(now)
   remote "$@" >"$WORK/row.out" 2>/dev/null
   t=$(elapsed "$t0" "$(now)")
-  after=$(s3_counts cache)
+  after=$(s3_counts "$store")
   read -r g0 p0 h0 <<<"$before"
   read -r g1 p1 h1 <<<"$after"
   printf '| %s | %s s | %s MiB/s | %d | %d | %d |\n' "$label" "$t" "$(mibs "$bytes" "$t")" \
     $((g1 - g0)) $((p1 - p0)) $((h1 - h0))
 }
-cache_row "backup, empty cache" backup --repository "$(repo cache)" --backup-id bench "root.tar:$CORPUS"
-cache_row "backup, everything cached" backup --repository "$(repo cache)" --backup-id bench "root.tar:$CORPUS"
+cache_row "backup, no cache (\`--no-cache\`)" cachenone \
+  backup --no-cache --repository "$(repo cachenone)" --backup-id bench "root.tar:$CORPUS"
+cache_row "backup, empty cache" cache backup --repository "$(repo cache)" --backup-id bench "root.tar:$CORPUS"
+cache_row "backup, everything cached" cache backup --repository "$(repo cache)" --backup-id bench "root.tar:$CORPUS"
 snap=$(cat "$WORK/row.out")
 stop_server
 find "$WORK/cache/.chunks" -type f -delete
 start_server
 rm -rf "$WORK/out-c"
-cache_row "restore, cache emptied" restore --repository "$(repo cache)" "$snap" root.tar "$WORK/out-c"
+cache_row "restore, cache emptied" cache restore --repository "$(repo cache)" "$snap" root.tar "$WORK/out-c"
 rm -rf "$WORK/out-c"
-cache_row "restore, everything cached" restore --repository "$(repo cache)" "$snap" root.tar "$WORK/out-c"
+cache_row "restore, everything cached" cache restore --repository "$(repo cache)" "$snap" root.tar "$WORK/out-c"
 stop_server
-rm -rf "$WORK/out-c" "$WORK/cache"
+rm -rf "$WORK/out-c" "$WORK/cache" "$WORK/cache-none"
