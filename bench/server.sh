@@ -18,6 +18,10 @@
 #            of /usr/share)
 #   REPS     repetitions of part 1 (default 2)
 #   PARTS    which parts to run (default "1 2 3")
+#   CLIENT_JOBS  --jobs of the client's backups through the server in part 1
+#            (default: the client's own, 8 on two cores)
+# Part 1 also prints the CPU seconds each backup took: the client's
+# (/usr/bin/time), the server's and the whole machine's (/proc).
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -94,6 +98,12 @@ echo
 
 # 1. Direct against through the server.
 if part 1; then
+# CPU seconds: the client's (time), the server's and the whole machine's
+# (/proc, clock ticks of 1/100 s).
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+server_cpu() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+cs() { awk -v t="$1" 'BEGIN { printf "%.1f", t / 100 }'; }
+cpu_rows=()
 echo "| rep | direct backup | server backup | direct restore, cache emptied | server restore, cache emptied | direct restore, warm | server restore, warm |"
 echo "|---|---|---|---|---|---|---|"
 for rep in $(seq "$REPS"); do
@@ -101,12 +111,14 @@ for rep in $(seq "$REPS"); do
   s3_init "$direct" "direct$rep"
   add_store "served$rep" "$served"
   start_server
-  cold; t0=$(now)
-  snap=$("$CV" backup --store "$direct" --backup-id bench "root.tar:$CORPUS" 2>/dev/null)
-  db=$(elapsed "$t0" "$(now)")
-  cold; t0=$(now)
-  rsnap=$(remote backup --repository "$(repo "served$rep")" --backup-id bench "root.tar:$CORPUS" 2>/dev/null)
-  sb=$(elapsed "$t0" "$(now)")
+  cold; t0=$(now); m0=$(busy)
+  snap=$(/usr/bin/time -f "%U %S" -o "$WORK/cpu" "$CV" backup --store "$direct" --backup-id bench "root.tar:$CORPUS" 2>/dev/null)
+  db=$(elapsed "$t0" "$(now)"); dm=$(( $(busy) - m0 )); dc=$(awk '{ print $1 + $2 }' "$WORK/cpu")
+  cold; t0=$(now); m0=$(busy); s0=$(server_cpu)
+  rsnap=$(CHUNKVAULT_PASSWORD=$SECRET /usr/bin/time -f "%U %S" -o "$WORK/cpu" "$CV" backup ${CLIENT_JOBS:+--jobs "$CLIENT_JOBS"} --repository "$(repo "served$rep")" --backup-id bench "root.tar:$CORPUS" 2>/dev/null)
+  sb=$(elapsed "$t0" "$(now)"); sm=$(( $(busy) - m0 )); ss=$(( $(server_cpu) - s0 ))
+  sc=$(awk '{ print $1 + $2 }' "$WORK/cpu")
+  cpu_rows+=("| $rep | $db s: client $dc s, machine $(cs "$dm") s | $sb s: client $sc s, server $(cs "$ss") s, machine $(cs "$sm") s |")
   stop_server
   find "$direct/.chunks" "$served/.chunks" -type f -delete
   start_server
@@ -128,6 +140,10 @@ for rep in $(seq "$REPS"); do
     "${row[2]}" "$(mibs "$bytes" "${row[2]}")" "${row[3]}" "$(mibs "$bytes" "${row[3]}")"
   rm -rf "$direct" "$served" "$WORK/out-d" "$WORK/out-s"
 done
+echo
+echo "| rep | direct backup: time, CPU seconds | server backup: time, CPU seconds |"
+echo "|---|---|---|"
+printf '%s\n' "${cpu_rows[@]}"
 echo
 fi
 
