@@ -54,6 +54,7 @@ class ClientH2 final : public H2Session {
     nghttp2_session_callbacks_set_on_header_callback(cb, &ClientH2::OnHeader);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &ClientH2::OnData);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &ClientH2::OnStreamClose);
+    nghttp2_session_callbacks_set_data_source_read_length_callback(cb, &ClientH2::FrameLength);
     const int rv = nghttp2_session_client_new(&ng_, cb, this);
     nghttp2_session_callbacks_del(cb);
     if (rv != 0) return Fail(ErrorCode::kInternal, "nghttp2 session");
@@ -124,6 +125,14 @@ class ClientH2 final : public H2Session {
     }
     streams_[id] = p;
     wake_.cancel();
+  }
+
+  // DATA frames as large as the windows and the server's frame limit allow
+  // (nghttp2 sends 16 KiB frames otherwise): fewer frames per chunk.
+  static ssize_t FrameLength(nghttp2_session*, uint8_t, int32_t, int32_t session_window,
+                             int32_t stream_window, uint32_t max_frame, void*) {
+    return std::max<ssize_t>(
+        1, std::min<ssize_t>({session_window, stream_window, static_cast<ssize_t>(max_frame)}));
   }
 
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
