@@ -221,6 +221,7 @@ Result<HttpResponse> RestApi::Namespaces(const HttpRequest& request, const Param
     CV_ASSIGN_OR_RETURN(Scope parent,
                         ScopeOf(store_name, params, who, config, kPrivModify, "parent"));
     CV_ASSIGN_OR_RETURN(std::string name, params.GetString("name"));
+    CV_RETURN_IF_ERROR(WithContext(CheckBackupId(name), "namespace name"));  // one level
     if (!parent.ns.is_root()) {
       BackupNamespace above = parent.ns;
       above.components.pop_back();

@@ -137,6 +137,25 @@ class RestApiTest(ServerFixture):
         self.assertGreater(samples["chunkvault_requests_total"], 0)
         self.assertEqual(types["chunkvault_sessions_active"], "gauge")
 
+    def test_namespaces_are_created_one_level_at_a_time(self):
+        admin = "dave@pbs!admin"
+        json_body = {"Content-Type": "application/json"}
+        for name in ("a/b", "..", "", "x" * 300):
+            status, _ = self.rest("POST", "/api2/json/admin/datastore/store1/namespace", admin,
+                                  json_body, json.dumps({"name": name}).encode())
+            self.assertEqual(status, 400, name)
+        status, data = self.rest("POST", "/api2/json/admin/datastore/store1/namespace", admin,
+                                 json_body, json.dumps({"name": "team"}).encode())
+        self.assertEqual((status, data), (200, "team"))
+        status, data = self.rest("GET", "/api2/json/admin/datastore/store1/namespace", admin)
+        self.assertEqual(status, 200)
+        self.assertIn({"ns": "team"}, data)
+        self.assertNotIn({"ns": "a"}, data)
+        # The backup role may not create one.
+        status, _ = self.rest("POST", "/api2/json/admin/datastore/store1/namespace",
+                              headers=json_body, body=json.dumps({"name": "mine"}).encode())
+        self.assertEqual(status, 403)
+
     def test_a_removed_token_is_refused_at_once(self):
         out = run(CHUNKVAULTD, "token", "add", "bob@pbs!temp", "--json", "--config-dir",
                   self.config_dir).stdout
