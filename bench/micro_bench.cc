@@ -35,6 +35,7 @@
 
 #include "chunker/chunker.h"
 #include "chunkvault/blob.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/hash.h"
 #include "util/byte_buffer.h"
 
@@ -119,6 +120,63 @@ void BM_Zstd1DecompressAndCheck(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kChunk));
 }
 BENCHMARK(BM_Zstd1DecompressAndCheck)->ArgName("binary")->Arg(0)->Arg(1);
+
+// AES-256-GCM (OpenSSL EVP, AES-NI) on 1 MiB, as PBS's client benchmark
+// measures it ("AES256/GCM speed", reference 3645 MB/s on a Ryzen 7 2700X).
+const CryptKey& BenchKey() {
+  static const CryptKey key{SecretKey(Bytes(kCryptKeySize, 5))};
+  return key;
+}
+
+void BM_Aes256GcmEncrypt(benchmark::State& state) {
+  ByteView data(Random().data(), 1 << 20);
+  Bytes out(data.size());
+  GcmIv iv{};
+  GcmTag tag;
+  for (auto _ : state) {
+    BenchKey().Encrypt(data, iv, out.data(), &tag);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(data.size()));
+}
+BENCHMARK(BM_Aes256GcmEncrypt);
+
+void BM_Aes256GcmDecrypt(benchmark::State& state) {
+  ByteView data(Random().data(), 1 << 20);
+  Bytes sealed(data.size()), out(data.size());
+  GcmIv iv{};
+  GcmTag tag;
+  BenchKey().Encrypt(data, iv, sealed.data(), &tag);
+  for (auto _ : state) {
+    if (!BenchKey().Decrypt(sealed, iv, tag, out.data())) state.SkipWithError("GCM failed");
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(data.size()));
+}
+BENCHMARK(BM_Aes256GcmDecrypt);
+
+// An encrypted chunk's blob: zstd-1, AES-256-GCM, CRC-32 (and the keyed
+// digest, one SHA-256 as for a plain chunk).
+void BM_EncryptedBlob(benchmark::State& state) {
+  ByteView data(Corpus(state.range(0)).data(), kChunk);
+  BlobEncoder encoder;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(BenchKey().ChunkDigest(data));
+    benchmark::DoNotOptimize(encoder.Encode(data, true, &BenchKey()).data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kChunk));
+}
+BENCHMARK(BM_EncryptedBlob)->ArgName("binary")->Arg(0)->Arg(1);
+
+// And back: CRC, GCM, zstd, keyed digest (DecodeChunk with the key).
+void BM_DecodeEncryptedChunk(benchmark::State& state) {
+  ByteView data(Corpus(state.range(0)).data(), kChunk);
+  const Bytes blob = EncodeBlob(data, true, &BenchKey());
+  const Digest digest = BenchKey().ChunkDigest(data);
+  for (auto _ : state) benchmark::DoNotOptimize(DecodeChunk(blob, digest, &BenchKey())->data());
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kChunk));
+}
+BENCHMARK(BM_DecodeEncryptedChunk)->ArgName("binary")->Arg(0)->Arg(1);
 
 // Raw zstd level-1 decompression alone.
 void BM_Zstd1Decompress(benchmark::State& state) {

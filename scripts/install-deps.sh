@@ -11,6 +11,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpugixml-dev
   # chunkvaultd: password and token secret hashes (yescrypt)
   libcrypt-dev
+  # paper keys: QR codes
+  libqrencode-dev
   # chunkvaultd: TLS and HTTP/1.1 (Boost.Asio/Beast), HTTP/2 (nghttp2)
   libboost-dev libnghttp2-dev
   # tests and benchmarks

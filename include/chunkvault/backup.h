@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/chunk_size.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/status.h"
 #include "chunkvault/tar_observer.h"
 
@@ -33,7 +35,20 @@ struct BackupOptions {
   std::optional<int64_t> time;
   std::string owner;  // default: "<user>@pam" of the caller (CurrentAuthId)
   bool compress = true;
+  // Client-side encryption (chunkvault/crypt.h), as PBS's client does it:
+  // kEncrypt encrypts every chunk and blob with `key` (chunks named by
+  // their keyed digest) and signs the manifest; kSignOnly stores them
+  // plain and signs the manifest. A mode other than kNone needs the key;
+  // a key needs such a mode.
+  std::shared_ptr<const CryptKey> key;
+  CryptMode crypt_mode = CryptMode::kNone;
+  // The key wrapped for a master key (WrapKeyForMaster in
+  // chunkvault/key_file.h), stored as rsa-encrypted.key.blob.
+  Bytes master_key_blob;
 };
+
+// Checks that `options` name a consistent crypt mode and key.
+Status CheckCryptOptions(CryptMode mode, const CryptKey* key);
 
 // One file of a finished backup.
 struct ArchiveSummary {

@@ -3,10 +3,12 @@
 //   plain:     magic[8] | crc32[4] | payload
 //   encrypted: magic[8] | crc32[4] | iv[16] | tag[16] | ciphertext
 //
-// The CRC is over everything after the 12-byte header. Errors are kCorrupt
+// The CRC is over everything after the header (12 or 44 bytes): for an
+// encrypted blob the ciphertext, its IV and tag being guarded by GCM. Errors are kCorrupt
 // with a message saying what is wrong ("CRC mismatch: stored ..., computed
-// ..."); callers add which file or chunk. Encrypted kinds are recognised and
-// refused with kEncrypted until encryption support lands.
+// ..."); callers add which file or chunk. Encrypted kinds need the key
+// (chunkvault/crypt.h); without it they are kEncrypted, and only what a
+// holder without the key can check is checked (CheckStoredChunk).
 //
 // Thread-safety: all functions are thread-safe.
 #pragma once
@@ -17,6 +19,7 @@
 #include <memory>
 
 #include "chunkvault/bytes.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault {
@@ -55,8 +58,9 @@ Result<BlobInfo> InspectBlob(ByteView raw);
 Status CheckBlobCrc(ByteView raw);
 
 // Builds a blob of `data`. With `compress`, zstd level 1 is tried and kept
-// unless it is larger than `data`. `data` must be at most kMaxBlobSize.
-Bytes EncodeBlob(ByteView data, bool compress);
+// unless it is larger than `data`. With `key`, the (compressed) data is
+// encrypted under a fresh random IV. `data` must be at most kMaxBlobSize.
+Bytes EncodeBlob(ByteView data, bool compress, const CryptKey* key = nullptr);
 
 // EncodeBlob into memory the encoder keeps: for a thread that encodes chunk
 // after chunk (the backup's workers), where a fresh vector per blob cost an
@@ -68,18 +72,29 @@ Bytes EncodeBlob(ByteView data, bool compress);
 // Thread-safety: none; one encoder per thread.
 class BlobEncoder {
  public:
-  ByteView Encode(ByteView data, bool compress);
+  ByteView Encode(ByteView data, bool compress, const CryptKey* key = nullptr);
 
  private:
   std::unique_ptr<uint8_t[]> buf_;
   size_t capacity_ = 0;
 };
 
-// Checks the CRC and returns the payload, decompressed; output larger than
-// `max_size` is kCorrupt.
-Result<Bytes> DecodeBlob(ByteView raw, size_t max_size = kMaxBlobSize);
+// Checks the CRC and returns the payload, decrypted (an encrypted blob
+// needs `key`: kEncrypted without it, kCorrupt if GCM does not
+// authenticate it) and decompressed; output larger than `max_size` is
+// kCorrupt.
+Result<Bytes> DecodeBlob(ByteView raw, size_t max_size = kMaxBlobSize,
+                         const CryptKey* key = nullptr);
 
-// DecodeBlob for a chunk, plus the check that sha256(data) == `digest`.
-Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest);
+// DecodeBlob for a chunk of an archive, plus the check that the data
+// hashes to `digest` (ChunkDigestOf). With `key` the archive is encrypted
+// and so must the chunk be; without, the chunk must not be (kCorrupt).
+Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest, const CryptKey* key = nullptr);
+
+// What can be checked of a stored chunk without its key (a server, the
+// cache, verify without --keyfile): the CRC, and for an unencrypted chunk
+// its data against `digest`. An encrypted chunk's digest is keyed and
+// cannot be checked. Returns whether the chunk is encrypted.
+Result<bool> CheckStoredChunk(ByteView raw, const Digest& digest);
 
 }  // namespace chunkvault

@@ -157,9 +157,11 @@ class Datastore {
   // their size on disk.
   virtual Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots) = 0;
 
-  // Opens "root.tar", "root.tar.didx", "disk.img", "x.blob"...
-  virtual Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,
-                                                             const std::string& archive) = 0;
+  // Opens "root.tar", "root.tar.didx", "disk.img", "x.blob"...; `key` as
+  // RestoreOptions::key.
+  virtual Result<std::unique_ptr<ArchiveReader>> OpenArchive(
+      const SnapshotRef& snap, const std::string& archive,
+      std::shared_ptr<const CryptKey> key = nullptr) = 0;
   // A .tar archive into a directory, an image into a file (or "-"), a blob
   // into a file. Nothing is written outside `target` (docs/security.md).
   virtual Result<RestoreSummary> Restore(const SnapshotRef& snap, const std::string& archive,

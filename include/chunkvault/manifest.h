@@ -15,14 +15,14 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "chunkvault/bytes.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/status.h"
 
 namespace chunkvault {
@@ -42,7 +42,7 @@ Status CheckSnapshotFileName(std::string_view name);
 
 struct ManifestFile {
   std::string filename;
-  std::string crypt_mode = "none";  // none | encrypt | sign-only
+  CryptMode crypt_mode = CryptMode::kNone;
   uint64_t size = 0;  // index: data bytes; blob: encoded length
   Digest csum{};      // index: index_csum; blob: sha256 of the encoded bytes
 };
@@ -59,6 +59,25 @@ struct Manifest {
   const ManifestFile* Find(std::string_view filename) const;
   // The SHA-256 of a file's bytes that chunkvault recorded at backup, if any.
   std::optional<Digest> RecordedFileDigest(std::string_view filename) const;
+
+  // The key the manifest was signed with, from "unprotected":
+  // "key-fingerprint" (kCorrupt if it is not a fingerprint).
+  Result<std::optional<KeyFingerprint>> KeyFingerprintOf() const;
+  // Whether a key is needed to read the snapshot: a file is encrypted, or
+  // the manifest is signed.
+  bool NeedsKey() const;
+  // PBS's signature: HMAC-SHA256 with the key's id key over the canonical
+  // JSON (sorted keys, no whitespace) of type, id, time and files, which
+  // leaves "unprotected" free for the server (verify state, notes).
+  Digest ComputeSignature(const CryptKey& key) const;
+  // Sets the signature and "unprotected"."key-fingerprint".
+  void Sign(const CryptKey& key);
+  // Whether the snapshot can be read with `key` (null: none given), with
+  // messages naming the fingerprints: a key is needed and missing
+  // (kEncrypted), another key made it (kEncrypted), the manifest of an
+  // encrypted or signed snapshot is unsigned or its signature does not
+  // hold (kCorrupt: it was changed).
+  Status CheckKey(const CryptKey* key) const;
 
   std::string ToJson() const;
   static Result<Manifest> FromJson(std::string_view json);

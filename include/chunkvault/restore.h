@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "chunkvault/bytes.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/manifest.h"
 #include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
@@ -45,6 +46,9 @@ struct RestoreOptions {
   // Chunks read at once by the functions below (0: 16); a Datastore reads
   // as many as its OpenOptions::jobs.
   size_t jobs = 0;
+  // The key of an encrypted or signed snapshot (Manifest::CheckKey says
+  // why one is needed or does not fit).
+  std::shared_ptr<const CryptKey> key;
 };
 
 struct RestoreSummary {
@@ -60,9 +64,11 @@ struct RestoreSummary {
 // checksum, digest), each chunk its CRC, digest and size. Errors name the
 // snapshot, file and chunk.
 Result<Manifest> ReadManifest(SnapshotReader& reader);
-// `jobs` chunks are read at once, ahead of the consumer.
+// `jobs` chunks are read at once, ahead of the consumer; `key` as
+// RestoreOptions::key.
 Result<std::unique_ptr<ArchiveReader>> OpenArchive(std::shared_ptr<SnapshotReader> reader,
-                                                   const std::string& archive, size_t jobs);
+                                                   const std::string& archive, size_t jobs,
+                                                   std::shared_ptr<const CryptKey> key = nullptr);
 // As Datastore::Restore and Datastore::RestoreSnapshot.
 Result<RestoreSummary> Restore(std::shared_ptr<SnapshotReader> reader, const std::string& archive,
                                const std::string& target, const RestoreOptions& options,

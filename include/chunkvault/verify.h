@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "chunkvault/backup_ref.h"
 #include "chunkvault/bytes.h"
+#include "chunkvault/crypt.h"
 
 namespace chunkvault {
 
@@ -20,6 +22,11 @@ struct VerifyOptions {
   // misses are fetched and, if the store was opened with cache_admit,
   // admitted).
   bool use_cache = false;
+  // The key of encrypted snapshots: their chunks and blobs are decrypted
+  // and every digest checked, their manifests' signatures too. Without it
+  // (or for snapshots another key made) an encrypted chunk gets what a
+  // server can check: its CRC, and that it is encrypted (keyless_chunks).
+  std::shared_ptr<const CryptKey> key;
 };
 
 struct BadChunk {
@@ -33,7 +40,8 @@ struct VerifyReport {
   uint64_t snapshots_failed = 0;
   std::vector<std::string> skipped;  // incomplete or busy snapshots, why
   uint64_t chunks = 0;               // distinct chunks checked
-  uint64_t chunk_bytes = 0;          // their data bytes
+  uint64_t chunk_bytes = 0;          // their data bytes (of those decoded)
+  uint64_t keyless_chunks = 0;       // encrypted, checked without their key
   std::vector<BadChunk> bad_chunks;
   std::vector<std::string> errors;  // each names snapshot and file
   bool ok() const { return snapshots_failed == 0 && errors.empty() && bad_chunks.empty(); }

@@ -7,6 +7,7 @@
 #include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
+#include "cli/crypt_options.h"
 #include "cli/progress.h"
 
 namespace chunkvault::cli {
@@ -18,6 +19,7 @@ struct BackupArgs {
   std::string id;
   std::string chunk_size = "4M";
   std::vector<std::string> sources;
+  CryptArgs crypt;
 };
 
 struct Source {
@@ -92,6 +94,7 @@ int RunBackup(const BackupArgs& args) {
   auto ns = ParseNamespace(args.store);
   if (!ns) return ReportError(ns.error());
   bo.ns = *ns;
+  if (auto st = ApplyBackupCrypt(args.crypt, bo); !st) return ReportError(st.error());
 
   StoreOptions target = args.store;
   if (auto st = ResolveTarget(target); !st) return ReportError(st.error());
@@ -210,6 +213,7 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
   AddNoAdmitFlag(cmd, args->store, "--no-cache",
                  "S3 stores: upload without keeping chunks in the local cache (only empty "
                  "markers are left, so later backups still skip what the bucket has)");
+  AddKeyOptions(cmd, args->crypt, /*backup=*/true);
   cmd->add_option("sources", args->sources, "ARCHIVE:PATH, e.g. root.tar:/ or disk.img:/dev/sdb")
       ->required();
   cmd->callback([args, &exit_code] { exit_code = RunBackup(*args); });

@@ -7,6 +7,7 @@
 #include "chunkvault/manifest.h"
 #include "chunkvault/restore.h"
 #include "cli/common.h"
+#include "cli/crypt_options.h"
 
 namespace chunkvault::cli {
 namespace {
@@ -14,6 +15,7 @@ namespace {
 struct CatArgs {
   StoreOptions store;
   std::string snapshot, archive;
+  CryptArgs crypt;
 };
 
 Status WriteStdout(ByteView data) {
@@ -42,8 +44,10 @@ int RunCat(const CatArgs& args) {
     std::printf("%s\n", m->ToJson().c_str());
     return kExitOk;
   }
-  auto reader = ds ? ds->OpenArchive(*snap, args.archive)
-                   : OpenArchive(source->remote, args.archive, source->jobs);
+  auto key = KeyForSnapshot(args.crypt, ds, source->remote.get(), *snap);
+  if (!key) return ReportError(key.error());
+  auto reader = ds ? ds->OpenArchive(*snap, args.archive, *key)
+                   : OpenArchive(source->remote, args.archive, source->jobs, *key);
   if (!reader) return ReportError(reader.error());
   if ((*reader)->kind() != ArchiveReader::Kind::kBlob && StdoutIsTerminal())
     return ReportError(Error(ErrorCode::kInvalidArgument,
@@ -70,6 +74,7 @@ void RegisterCat(CLI::App& app, int& exit_code) {
       ->required();
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the local cache without adding to it");
+  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
   cmd->callback([args, &exit_code] { exit_code = RunCat(*args); });
 }
 

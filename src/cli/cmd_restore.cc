@@ -5,6 +5,7 @@
 #include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
+#include "cli/crypt_options.h"
 #include "cli/progress.h"
 
 namespace chunkvault::cli {
@@ -15,6 +16,7 @@ struct RestoreArgs {
   std::string snapshot;
   std::vector<std::string> rest;  // [ARCHIVE] TARGET
   bool overwrite = false;
+  CryptArgs crypt;
 };
 
 class RestoreObserver final : public TarObserver {
@@ -55,11 +57,14 @@ int RunRestore(const RestoreArgs& args) {
   auto source = OpenSnapshotSource(args.store, *snap);
   if (!source) return ReportError(source.error());
   Datastore* ds = source->store.get();
+  auto key = KeyForSnapshot(args.crypt, ds, source->remote.get(), *snap);
+  if (!key) return ReportError(key.error());
   ProgressLine line;
   RestoreObserver observer(line);
   RestoreOptions ro;
   ro.overwrite = args.overwrite;
   ro.jobs = source->jobs;
+  ro.key = *key;
   std::vector<RestoreSummary> done;
   Status st;
   if (whole) {
@@ -125,6 +130,7 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
       ->expected(1, 2);
   cmd->add_flag("--overwrite", args->overwrite,
                 "Restore into a non-empty directory or over an existing file");
+  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the local cache without adding to it (a bulk restore "
                  "that leaves the cache's working set as it was)");

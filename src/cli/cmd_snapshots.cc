@@ -60,7 +60,9 @@ int RunSnapshots(StoreOptions opts) {
     for (const SnapshotInfo& s : *list) {
       nlohmann::json files = nlohmann::json::array();
       for (const ManifestFile& f : s.files)
-        files.push_back({{"filename", f.filename}, {"crypt-mode", f.crypt_mode}, {"size", f.size}});
+        files.push_back({{"filename", f.filename},
+                         {"crypt-mode", CryptModeName(f.crypt_mode)},
+                         {"size", f.size}});
       nlohmann::json item = {{"backup-type", BackupTypeName(s.ref.group.type)},
                              {"backup-id", s.ref.group.id},
                              {"backup-time", s.ref.time},

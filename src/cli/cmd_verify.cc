@@ -5,6 +5,7 @@
 #include "chunkvault/size.h"
 #include "cli/cache_report.h"
 #include "cli/common.h"
+#include "cli/crypt_options.h"
 #include "cli/progress.h"
 
 namespace chunkvault::cli {
@@ -15,6 +16,7 @@ struct VerifyArgs {
   std::string snapshot;
   bool keep_bad = false;
   bool use_cache = false;
+  CryptArgs crypt;
 };
 
 class VerifyPrinter final : public VerifyObserver {
@@ -48,6 +50,10 @@ int RunRemoteVerify(const VerifyArgs& args, const StoreOptions& where,
     return ReportError(Error(ErrorCode::kInvalidArgument,
                              "--keep-bad, --use-cache and --no-admit are the server's to choose; "
                              "leave them out with --repository"));
+  if (!args.crypt.keyfile.empty())
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "a server verifies without keys (never send it one): --keyfile "
+                             "works with --store, or restore to check an encrypted backup"));
   auto ns = ParseNamespace(args.store);
   if (!ns) return ReportError(ns.error());
   auto remote = ConnectRemote(where);
@@ -76,6 +82,11 @@ int RunRemoteVerify(const VerifyArgs& args, const StoreOptions& where,
                 (unsigned long long)(count("snapshots-ok") + count("snapshots-failed")),
                 (*remote)->Describe().c_str(), (unsigned long long)count("snapshots-failed"),
                 (unsigned long long)count("chunks"));
+    if (count("keyless-chunks") > 0)
+      std::printf(
+          "%llu encrypted chunks checked by the server without their key: CRC and crypt "
+          "mode only\n",
+          (unsigned long long)count("keyless-chunks"));
   }
   return kExitOk;
 }
@@ -95,6 +106,9 @@ int RunVerify(const VerifyArgs& args) {
   ProgressLine line;
   VerifyPrinter printer(line);
   VerifyOptions vo;
+  auto key = CommandKey(args.crypt, /*use_default=*/false);
+  if (!key) return ReportError(key.error());
+  vo.key = *key;
   vo.rename_bad = !args.keep_bad;
   // --no-admit reads through the cache too, only without admitting.
   vo.use_cache = args.use_cache || !args.store.cache_admit;
@@ -112,6 +126,7 @@ int RunVerify(const VerifyArgs& args) {
                           {"skipped", report->skipped},
                           {"chunks", report->chunks},
                           {"chunk-bytes", report->chunk_bytes},
+                          {"keyless-chunks", report->keyless_chunks},
                           {"bad-chunks", bad},
                           {"errors", report->errors}};
     AddCacheJson(out, (*ds)->Report());
@@ -123,6 +138,11 @@ int RunVerify(const VerifyArgs& args) {
                 (unsigned long long)(report->snapshots_ok + report->snapshots_failed),
                 (unsigned long long)report->snapshots_failed, (unsigned long long)report->chunks,
                 FormatSize(report->chunk_bytes).c_str(), report->ok() ? "ok" : "PROBLEMS FOUND");
+    if (report->keyless_chunks > 0)
+      std::printf(
+          "%llu encrypted chunks checked without their key: CRC and crypt mode only, as "
+          "a server can (--keyfile decrypts them and checks every digest)\n",
+          (unsigned long long)report->keyless_chunks);
     PrintCacheReport((*ds)->Report());
   }
   return report->ok() ? kExitOk : kExitFailure;
@@ -145,6 +165,7 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
                 "instead of reading every chunk from the bucket");
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the cache without adding to it (implies --use-cache)");
+  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
   cmd->callback([args, &exit_code] { exit_code = RunVerify(*args); });
 }
 

@@ -112,5 +112,6 @@ void RegisterCache(CLI::App& app, int& exit_code);
 void RegisterGc(CLI::App& app, int& exit_code);
 void RegisterPrune(CLI::App& app, int& exit_code);
 void RegisterNamespace(CLI::App& app, int& exit_code);
+void RegisterKey(CLI::App& app, int& exit_code);
 
 }  // namespace chunkvault::cli

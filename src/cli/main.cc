@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   RegisterGc(app, exit_code);
   RegisterPrune(app, exit_code);
   RegisterNamespace(app, exit_code);
+  RegisterKey(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

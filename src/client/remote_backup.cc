@@ -17,6 +17,7 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
+#include "chunkvault/key_file.h"
 #include "chunkvault/manifest.h"
 #include "util/crash_point.h"
 #include "util/safe_name.h"
@@ -44,16 +45,19 @@ Status CheckName(const std::string& name, const std::string& suffix) {
   return {};
 }
 
-// The chunks of one archive: hashed and compressed by the pool's workers,
-// uploaded unless known, each one's digest kept in stream order.
+// The chunks of one archive: hashed, compressed and (with `key`)
+// encrypted by the pool's workers, uploaded unless known, each one's
+// digest kept in stream order.
 class ArchiveUploader {
  public:
   ArchiveUploader(H2Session& h2, ThreadPool& pool, int64_t wid, const char* kind,
-                  std::unordered_set<Digest, DigestHash> known, BackupProgress& progress)
+                  std::unordered_set<Digest, DigestHash> known, BackupProgress& progress,
+                  const CryptKey* key)
       : h2_(h2),
         pool_(pool),
         wid_(wid),
         kind_(kind),
+        key_(key),
         known_(std::move(known)),
         progress_(progress) {}
 
@@ -84,14 +88,14 @@ class ArchiveUploader {
 
   void Store(Entry* slot, const ByteBuffer& chunk) {
     const ByteView data(chunk.data(), chunk.size());
-    slot->digest = Sha256Of(data);
+    slot->digest = ChunkDigestOf(data, key_);
     progress_.chunks.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes.fetch_add(data.size(), std::memory_order_relaxed);
     {
       std::lock_guard lock(mu_);
       if (!error_ || !known_.insert(slot->digest).second) return;
     }
-    Bytes blob = EncodeBlob(data, true);
+    Bytes blob = EncodeBlob(data, true, key_);
     const size_t encoded = blob.size();
     auto answer = h2_.Start("POST", std::string("/") + kind_ + "_chunk",
                             {{"digest", ToHex(slot->digest)},
@@ -124,6 +128,7 @@ class ArchiveUploader {
   ThreadPool& pool_;
   const int64_t wid_;
   const char* kind_;
+  const CryptKey* const key_;
   std::deque<Entry> entries_;  // stable addresses; producer-owned but for each slot's digest
   std::mutex mu_;
   std::unordered_set<Digest, DigestHash> known_ CV_GUARDED_BY(mu_);
@@ -133,19 +138,29 @@ class ArchiveUploader {
 
 class RemoteBackupSession final : public BackupSession {
  public:
-  RemoteBackupSession(std::unique_ptr<H2Session> h2, SnapshotRef snap, size_t jobs)
-      : h2_(std::move(h2)), snap_(std::move(snap)), pool_(jobs, jobs) {}
+  RemoteBackupSession(std::unique_ptr<H2Session> h2, SnapshotRef snap, size_t jobs,
+                      const BackupOptions& options)
+      : h2_(std::move(h2)),
+        snap_(std::move(snap)),
+        options_(options),
+        blob_key_(options.crypt_mode == CryptMode::kEncrypt ? options.key.get() : nullptr),
+        pool_(jobs, jobs) {}
 
   Status Begin() {
-    // As PBS's client: the previous manifest, if any; failures only mean
-    // no previous snapshot to re-use.
+    // As PBS's client: the previous manifest, if any, and only if this key
+    // (or none) may read it; failures only mean no previous snapshot to
+    // re-use.
     auto time = h2_->Call("GET", "/previous_backup_time");
     if (time && time->is_number_integer()) {
       auto raw =
           h2_->Start("GET", "/previous", {{"archive-name", kManifestBlobName}}, {}, "").get();
       if (raw && raw->status == 200) {
         auto m = Manifest::DecodeBlob(raw->body);
-        if (m) previous_ = std::move(*m);
+        auto made_with = m ? m->KeyFingerprintOf() : std::optional<KeyFingerprint>();
+        const bool same_key =
+            made_with &&
+            (!*made_with || (options_.key && **made_with == options_.key->fingerprint()));
+        if (same_key) previous_ = std::move(*m);
       }
     }
     return {};
@@ -165,7 +180,8 @@ class RemoteBackupSession final : public BackupSession {
                         h2_->Call("POST", "/dynamic_index", {{"archive-name", name}}));
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
     const Snap before = Now();
-    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "dynamic", std::move(known), progress_);
+    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "dynamic", std::move(known), progress_,
+                       blob_key_);
     ChunkAssembler assembler(chunk_size, pool_.size() + pool_.max_queued(),
                              [&](ByteBuffer c) -> Status {
                                CV_RETURN_IF_ERROR(up.Add(std::move(c)));
@@ -206,7 +222,8 @@ class RemoteBackupSession final : public BackupSession {
                                                        {"size", std::to_string(source.size())}}));
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
     const Snap before = Now();
-    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", std::move(known), progress_);
+    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", std::move(known), progress_,
+                       blob_key_);
     uint64_t total = 0;
     for (;;) {
       ByteBuffer chunk(kFixedChunkSize);
@@ -237,8 +254,11 @@ class RemoteBackupSession final : public BackupSession {
     CV_RETURN_IF_ERROR(CheckName(name, ".blob"));
     if (data.size() > (16u << 20))
       return Fail(ErrorCode::kInvalidArgument, name + ": a server takes blobs of at most 16 MiB");
-    Bytes blob = EncodeBlob(data, true);
-    const ManifestFile file{name, "none", blob.size(), Sha256Of(blob)};
+    return SendBlob(name, EncodeBlob(data, true, blob_key_));
+  }
+
+  Result<ArchiveSummary> SendBlob(const std::string& name, Bytes blob) {
+    const ManifestFile file{name, options_.crypt_mode, blob.size(), Sha256Of(blob)};
     CV_RETURN_IF_ERROR(UploadBlob(name, std::move(blob)));
     files_.push_back(file);
     ArchiveSummary s;
@@ -251,11 +271,14 @@ class RemoteBackupSession final : public BackupSession {
   Result<BackupSummary> Finish() override {
     if (files_.empty())
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
+    if (!options_.master_key_blob.empty())  // as the local session writes it
+      CV_RETURN_IF_ERROR(SendBlob(kMasterKeyBlobName, EncodeBlob(options_.master_key_blob, false)));
     Manifest m;
     m.backup_type = BackupTypeName(snap_.group.type);
     m.backup_id = snap_.group.id;
     m.backup_time = snap_.time;
     m.files = files_;
+    if (options_.key) m.Sign(*options_.key);
     CV_RETURN_IF_ERROR(UploadBlob(kManifestBlobName, m.EncodeBlob()));
     CrashPoint("before-finish");
     CV_RETURN_IF_ERROR(h2_->Call("POST", "/finish"));
@@ -322,7 +345,7 @@ class RemoteBackupSession final : public BackupSession {
 
   ArchiveSummary Record(const std::string& name, uint64_t size, const Digest& csum, size_t chunks,
                         const Snap& before) {
-    files_.push_back(ManifestFile{name, "none", size, csum});
+    files_.push_back(ManifestFile{name, options_.crypt_mode, size, csum});
     const Snap after = Now();
     ArchiveSummary s;
     s.file_name = name;
@@ -337,6 +360,8 @@ class RemoteBackupSession final : public BackupSession {
 
   std::unique_ptr<H2Session> h2_;
   SnapshotRef snap_;
+  const BackupOptions options_;
+  const CryptKey* const blob_key_;  // chunks and blobs are encrypted with it
   std::optional<Manifest> previous_;
   std::vector<ManifestFile> files_;
   std::vector<ArchiveSummary> summaries_;
@@ -352,6 +377,7 @@ Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connect
                                                          const BackupOptions& options, size_t jobs,
                                                          bool no_cache) {
   CV_RETURN_IF_ERROR(CheckBackupId(options.id));
+  CV_RETURN_IF_ERROR(CheckCryptOptions(options.crypt_mode, options.key.get()));
   SnapshotRef snap{BackupGroup{options.ns, options.type, options.id}, 0};
   snap.time = options.time.value_or(static_cast<int64_t>(std::time(nullptr)));
   Query query = {{"backup-type", BackupTypeName(options.type)},
@@ -364,8 +390,8 @@ Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connect
   if (!options.ns.is_root()) query.emplace_back("ns", options.ns.ToString());
   CV_ASSIGN_OR_RETURN(
       auto h2, connection->Upgrade("/api2/json/backup", query, "proxmox-backup-protocol-v1"));
-  auto session =
-      std::make_unique<RemoteBackupSession>(std::move(h2), snap, std::max<size_t>(jobs, 8));
+  auto session = std::make_unique<RemoteBackupSession>(std::move(h2), snap,
+                                                       std::max<size_t>(jobs, 8), options);
   CV_RETURN_IF_ERROR(session->Begin());
   return std::unique_ptr<BackupSession>(std::move(session));
 }

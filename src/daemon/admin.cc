@@ -1,6 +1,5 @@
 #include "daemon/admin.h"
 
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chunkvault/datastore.h"
+#include "chunkvault/terminal.h"
 #include "chunkvault/time.h"
 #include "server/server_config.h"
 #include "server/tls_cert.h"
@@ -27,31 +27,10 @@ int Report(const Error& error) {
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
-// A line from the terminal with echo off; kInvalidArgument if stdin is no
-// terminal.
-Result<std::string> PromptHidden(const char* prompt) {
-  if (!::isatty(STDIN_FILENO))
-    return Fail(ErrorCode::kInvalidArgument,
-                "no password: set CHUNKVAULT_PASSWORD or run on a terminal");
-  termios old{};
-  ::tcgetattr(STDIN_FILENO, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  std::fprintf(stderr, "%s", prompt);
-  std::string line;
-  std::getline(std::cin, line);
-  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-  std::fprintf(stderr, "\n");
-  return line;
-}
-
 Result<std::string> NewPassword() {
   if (const char* env = std::getenv("CHUNKVAULT_PASSWORD"); env && *env) return std::string(env);
-  CV_ASSIGN_OR_RETURN(std::string first, PromptHidden("Password: "));
-  CV_ASSIGN_OR_RETURN(std::string again, PromptHidden("Password again: "));
-  if (first != again) return Fail(ErrorCode::kInvalidArgument, "the passwords differ");
-  return first;
+  return ReadNewSecret(
+      "Password: ", "Password again: ", "password (set CHUNKVAULT_PASSWORD or run on a terminal)");
 }
 
 std::string Hostname() {

@@ -16,13 +16,22 @@
 namespace chunkvault {
 
 // An archive's bytes read chunk by chunk through `access`, `jobs` chunks
-// ahead of the consumer. `keep` holds what must outlive the reader (the
-// snapshot's lock, the access itself).
+// ahead of the consumer, decrypted with `key` if given. `keep` holds what
+// must outlive the reader (the snapshot's lock, the access itself).
 std::unique_ptr<ArchiveReader> NewIndexArchiveReader(ArchiveReader::Kind kind,
                                                      std::string file_name, const SnapshotRef& snap,
                                                      std::shared_ptr<const void> keep,
                                                      ChunkAccess* access,
-                                                     std::vector<ChunkRef> chunks, size_t jobs);
+                                                     std::vector<ChunkRef> chunks, size_t jobs,
+                                                     std::shared_ptr<const CryptKey> key);
+
+// The key `file_name`'s chunks and blob are read with: `key` if the
+// manifest lists the file as encrypted, null if not; an error if the
+// snapshot cannot be read with `key` (Manifest::CheckKey), naming `snap`.
+Result<std::shared_ptr<const CryptKey>> ArchiveKeyOf(const Manifest& manifest,
+                                                     const std::string& file_name,
+                                                     std::shared_ptr<const CryptKey> key,
+                                                     const SnapshotRef& snap);
 // A blob's data, decoded already.
 std::unique_ptr<ArchiveReader> NewBlobArchiveReader(std::string file_name, Bytes data);
 

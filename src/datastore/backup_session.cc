@@ -18,6 +18,7 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
+#include "chunkvault/key_file.h"
 #include "datastore/archive_names.h"
 #include "datastore/chunk_uploader.h"
 #include "datastore/datastore_impl.h"
@@ -39,7 +40,10 @@ constexpr int kSecondWaits = 60;
 class BackupSessionImpl final : public BackupSession {
  public:
   BackupSessionImpl(DatastoreImpl* ds, const BackupOptions& options)
-      : ds_(ds), options_(options), uploader_(&ds->chunk_access(), ds->jobs(), options.compress) {}
+      : ds_(ds),
+        options_(options),
+        blob_key_(options.crypt_mode == CryptMode::kEncrypt ? options.key.get() : nullptr),
+        uploader_(&ds->chunk_access(), ds->jobs(), options.compress, blob_key_) {}
 
   ~BackupSessionImpl() override {
     if (finished_ || !created_) return;
@@ -53,6 +57,7 @@ class BackupSessionImpl final : public BackupSession {
     Env* env = ds_->env();
     SnapshotStore& ss = ds_->snapshot_store();
     CV_RETURN_IF_ERROR(CheckBackupId(options_.id));
+    CV_RETURN_IF_ERROR(CheckCryptOptions(options_.crypt_mode, options_.key.get()));
     CV_ASSIGN_OR_RETURN(store_lock_, env->Lock(JoinPath(ds_->path(), ".lock"), LockMode::kShared,
                                                /*wait=*/false));
     // Before the first chunk is touched: garbage collection keeps whatever
@@ -176,10 +181,13 @@ class BackupSessionImpl final : public BackupSession {
     if (data.size() > kMaxBlobSize)
       return Fail(ErrorCode::kInvalidArgument, name + " is larger than the blob limit of 128 MiB");
     CV_RETURN_IF_ERROR(Claim(name));
-    Bytes blob = EncodeBlob(data, options_.compress);
+    return WriteBlob(name, EncodeBlob(data, options_.compress, blob_key_));
+  }
+
+  Result<ArchiveSummary> WriteBlob(const std::string& name, const Bytes& blob) {
     CV_RETURN_IF_ERROR(
         ds_->snapshot_store().WriteFile(snap_, name, blob, "", "blob", MirrorOrder::kBeforeLocal));
-    files_.push_back(ManifestFile{name, "none", blob.size(), Sha256Of(blob)});
+    files_.push_back(ManifestFile{name, options_.crypt_mode, blob.size(), Sha256Of(blob)});
     ArchiveSummary s;
     s.file_name = name;
     s.size = blob.size();
@@ -193,6 +201,13 @@ class BackupSessionImpl final : public BackupSession {
     if (files_.empty())
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
     CV_RETURN_IF_ERROR(uploader_.Flush());
+    if (!options_.master_key_blob.empty()) {
+      // As PBS: the wrapped key as it is (RSA output needs no compressing
+      // and must not need the key it holds), listed under the backup's mode.
+      CV_RETURN_IF_ERROR(Claim(kMasterKeyBlobName));
+      CV_RETURN_IF_ERROR(
+          WriteBlob(kMasterKeyBlobName, EncodeBlob(options_.master_key_blob, false)));
+    }
     // Everything the manifest will list must be durable before it is.
     CV_RETURN_IF_ERROR(ds_->MakeDurable(snap_));
     Manifest m;
@@ -201,6 +216,7 @@ class BackupSessionImpl final : public BackupSession {
     m.backup_time = snap_.time;
     m.files = files_;
     if (!file_digests_.empty()) m.unprotected[kManifestExtKey]["file-sha256"] = file_digests_;
+    if (options_.key) m.Sign(*options_.key);
     CrashPoint("before-manifest");
     CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteManifest(snap_, m));
     finished_ = true;
@@ -258,7 +274,7 @@ class BackupSessionImpl final : public BackupSession {
                                     const UploadSnapshot& before) {
     CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteFile(
         snap_, file_name, raw, TmpIndexName(file_name), "index", MirrorOrder::kAfterLocal));
-    files_.push_back(ManifestFile{file_name, "none", size, csum});
+    files_.push_back(ManifestFile{file_name, options_.crypt_mode, size, csum});
     file_digests_[file_name] = ToHex(Sha256Of(raw));
     const UploadSnapshot after = Snap();
     ArchiveSummary s;
@@ -274,6 +290,7 @@ class BackupSessionImpl final : public BackupSession {
 
   DatastoreImpl* const ds_;
   const BackupOptions options_;
+  const CryptKey* const blob_key_;  // chunks and blobs are encrypted with it
   SnapshotRef snap_;
   bool created_ = false;
   bool finished_ = false;
@@ -287,6 +304,16 @@ class BackupSessionImpl final : public BackupSession {
   std::function<void()> on_chunk_;
   ChunkUploader uploader_;
 };
+
+Status CheckCryptOptions(CryptMode mode, const CryptKey* key) {
+  if (mode != CryptMode::kNone && key == nullptr)
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string("crypt mode ") + CryptModeName(mode) + " needs a key (--keyfile)");
+  if (mode == CryptMode::kNone && key != nullptr)
+    return Fail(ErrorCode::kInvalidArgument,
+                "a key was given with crypt mode none (encrypt or sign-only)");
+  return {};
+}
 
 Result<std::unique_ptr<BackupSession>> DatastoreImpl::StartBackup(const BackupOptions& options) {
   auto session = std::make_unique<BackupSessionImpl>(this, options);

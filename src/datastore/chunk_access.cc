@@ -7,9 +7,9 @@
 
 namespace chunkvault {
 
-Result<Bytes> ChunkAccess::Read(const Digest& digest, ReadFrom from) {
+Result<Bytes> ChunkAccess::Read(const Digest& digest, ReadFrom from, const CryptKey* key) {
   CV_ASSIGN_OR_RETURN(Bytes raw, ReadRaw(digest, from));
-  return DecodeChunk(raw, digest);
+  return DecodeChunk(raw, digest, key);
 }
 
 std::string ChunkKey(const std::string& key_prefix, const Digest& digest) {
@@ -93,15 +93,15 @@ class CachedChunkAccess final : public ChunkAccess {
     return Get(digest);
   }
 
-  Result<Bytes> Read(const Digest& digest, ReadFrom from) override {
+  Result<Bytes> Read(const Digest& digest, ReadFrom from, const CryptKey* key) override {
     if (from == ReadFrom::kBackend) {
       CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
-      return DecodeChunk(raw, digest);
+      return DecodeChunk(raw, digest, key);
     }
     CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
     CV_ASSIGN_OR_RETURN(auto cached, cache->Lookup(digest, /*promote=*/admit_));
     if (cached) {
-      auto data = DecodeChunk(*cached, digest);
+      auto data = DecodeChunk(*cached, digest, key);
       if (data) return data;
       // A damaged cached copy: move it aside and fetch the bucket's.
       (void)cache->Erase(digest);
@@ -110,7 +110,8 @@ class CachedChunkAccess final : public ChunkAccess {
     return cache->FetchOnce(digest, [&]() -> Result<Bytes> {
       CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
       // Checked before anything keeps it: a corrupt object is never cached.
-      CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeChunk(raw, digest), ChunkKey(prefix_, digest)));
+      CV_ASSIGN_OR_RETURN(Bytes data,
+                          WithContext(DecodeChunk(raw, digest, key), ChunkKey(prefix_, digest)));
       CV_RETURN_IF_ERROR(Keep(*cache, digest, raw));
       return data;
     });
@@ -121,7 +122,7 @@ class CachedChunkAccess final : public ChunkAccess {
     CV_ASSIGN_OR_RETURN(auto cached, cache->Lookup(digest, /*promote=*/admit_));
     if (cached) return std::move(*cached);
     CV_ASSIGN_OR_RETURN(Bytes raw, Get(digest));
-    auto checked = DecodeChunk(raw, digest);
+    auto checked = CheckStoredChunk(raw, digest);
     if (!checked)
       return std::unexpected(std::move(checked).error().Context(ChunkKey(prefix_, digest)));
     CV_RETURN_IF_ERROR(Keep(*cache, digest, raw));
@@ -193,8 +194,9 @@ std::unique_ptr<ChunkAccess> NewCachedChunkAccess(Backend* backend, std::string 
                                              std::move(cache), admit);
 }
 
-Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest, ReadFrom from) {
-  return WithContext(access.Read(digest, from),
+Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest, ReadFrom from,
+                            const CryptKey* key) {
+  return WithContext(access.Read(digest, from, key),
                      "chunk " + ToHex(digest) + " (" + access.Describe(digest) + ")");
 }
 

@@ -12,6 +12,7 @@
 #include "cache/chunk_cache.h"
 #include "chunkvault/backend.h"
 #include "chunkvault/bytes.h"
+#include "chunkvault/crypt.h"
 #include "chunkvault/status.h"
 #include "store/chunk_store.h"
 
@@ -38,14 +39,16 @@ class ChunkAccess {
   virtual Result<Bytes> ReadRaw(const Digest& digest, ReadFrom from = ReadFrom::kAny) = 0;
 
   // The stored blob, for handing on whole (a server's reader protocol): as
-  // ReadRaw, but a chunk fetched from the bucket is checked (CRC, digest)
-  // and kept in the cache, as Read keeps it. Unlike Read, concurrent
+  // ReadRaw, but a chunk fetched from the bucket is checked
+  // (CheckStoredChunk) and kept in the cache, as Read keeps it. Unlike Read, concurrent
   // misses of one chunk each fetch it.
   virtual Result<Bytes> ReadToServe(const Digest& digest) { return ReadRaw(digest); }
 
-  // The chunk's data, checked (CRC, then sha256 == digest). The default
-  // decodes ReadRaw(); a remote access decodes once and keeps the blob.
-  virtual Result<Bytes> Read(const Digest& digest, ReadFrom from = ReadFrom::kAny);
+  // The chunk's data, checked (CRC, then its digest): decrypted with `key`
+  // for an encrypted archive's chunk (DecodeChunk). The default decodes
+  // ReadRaw(); a remote access decodes once and keeps the blob.
+  virtual Result<Bytes> Read(const Digest& digest, ReadFrom from = ReadFrom::kAny,
+                             const CryptKey* key = nullptr);
 
   // Moves a chunk that failed verification aside; returns where it went.
   virtual Result<std::string> MarkBad(const Digest& digest) = 0;
@@ -76,8 +79,9 @@ std::unique_ptr<ChunkAccess> NewCachedChunkAccess(Backend* backend, std::string 
 // The bucket key of a chunk: "<prefix>.chunks/<4hex>/<64hex>".
 std::string ChunkKey(const std::string& key_prefix, const Digest& digest);
 
-// Reads, decodes and checks a chunk; errors say which chunk and where.
+// Reads, decodes and checks a chunk (with `key`, of an encrypted
+// archive); errors say which chunk and where.
 Result<Bytes> ReadChunkData(ChunkAccess& access, const Digest& digest,
-                            ReadFrom from = ReadFrom::kAny);
+                            ReadFrom from = ReadFrom::kAny, const CryptKey* key = nullptr);
 
 }  // namespace chunkvault

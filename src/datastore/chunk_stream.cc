@@ -2,8 +2,10 @@
 
 namespace chunkvault {
 
-ChunkStream::ChunkStream(ChunkAccess* access, std::vector<ChunkRef> chunks, size_t jobs)
+ChunkStream::ChunkStream(ChunkAccess* access, std::vector<ChunkRef> chunks, size_t jobs,
+                         const CryptKey* key)
     : access_(access),
+      key_(key),
       chunks_(std::move(chunks)),
       read_ahead_(jobs * 2),
       pool_(jobs, jobs * 2) {
@@ -18,9 +20,10 @@ ChunkStream::~ChunkStream() {
 void ChunkStream::Refill() {
   while (pending_.size() < read_ahead_ && next_to_schedule_ < chunks_.size()) {
     const ChunkRef ref = chunks_[next_to_schedule_++];
-    auto task = std::make_shared<std::packaged_task<Result<Bytes>()>>(
-        [this, ref]() -> Result<Bytes> {
-          CV_ASSIGN_OR_RETURN(Bytes data, ReadChunkData(*access_, ref.digest));
+    auto task =
+        std::make_shared<std::packaged_task<Result<Bytes>()>>([this, ref]() -> Result<Bytes> {
+          CV_ASSIGN_OR_RETURN(Bytes data,
+                              ReadChunkData(*access_, ref.digest, ReadFrom::kAny, key_));
           if (data.size() != ref.size)
             return Fail(ErrorCode::kCorrupt,
                         "chunk " + ToHex(ref.digest) + " holds " + std::to_string(data.size()) +

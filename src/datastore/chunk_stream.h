@@ -21,7 +21,9 @@ namespace chunkvault {
 
 class ChunkStream {
  public:
-  ChunkStream(ChunkAccess* access, std::vector<ChunkRef> chunks, size_t jobs);
+  // `key`: the archive is encrypted with it (it must outlive the stream).
+  ChunkStream(ChunkAccess* access, std::vector<ChunkRef> chunks, size_t jobs,
+              const CryptKey* key = nullptr);
   ~ChunkStream();
 
   // The next chunk's data (valid until the next call), or an empty view at
@@ -37,6 +39,7 @@ class ChunkStream {
   void Refill();
 
   ChunkAccess* const access_;
+  const CryptKey* const key_;
   const std::vector<ChunkRef> chunks_;
   size_t next_to_schedule_ = 0;
   size_t read_ahead_;

@@ -29,8 +29,8 @@ constexpr int kWorkerNice = 5;
 
 }  // namespace
 
-ChunkUploader::ChunkUploader(ChunkAccess* access, size_t jobs, bool compress)
-    : access_(access), compress_(compress), pool_(jobs, QueueFor(jobs), kWorkerNice) {}
+ChunkUploader::ChunkUploader(ChunkAccess* access, size_t jobs, bool compress, const CryptKey* key)
+    : access_(access), compress_(compress), key_(key), pool_(jobs, QueueFor(jobs), kWorkerNice) {}
 
 ChunkUploader::~ChunkUploader() { pool_.WaitIdle(); }
 
@@ -47,7 +47,7 @@ Status ChunkUploader::Add(ByteBuffer chunk) {
 }
 
 void ChunkUploader::Store(Digest* slot, ByteView chunk) {
-  const Digest digest = Sha256Of(chunk);
+  const Digest digest = ChunkDigestOf(chunk, key_);
   *slot = digest;
   if (failed_.load(std::memory_order_relaxed)) return;
   {
@@ -58,7 +58,7 @@ void ChunkUploader::Store(Digest* slot, ByteView chunk) {
   if (!present) return SetError(std::move(present).error().Context("chunk " + ToHex(digest)));
   if (*present) return;
   thread_local BlobEncoder encoder;
-  const ByteView blob = encoder.Encode(chunk, compress_);
+  const ByteView blob = encoder.Encode(chunk, compress_, key_);
   auto inserted = access_->Insert(digest, blob);
   if (!inserted) return SetError(std::move(inserted).error());
   if (inserted->existed) return;  // another writer stored it meanwhile

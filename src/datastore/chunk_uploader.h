@@ -37,7 +37,9 @@ namespace chunkvault {
 
 class ChunkUploader {
  public:
-  ChunkUploader(ChunkAccess* access, size_t jobs, bool compress);
+  // With `key` (which must outlive the uploader), chunks are named by
+  // their keyed digest and stored encrypted.
+  ChunkUploader(ChunkAccess* access, size_t jobs, bool compress, const CryptKey* key = nullptr);
   ~ChunkUploader();  // waits for queued work
 
   // Queues a chunk. Fails if an earlier chunk failed.
@@ -64,6 +66,7 @@ class ChunkUploader {
 
   ChunkAccess* const access_;
   const bool compress_;
+  const CryptKey* const key_;
   BackupProgress stats_;
   // One slot per added chunk, written by the worker that hashes it. A deque
   // never moves its elements on push_back, so workers may write their slot

@@ -298,30 +298,31 @@ Result<Bytes> DatastoreImpl::ReadCheckedFile(const SnapshotRef& snap, const Mani
   return raw;
 }
 
-Result<std::unique_ptr<ArchiveReader>> DatastoreImpl::OpenArchive(const SnapshotRef& snap,
-                                                                  const std::string& archive) {
+Result<std::unique_ptr<ArchiveReader>> DatastoreImpl::OpenArchive(
+    const SnapshotRef& snap, const std::string& archive, std::shared_ptr<const CryptKey> key) {
   CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
   CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
   CV_ASSIGN_OR_RETURN(std::string file_name, ResolveArchiveName(manifest, archive, snap));
+  CV_ASSIGN_OR_RETURN(auto archive_key, ArchiveKeyOf(manifest, file_name, std::move(key), snap));
   CV_ASSIGN_OR_RETURN(Bytes raw, ReadCheckedFile(snap, manifest, file_name));
   CV_ASSIGN_OR_RETURN(auto kind, ArchiveKindOf(file_name));
   if (kind == ArchiveReader::Kind::kBlob) {
-    CV_ASSIGN_OR_RETURN(Bytes data,
-                        WithContext(DecodeBlob(raw), snapshots_->FilePath(snap, file_name)));
+    CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeBlob(raw, kMaxBlobSize, archive_key.get()),
+                                                snapshots_->FilePath(snap, file_name)));
     return NewBlobArchiveReader(file_name, std::move(data));
   }
   CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> chunks, IndexChunks(file_name, raw));
   // Chunks are read through the store's own door (the cache decodes a
   // fetched chunk once), not through a SnapshotReader.
   return NewIndexArchiveReader(kind, file_name, snap, std::shared_ptr<FileLock>(std::move(lock)),
-                               access_.get(), std::move(chunks), jobs_);
+                               access_.get(), std::move(chunks), jobs_, std::move(archive_key));
 }
 
 Result<RestoreSummary> DatastoreImpl::Restore(const SnapshotRef& snap, const std::string& archive,
                                               const std::string& target,
                                               const RestoreOptions& options,
                                               TarObserver* observer) {
-  CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive));
+  CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive, options.key));
   // File creation is CPU work in the kernel: one writer per core (jobs_
   // may be larger, for S3 requests in flight).
   return RestoreArchive(*reader, target, options, observer,

@@ -55,7 +55,8 @@ class DatastoreImpl final : public Datastore {
   std::string DamageOf(const SnapshotRef& snap) override;
   Result<StoreUsage> Usage(const std::vector<SnapshotInfo>& snapshots) override;
   Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,
-                                                     const std::string& archive) override;
+                                                     const std::string& archive,
+                                                     std::shared_ptr<const CryptKey> key) override;
   Result<RestoreSummary> Restore(const SnapshotRef& snap, const std::string& archive,
                                  const std::string& target, const RestoreOptions& options,
                                  TarObserver* observer) override;

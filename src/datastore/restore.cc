@@ -10,6 +10,7 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/env.h"
 #include "chunkvault/hash.h"
+#include "chunkvault/key_file.h"
 #include "datastore/archive_names.h"
 #include "datastore/archive_readers.h"
 #include "datastore/chunk_stream.h"
@@ -23,12 +24,13 @@ class IndexArchiveReader final : public ArchiveReader {
  public:
   IndexArchiveReader(Kind kind, std::string file_name, const SnapshotRef& snap,
                      std::shared_ptr<const void> keep, ChunkAccess* access,
-                     std::vector<ChunkRef> chunks, size_t jobs)
+                     std::vector<ChunkRef> chunks, size_t jobs, std::shared_ptr<const CryptKey> key)
       : kind_(kind),
         file_name_(std::move(file_name)),
         context_("archive " + file_name_ + " of " + snap.ToString()),
         keep_(std::move(keep)),
-        stream_(access, std::move(chunks), jobs) {}
+        key_(std::move(key)),
+        stream_(access, std::move(chunks), jobs, key_.get()) {}
 
   Kind kind() const override { return kind_; }
   const std::string& file_name() const override { return file_name_; }
@@ -42,6 +44,7 @@ class IndexArchiveReader final : public ArchiveReader {
   const std::string file_name_;
   const std::string context_;
   std::shared_ptr<const void> keep_;  // declared first: goes after stream_
+  const std::shared_ptr<const CryptKey> key_;
   ChunkStream stream_;
 };
 
@@ -93,15 +96,18 @@ std::string WhereIn(SnapshotReader& reader, const std::string& file_name) {
 
 Result<std::unique_ptr<ArchiveReader>> OpenArchiveOf(std::shared_ptr<SnapshotReader> reader,
                                                      const Manifest& manifest,
-                                                     const std::string& archive, size_t jobs) {
+                                                     const std::string& archive, size_t jobs,
+                                                     std::shared_ptr<const CryptKey> key) {
   const SnapshotRef snap = reader->snapshot();
   CV_ASSIGN_OR_RETURN(std::string file_name, ResolveArchiveName(manifest, archive, snap));
+  CV_ASSIGN_OR_RETURN(auto archive_key, ArchiveKeyOf(manifest, file_name, std::move(key), snap));
   const std::string where = WhereIn(*reader, file_name);
   CV_ASSIGN_OR_RETURN(Bytes raw, WithContext(reader->ReadFile(file_name), where));
   CV_RETURN_IF_ERROR(CheckSnapshotFile(manifest, file_name, raw, where));
   CV_ASSIGN_OR_RETURN(auto kind, ArchiveKindOf(file_name));
   if (kind == ArchiveReader::Kind::kBlob) {
-    CV_ASSIGN_OR_RETURN(Bytes data, WithContext(DecodeBlob(raw), where));
+    CV_ASSIGN_OR_RETURN(Bytes data,
+                        WithContext(DecodeBlob(raw, kMaxBlobSize, archive_key.get()), where));
     return NewBlobArchiveReader(file_name, std::move(data));
   }
   CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> chunks,
@@ -109,7 +115,7 @@ Result<std::unique_ptr<ArchiveReader>> OpenArchiveOf(std::shared_ptr<SnapshotRea
   auto access = std::make_shared<ReaderChunkAccess>(std::move(reader));
   ChunkAccess* door = access.get();
   return NewIndexArchiveReader(kind, file_name, snap, std::move(access), door, std::move(chunks),
-                               jobs ? jobs : 16);
+                               jobs ? jobs : 16, std::move(archive_key));
 }
 
 }  // namespace
@@ -118,9 +124,23 @@ std::unique_ptr<ArchiveReader> NewIndexArchiveReader(ArchiveReader::Kind kind,
                                                      std::string file_name, const SnapshotRef& snap,
                                                      std::shared_ptr<const void> keep,
                                                      ChunkAccess* access,
-                                                     std::vector<ChunkRef> chunks, size_t jobs) {
+                                                     std::vector<ChunkRef> chunks, size_t jobs,
+                                                     std::shared_ptr<const CryptKey> key) {
   return std::make_unique<IndexArchiveReader>(kind, std::move(file_name), snap, std::move(keep),
-                                              access, std::move(chunks), jobs);
+                                              access, std::move(chunks), jobs, std::move(key));
+}
+
+Result<std::shared_ptr<const CryptKey>> ArchiveKeyOf(const Manifest& manifest,
+                                                     const std::string& file_name,
+                                                     std::shared_ptr<const CryptKey> key,
+                                                     const SnapshotRef& snap) {
+  // As PBS: the wrapped key may be read without the key it wraps (that is
+  // what it is for); what it yields is checked against its fingerprint.
+  if (file_name == kMasterKeyBlobName && !key) return key;
+  CV_RETURN_IF_ERROR(WithContext(manifest.CheckKey(key.get()), "snapshot " + snap.ToString()));
+  const ManifestFile* entry = manifest.Find(file_name);
+  if (entry != nullptr && entry->crypt_mode == CryptMode::kEncrypt) return key;
+  return std::shared_ptr<const CryptKey>();
 }
 
 std::unique_ptr<ArchiveReader> NewBlobArchiveReader(std::string file_name, Bytes data) {
@@ -253,15 +273,17 @@ Result<Manifest> ReadManifest(SnapshotReader& reader) {
 }
 
 Result<std::unique_ptr<ArchiveReader>> OpenArchive(std::shared_ptr<SnapshotReader> reader,
-                                                   const std::string& archive, size_t jobs) {
+                                                   const std::string& archive, size_t jobs,
+                                                   std::shared_ptr<const CryptKey> key) {
   CV_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(*reader));
-  return OpenArchiveOf(std::move(reader), manifest, archive, jobs);
+  return OpenArchiveOf(std::move(reader), manifest, archive, jobs, std::move(key));
 }
 
 Result<RestoreSummary> Restore(std::shared_ptr<SnapshotReader> reader, const std::string& archive,
                                const std::string& target, const RestoreOptions& options,
                                TarObserver* observer) {
-  CV_ASSIGN_OR_RETURN(auto archive_reader, OpenArchive(std::move(reader), archive, options.jobs));
+  CV_ASSIGN_OR_RETURN(auto archive_reader,
+                      OpenArchive(std::move(reader), archive, options.jobs, options.key));
   return RestoreArchive(*archive_reader, target, options, observer, ThreadPool::DefaultThreads());
 }
 
@@ -273,8 +295,9 @@ Result<std::vector<RestoreSummary>> RestoreSnapshot(std::shared_ptr<SnapshotRead
   return RestoreArchives(manifest, target, options, observer,
                          [&](const std::string& file_name, const std::string& to,
                              const RestoreOptions& o) -> Result<RestoreSummary> {
-                           CV_ASSIGN_OR_RETURN(auto archive_reader,
-                                               OpenArchiveOf(reader, manifest, file_name, o.jobs));
+                           CV_ASSIGN_OR_RETURN(
+                               auto archive_reader,
+                               OpenArchiveOf(reader, manifest, file_name, o.jobs, o.key));
                            return RestoreArchive(*archive_reader, to, o, observer,
                                                  ThreadPool::DefaultThreads());
                          });

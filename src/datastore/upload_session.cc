@@ -109,13 +109,17 @@ class UploadSessionImpl final : public UploadSession {
       return bad(ErrorCode::kInvalidArgument, "larger than any chunk blob");
     auto info = InspectBlob(blob);
     if (!info) return bad(ErrorCode::kCorrupt, info.error().message());
-    if (info->kind == BlobKind::kEncrypted || info->kind == BlobKind::kEncryptedCompressed)
-      return bad(ErrorCode::kEncrypted, "encrypted chunks are not supported yet");
-    auto data = DecodeChunk(blob, digest);
-    if (!data) return bad(data.error().code(), data.error().message());
-    if (data->size() != size)
-      return bad(ErrorCode::kInvalidArgument, "holds " + std::to_string(data->size()) +
-                                                  " bytes, announced " + std::to_string(size));
+    if (info->kind == BlobKind::kEncrypted || info->kind == BlobKind::kEncryptedCompressed) {
+      // Its digest is keyed and its size sealed: the CRC is all a server
+      // can check (PBS checks less: it ignores the client's CRC).
+      CV_RETURN_IF_ERROR(WithChunk(CheckStoredChunk(blob, digest), digest));
+    } else {
+      auto data = DecodeChunk(blob, digest);
+      if (!data) return bad(data.error().code(), data.error().message());
+      if (data->size() != size)
+        return bad(ErrorCode::kInvalidArgument, "holds " + std::to_string(data->size()) +
+                                                    " bytes, announced " + std::to_string(size));
+    }
     ChunkAccess& access = ds_->chunk_access(options_.cache);
     CV_ASSIGN_OR_RETURN(bool present, WithChunk(access.TouchIfPresent(digest), digest));
     if (present) return ChunkUploadResult{false, blob.size()};
@@ -192,7 +196,7 @@ class UploadSessionImpl final : public UploadSession {
       if (it == written_.end())
         return Fail(ErrorCode::kInvalidArgument,
                     "the manifest lists " + f.filename + ", which this backup did not upload");
-      if (f.crypt_mode == "none" && (it->second.size != f.size || it->second.csum != f.csum))
+      if (it->second.size != f.size || it->second.csum != f.csum)
         return Fail(ErrorCode::kInvalidArgument, "the manifest's size or checksum of " +
                                                      f.filename + " is not the uploaded file's");
       if (it->second.is_index) digests[f.filename] = ToHex(it->second.file_sha256);

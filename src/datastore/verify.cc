@@ -46,17 +46,24 @@ class ChunkChecker {
                size_t jobs)
       : access_(access), options_(options), observer_(observer), pool_(jobs, jobs * 2) {}
 
-  // Checks the digests not yet seen in this run; waits for all of them.
-  void Check(const std::vector<Digest>& digests) {
-    for (const Digest& d : digests) {
+  // Chunks of an archive: plain, or encrypted (with `key` when it is
+  // known, which must outlive the run).
+  struct Mode {
+    bool encrypted = false;
+    const CryptKey* key = nullptr;
+  };
+
+  // Queues the digests not yet seen in this run.
+  void Schedule(const std::vector<ChunkRef>& chunks, Mode mode) {
+    for (const ChunkRef& c : chunks) {
       {
         std::lock_guard lock(mu_);
-        if (!scheduled_.insert(d).second) continue;
+        if (!scheduled_.insert(c.digest).second) continue;
       }
-      pool_.Submit([this, d] { CheckOne(d); });
+      pool_.Submit([this, d = c.digest, mode] { CheckOne(d, mode); });
     }
-    pool_.WaitIdle();
   }
+  void Wait() { pool_.WaitIdle(); }
 
   // The data size of a chunk found good, if it was.
   std::optional<uint64_t> SizeOf(const Digest& d) {
@@ -77,15 +84,39 @@ class ChunkChecker {
     std::lock_guard lock(mu_);
     report.chunks = chunks_;
     report.chunk_bytes = bytes_;
+    report.keyless_chunks = keyless_;
     report.bad_chunks = bad_;
   }
 
  private:
-  void CheckOne(const Digest& d) {
-    auto data = ReadChunkData(*access_, d, options_.use_cache ? ReadFrom::kAny : ReadFrom::kBackend);
+  // Without the key, what a server can check: the CRC, and that the
+  // chunk is encrypted. The size inside is sealed.
+  Status CheckKeyless(const Digest& d, ReadFrom from) {
+    auto raw = WithContext(access_->ReadRaw(d, from),
+                           "chunk " + ToHex(d) + " (" + access_->Describe(d) + ")");
+    if (!raw) return std::unexpected(std::move(raw).error());
+    const std::string where = "chunk " + ToHex(d) + " (" + access_->Describe(d) + ")";
+    auto encrypted = CheckStoredChunk(*raw, d);
+    if (!encrypted) return std::unexpected(std::move(encrypted).error().Context(where));
+    if (!*encrypted)
+      return Fail(ErrorCode::kCorrupt, where + ": not encrypted, but its archive is");
+    return {};
+  }
+
+  void CheckOne(const Digest& d, Mode mode) {
+    const ReadFrom from = options_.use_cache ? ReadFrom::kAny : ReadFrom::kBackend;
+    Result<Bytes> data = Bytes();
+    bool keyless = mode.encrypted && mode.key == nullptr;
+    if (keyless) {
+      if (auto st = CheckKeyless(d, from); !st) data = std::unexpected(std::move(st).error());
+    } else {
+      data = ReadChunkData(*access_, d, from, mode.encrypted ? mode.key : nullptr);
+    }
     std::lock_guard lock(mu_);
     ++chunks_;
-    if (data) {
+    if (data && keyless) {
+      ++keyless_;
+    } else if (data) {
       bytes_ += data->size();
       sizes_.emplace(d, data->size());
     } else {
@@ -110,7 +141,7 @@ class ChunkChecker {
   std::unordered_map<Digest, size_t, DigestHash> bad_index_;
   std::unordered_map<Digest, uint64_t, DigestHash> sizes_;  // of the good ones
   std::vector<BadChunk> bad_;
-  uint64_t chunks_ = 0, bytes_ = 0;
+  uint64_t chunks_ = 0, bytes_ = 0, keyless_ = 0;
   ThreadPool pool_;  // last: joined before the state above goes
 };
 
@@ -180,6 +211,17 @@ Result<VerifyReport> DatastoreImpl::Verify(const std::vector<SnapshotRef>& reque
       continue;
     }
     size_t errors_before = report.errors.size();
+    // The key, if it is this snapshot's: then its signature is checked
+    // and its encrypted files decrypted.
+    const CryptKey* key = nullptr;
+    if (options.key) {
+      auto made_with = manifest->KeyFingerprintOf();
+      if (made_with && *made_with && **made_with == options.key->fingerprint()) {
+        key = options.key.get();
+        if (auto st = manifest->CheckKey(key); !st)
+          report.errors.push_back(name + ": " + st.error().message());
+      }
+    }
     std::vector<Digest> digests;
     std::vector<std::pair<std::string, std::vector<ChunkRef>>> archives;
     for (const ManifestFile& f : manifest->files) {
@@ -188,8 +230,12 @@ Result<VerifyReport> DatastoreImpl::Verify(const std::vector<SnapshotRef>& reque
         report.errors.push_back(name + ": " + raw.error().message());
         continue;
       }
+      const bool encrypted = f.crypt_mode == CryptMode::kEncrypt;
       if (*ArchiveKindOf(f.filename) == ArchiveReader::Kind::kBlob) {
-        if (auto data = DecodeBlob(*raw); !data)
+        // Without the key an encrypted blob's CRC (checked on reading it)
+        // is all there is to check.
+        auto data = DecodeBlob(*raw, kMaxBlobSize, encrypted ? key : nullptr);
+        if (!data && !(data.error().code() == ErrorCode::kEncrypted && encrypted && !key))
           report.errors.push_back(name + ": " + f.filename + ": " + data.error().message());
         continue;
       }
@@ -199,9 +245,10 @@ Result<VerifyReport> DatastoreImpl::Verify(const std::vector<SnapshotRef>& reque
         continue;
       }
       for (const ChunkRef& c : *chunks) digests.push_back(c.digest);
+      checker.Schedule(*chunks, {encrypted, encrypted ? key : nullptr});
       archives.emplace_back(f.filename, std::move(*chunks));
     }
-    checker.Check(digests);
+    checker.Wait();
     for (const auto& [file, chunks] : archives)
       CheckChunkSpans(name, file, chunks, checker, report.errors);
     if (size_t bad = checker.CountBad(digests); bad > 0)

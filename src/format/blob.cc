@@ -92,6 +92,12 @@ const char* BlobKindName(BlobKind kind) {
   return "?";
 }
 
+namespace {
+bool IsEncrypted(BlobKind kind) {
+  return kind == BlobKind::kEncrypted || kind == BlobKind::kEncryptedCompressed;
+}
+}  // namespace
+
 Result<BlobInfo> InspectBlob(ByteView raw) {
   if (raw.size() < kBlobHeaderSize)
     return Fail(ErrorCode::kCorrupt, "truncated: " + std::to_string(raw.size()) +
@@ -117,21 +123,23 @@ Result<BlobInfo> InspectBlob(ByteView raw) {
 
 Status CheckBlobCrc(ByteView raw) {
   CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
-  uint32_t computed = Crc32(raw.subspan(kBlobHeaderSize));
+  // After the header: an encrypted blob's IV and tag are GCM's to guard.
+  uint32_t computed = Crc32(raw.subspan(info.header_size));
   if (computed != info.stored_crc)
     return Fail(ErrorCode::kCorrupt, "CRC mismatch: stored " + Hex32(info.stored_crc) +
                                          ", computed " + Hex32(computed));
   return {};
 }
 
-ByteView BlobEncoder::Encode(ByteView data, bool compress) {
-  const size_t need = kBlobHeaderSize + data.size();
+ByteView BlobEncoder::Encode(ByteView data, bool compress, const CryptKey* key) {
+  const size_t header = key ? kEncryptedBlobHeaderSize : kBlobHeaderSize;
+  const size_t need = header + data.size();
   if (capacity_ < need) {
-    capacity_ = std::max(need, kBlobHeaderSize + kMaxChunkSize);
+    capacity_ = std::max(need, kEncryptedBlobHeaderSize + kMaxChunkSize);
     buf_ = std::make_unique_for_overwrite<uint8_t[]>(capacity_);
   }
-  uint8_t* const payload = buf_.get() + kBlobHeaderSize;
-  const Magic* magic = &kUncompressedBlobMagic;
+  uint8_t* const payload = buf_.get() + header;
+  bool compressed = false;
   size_t n = data.size();
   if (compress) {
     // zstd gets room for no more than the input, so output that would be
@@ -140,31 +148,56 @@ ByteView BlobEncoder::Encode(ByteView data, bool compress) {
                                        data.size(), kZstdLevel);
     if (!ZSTD_isError(z)) {
       n = z;
-      magic = &kCompressedBlobMagic;
+      compressed = true;
     }
   }
-  if (magic == &kUncompressedBlobMagic && n != 0) std::memcpy(payload, data.data(), n);
+  if (!compressed && n != 0) std::memcpy(payload, data.data(), n);
+  const Magic* magic = compressed ? &kCompressedBlobMagic : &kUncompressedBlobMagic;
+  if (key) {
+    magic = compressed ? &kEncrCompBlobMagic : &kEncryptedBlobMagic;
+    GcmIv iv;
+    GcmTag tag;
+    RandomBytes(iv.data(), iv.size());
+    key->Encrypt(ByteView(payload, n), iv, payload, &tag);
+    std::memcpy(buf_.get() + kBlobHeaderSize, iv.data(), iv.size());
+    std::memcpy(buf_.get() + kBlobHeaderSize + iv.size(), tag.data(), tag.size());
+  }
   std::memcpy(buf_.get(), magic->data(), magic->size());
   StoreLe32(buf_.get() + 8, Crc32(ByteView(payload, n)));
-  return ByteView(buf_.get(), kBlobHeaderSize + n);
+  return ByteView(buf_.get(), header + n);
 }
 
-Bytes EncodeBlob(ByteView data, bool compress) {
+Bytes EncodeBlob(ByteView data, bool compress, const CryptKey* key) {
   // Chunk-sized data reuses the thread's encoder; larger blobs (indexes)
   // get one of their own, so a thread does not keep their memory.
   thread_local BlobEncoder chunk_encoder;
   BlobEncoder big_encoder;
   BlobEncoder& encoder = data.size() <= kMaxChunkSize ? chunk_encoder : big_encoder;
-  const ByteView blob = encoder.Encode(data, compress);
+  const ByteView blob = encoder.Encode(data, compress, key);
   return Bytes(blob.begin(), blob.end());
 }
 
-Result<Bytes> DecodeBlob(ByteView raw, size_t max_size) {
+Result<Bytes> DecodeBlob(ByteView raw, size_t max_size, const CryptKey* key) {
   CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
-  if (info.kind == BlobKind::kEncrypted || info.kind == BlobKind::kEncryptedCompressed)
-    return Fail(ErrorCode::kEncrypted, "encrypted, no key given");
+  const bool encrypted = IsEncrypted(info.kind);
+  if (encrypted && key == nullptr) return Fail(ErrorCode::kEncrypted, "encrypted, no key given");
   CV_RETURN_IF_ERROR(CheckBlobCrc(raw));
-  ByteView payload = raw.subspan(kBlobHeaderSize);
+  ByteView payload = raw.subspan(info.header_size);
+  Bytes plain;
+  if (encrypted) {
+    GcmIv iv;
+    GcmTag tag;
+    std::memcpy(iv.data(), raw.data() + kBlobHeaderSize, iv.size());
+    std::memcpy(tag.data(), raw.data() + kBlobHeaderSize + iv.size(), tag.size());
+    if (info.kind == BlobKind::kEncrypted && payload.size() > max_size)
+      return Fail(ErrorCode::kCorrupt, "payload of " + std::to_string(payload.size()) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(max_size));
+    plain.resize(payload.size());
+    CV_RETURN_IF_ERROR(key->Decrypt(payload, iv, tag, plain.data()));
+    if (info.kind == BlobKind::kEncrypted) return plain;
+    return ZstdDecode(plain, max_size);
+  }
   if (info.kind == BlobKind::kUncompressed) {
     if (payload.size() > max_size)
       return Fail(ErrorCode::kCorrupt, "payload of " + std::to_string(payload.size()) +
@@ -175,12 +208,31 @@ Result<Bytes> DecodeBlob(ByteView raw, size_t max_size) {
   return ZstdDecode(payload, max_size);
 }
 
-Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest) {
-  CV_ASSIGN_OR_RETURN(Bytes data, DecodeBlob(raw, kMaxChunkSize));
-  Digest actual = Sha256Of(data);
+Result<Bytes> DecodeChunk(ByteView raw, const Digest& digest, const CryptKey* key) {
+  CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
+  if (key && !IsEncrypted(info.kind))
+    return Fail(ErrorCode::kCorrupt,
+                std::string("not encrypted (") + BlobKindName(info.kind) + "), but its archive is");
+  if (!key && IsEncrypted(info.kind))
+    return Fail(ErrorCode::kCorrupt, "encrypted, but its archive is not");
+  CV_ASSIGN_OR_RETURN(Bytes data, DecodeBlob(raw, kMaxChunkSize, key));
+  Digest actual = ChunkDigestOf(data, key);
   if (actual != digest)
     return Fail(ErrorCode::kCorrupt, "digest mismatch: data hashes to " + ToHex(actual));
   return data;
+}
+
+Result<bool> CheckStoredChunk(ByteView raw, const Digest& digest) {
+  CV_ASSIGN_OR_RETURN(BlobInfo info, InspectBlob(raw));
+  if (!IsEncrypted(info.kind)) {
+    CV_RETURN_IF_ERROR(DecodeChunk(raw, digest));
+    return false;
+  }
+  if (raw.size() > kMaxChunkFileSize)
+    return Fail(ErrorCode::kCorrupt,
+                std::to_string(raw.size()) + " bytes, more than a chunk's blob can be");
+  CV_RETURN_IF_ERROR(CheckBlobCrc(raw));
+  return true;
 }
 
 }  // namespace chunkvault

@@ -24,7 +24,7 @@ std::string Manifest::ToJson() const {
   json list = json::array();
   for (const ManifestFile& f : files) {
     list.push_back({{"filename", f.filename},
-                    {"crypt-mode", f.crypt_mode},
+                    {"crypt-mode", CryptModeName(f.crypt_mode)},
                     {"size", f.size},
                     {"csum", ToHex(f.csum)}});
   }
@@ -124,7 +124,9 @@ Result<Manifest> Manifest::FromJson(std::string_view text) {
     if (f.contains("crypt-mode")) {
       if (!f["crypt-mode"].is_string())
         return bad("file " + file.filename + ": crypt-mode is not a string");
-      file.crypt_mode = f["crypt-mode"].get<std::string>();
+      auto mode = ParseCryptMode(f["crypt-mode"].get<std::string>());
+      if (!mode) return bad("file " + file.filename + ": " + mode.error().message());
+      file.crypt_mode = *mode;
     }
     if (!f.contains("size") || !f["size"].is_number_unsigned())
       return bad("file " + file.filename + " has no size");
@@ -144,11 +146,82 @@ Result<Manifest> Manifest::FromJson(std::string_view text) {
     if (!j["signature"].is_string()) return bad("signature is not a string");
     m.signature = j["signature"].get<std::string>();
   }
+  CV_RETURN_IF_ERROR(m.KeyFingerprintOf());
   for (const char* known : {"backup-type", "backup-id", "backup-time", "files", "unprotected",
                             "signature"})
     j.erase(known);
   m.extra = std::move(j);
   return m;
+}
+
+Result<std::optional<KeyFingerprint>> Manifest::KeyFingerprintOf() const {
+  auto it = unprotected.find("key-fingerprint");
+  if (it == unprotected.end() || it->is_null()) return std::optional<KeyFingerprint>();
+  if (!it->is_string())
+    return Fail(ErrorCode::kCorrupt, "manifest: unprotected.key-fingerprint is not a string");
+  auto fp = KeyFingerprint::Parse(it->get<std::string>());
+  if (!fp)
+    return Fail(ErrorCode::kCorrupt,
+                "manifest: unprotected.key-fingerprint: " + fp.error().message());
+  return std::optional<KeyFingerprint>(*fp);
+}
+
+bool Manifest::NeedsKey() const {
+  if (signature) return true;
+  return std::any_of(files.begin(), files.end(),
+                     [](const ManifestFile& f) { return f.crypt_mode != CryptMode::kNone; });
+}
+
+Digest Manifest::ComputeSignature(const CryptKey& key) const {
+  // What PBS 4 signs: its manifest struct re-serialised, without
+  // "unprotected" and "signature". nlohmann's compact dump is serde_json's
+  // canonical form here: keys sorted bytewise, no whitespace, the same
+  // escapes (\" \\ \b \f \n \r \t, \u00xx), UTF-8 raw.
+  json j = json::object();
+  j["backup-type"] = backup_type;
+  j["backup-id"] = backup_id;
+  j["backup-time"] = backup_time;
+  json list = json::array();
+  for (const ManifestFile& f : files)
+    list.push_back({{"filename", f.filename},
+                    {"crypt-mode", CryptModeName(f.crypt_mode)},
+                    {"size", f.size},
+                    {"csum", ToHex(f.csum)}});
+  j["files"] = std::move(list);
+  const std::string canonical = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return key.AuthTag(AsBytes(canonical));
+}
+
+void Manifest::Sign(const CryptKey& key) {
+  signature = ToHex(ComputeSignature(key));
+  unprotected["key-fingerprint"] = key.fingerprint().Full();
+}
+
+Status Manifest::CheckKey(const CryptKey* key) const {
+  CV_ASSIGN_OR_RETURN(auto made_with, KeyFingerprintOf());
+  const bool encrypted = std::any_of(files.begin(), files.end(), [](const ManifestFile& f) {
+    return f.crypt_mode == CryptMode::kEncrypt;
+  });
+  if (key == nullptr) {
+    if (!NeedsKey() && !made_with) return {};
+    const std::string what = encrypted ? "encrypted" : "signed";
+    return Fail(ErrorCode::kEncrypted,
+                what + (made_with ? " with key " + made_with->Short() : std::string()) +
+                    ", and no key was given (--keyfile)");
+  }
+  if (made_with && *made_with != key->fingerprint())
+    return Fail(ErrorCode::kEncrypted, "made with key " + made_with->Short() +
+                                           ", but the key given is " + key->fingerprint().Short());
+  if (!signature) {
+    if (!NeedsKey()) return {};
+    return Fail(ErrorCode::kCorrupt,
+                "the manifest of an encrypted or signed snapshot carries no signature");
+  }
+  if (*signature != ToHex(ComputeSignature(*key)))
+    return Fail(ErrorCode::kCorrupt,
+                "the manifest's signature does not hold: the manifest was changed after the "
+                "backup");
+  return {};
 }
 
 Bytes Manifest::EncodeBlob() const { return chunkvault::EncodeBlob(AsBytes(ToJson()), true); }

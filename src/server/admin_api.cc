@@ -24,7 +24,8 @@ bool Sees(const AdminCall& call, const std::string& owner) {
 nlohmann::json SnapshotJson(const SnapshotInfo& info) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : info.files)
-    files.push_back({{"filename", f.filename}, {"crypt-mode", f.crypt_mode}, {"size", f.size}});
+    files.push_back(
+        {{"filename", f.filename}, {"crypt-mode", CryptModeName(f.crypt_mode)}, {"size", f.size}});
   nlohmann::json j = {{"backup-type", BackupTypeName(info.ref.group.type)},
                       {"backup-id", info.ref.group.id},
                       {"backup-time", info.ref.time},
@@ -121,7 +122,8 @@ Result<HttpResponse> ListFiles(const AdminCall& call) {
   if (!Sees(call, info.owner)) return std::unexpected(Forbidden());
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : info.files)
-    files.push_back({{"filename", f.filename}, {"crypt-mode", f.crypt_mode}, {"size", f.size}});
+    files.push_back(
+        {{"filename", f.filename}, {"crypt-mode", CryptModeName(f.crypt_mode)}, {"size", f.size}});
   return JsonAnswer(files);
 }
 

@@ -385,6 +385,9 @@ Result<HttpResponse> RestApi::StartVerify(const Params& params, const Scope& sco
         nlohmann::json j = {{"snapshots-ok", r.snapshots_ok},
                             {"snapshots-failed", r.snapshots_failed},
                             {"chunks", r.chunks},
+                            // encrypted: CRC and crypt mode checked, the key
+                            // being the client's alone
+                            {"keyless-chunks", r.keyless_chunks},
                             {"bad-chunks", r.bad_chunks.size()},
                             {"errors", r.errors}};
         if (!r.ok())

@@ -29,6 +29,7 @@
 #include "chunkvault/blob.h"
 #include "chunkvault/hash.h"
 #include "chunkvault/index.h"
+#include "chunkvault/key_file.h"
 #include "chunkvault/manifest.h"
 #include "fuzz/mutator.h"
 #include "support/tar_entries.h"
@@ -121,6 +122,61 @@ TEST(Fuzz, Blobs) {
       FixBlobCrc);
 }
 
+// A blob's CRC, after a header of 44 bytes if its magic says encrypted.
+void FixAnyBlobCrc(Bytes& b) {
+  auto info = InspectBlob(b);
+  if (!info) return FixBlobCrc(b);
+  const uint32_t crc = Crc32(ByteView(b).subspan(info->header_size));
+  for (int k = 0; k < 4; ++k) b[8 + k] = uint8_t(crc >> (8 * k));
+}
+
+// Mutated encrypted chunks: what a keyless holder checks (the CRC) passes
+// often, but with the key nothing but the original data ever decodes.
+TEST(Fuzz, EncryptedBlobs) {
+  Bytes raw_key(kCryptKeySize, 7);
+  const CryptKey key{SecretKey(raw_key)};
+  const Bytes random = ToBytes(testing::RandomData(3000, 3));
+  const Bytes text = ToBytes(std::string(50000, 'b') + testing::RandomData(100, 4));
+  const std::vector<Bytes> seeds = {EncodeBlob(random, false, &key), EncodeBlob(text, true, &key),
+                                    EncodeBlob({}, true, &key)};
+  Fuzz(
+      17, seeds, 3000,
+      [&](const Bytes& raw) -> Status {
+        for (const Bytes* original : {&random, &text}) {
+          auto data = DecodeChunk(raw, key.ChunkDigest(*original), &key);
+          if (data && *data != *original) return Fail(ErrorCode::kInternal, "forged data");
+        }
+        if (auto data = DecodeBlob(raw, kMaxBlobSize, &key);
+            data && !data->empty() && *data != random && *data != text)
+          return Fail(ErrorCode::kInternal, "forged blob");
+        return Outcome(CheckStoredChunk(raw, key.ChunkDigest(text)));
+      },
+      FixAnyBlobCrc);
+}
+
+// Key files, as a hostile home directory or paper key could hold them:
+// every field mutated, and what parses is opened (kdf costs bounded).
+TEST(Fuzz, KeyFiles) {
+  Bytes raw_key(kCryptKeySize, 9);
+  const SecretKey secret(raw_key);
+  std::vector<Bytes> seeds;
+  for (Kdf kdf : {Kdf::kPbkdf2, Kdf::kNone}) {
+    auto config = KeyConfig::Protect(secret, kdf, kdf == Kdf::kNone ? "" : "fuzz pass", 1700000000);
+    ASSERT_TRUE(config);
+    if (kdf == Kdf::kPbkdf2) config->kdf->iter = 100;  // cheap to open many times
+    config->hint = "hint";
+    seeds.push_back(ToBytes(config->ToJson()));
+  }
+  Fuzz(18, seeds, 2000, [&](const Bytes& raw) -> Status {
+    CV_ASSIGN_OR_RETURN(KeyConfig config, KeyConfig::Parse(AsString(raw)));
+    if (config.kdf && (config.kdf->kind != Kdf::kPbkdf2 || config.kdf->iter > 10000)) return {};
+    auto key = config.Unlock("fuzz pass");
+    if (key && !std::equal(raw_key.begin(), raw_key.end(), key->data()) && config.fingerprint)
+      return Fail(ErrorCode::kInternal, "a key other than its fingerprint's");
+    return Outcome(std::move(key));
+  });
+}
+
 TEST(Fuzz, FixedIndexes) {
   FixedIndex idx;
   idx.size = 3 * 65536 + 100;
@@ -165,7 +221,7 @@ TEST(Fuzz, Manifests) {
   m.backup_id = "box";
   m.backup_time = 1700000000;
   for (const char* name : {"root.tar.didx", "disk.img.fidx", "notes.blob"})
-    m.files.push_back({name, "none", 1234, Sha256Of(AsBytes(name))});
+    m.files.push_back({name, CryptMode::kNone, 1234, Sha256Of(AsBytes(name))});
   m.unprotected["notes"] = "n";
   m.unprotected["verify_state"] = {{"state", "ok"}, {"upid", "UPID:x"}};
   m.unprotected[kManifestExtKey]["file-sha256"]["root.tar.didx"] = std::string(64, 'a');

@@ -79,8 +79,8 @@ std::vector<HttpRequest> ValidSession(int64_t time) {
   m.backup_type = "host";
   m.backup_id = "fuzz";
   m.backup_time = time;
-  m.files = {ManifestFile{"root.pxar.didx", "none", end, csum},
-             ManifestFile{"host.conf.blob", "none", conf.size(), Sha256Of(conf)}};
+  m.files = {ManifestFile{"root.pxar.didx", CryptMode::kNone, end, csum},
+             ManifestFile{"host.conf.blob", CryptMode::kNone, conf.size(), Sha256Of(conf)}};
   const Bytes manifest = m.EncodeBlob();
   script.push_back(Request("POST", "/blob",
                            "file-name=index.json.blob&encoded-size=" + std::to_string(manifest.size()),

@@ -209,7 +209,7 @@ TEST_F(ClientConnectionTest, ABackupSessionWithManyRequestsInFlight) {
   m.backup_type = "host";
   m.backup_id = "client";
   m.backup_time = time;
-  m.files = {ManifestFile{"root.pxar.didx", "none", end, csum}};
+  m.files = {ManifestFile{"root.pxar.didx", CryptMode::kNone, end, csum}};
   Bytes manifest = m.EncodeBlob();
   const size_t manifest_size = manifest.size();
   ASSERT_TRUE(h2.Call("POST", "/blob",

@@ -59,7 +59,7 @@ TEST(Manifest, MissingCryptModeMeansNone) {
   auto m = Manifest::FromJson(R"({"backup-type":"vm","backup-id":"1","backup-time":5,
     "files":[{"filename":"a.blob","size":1,"csum":")" + std::string(64, 'a') + R"("}]})");
   ASSERT_TRUE(m.has_value()) << m.error().message();
-  EXPECT_EQ(m->files[0].crypt_mode, "none");
+  EXPECT_EQ(m->files[0].crypt_mode, CryptMode::kNone);
   EXPECT_FALSE(m->signature.has_value());
 }
 
