@@ -10,6 +10,7 @@
 # usage: bench/crypt.sh [BUILD_DIR] [WORK_DIR]
 #   BUILD_DIR default build/release; WORK_DIR default /var/tmp/cv-bench
 #   ROUNDS    default 3;  JOBS  --jobs for chunkvault (default: its own)
+#   CORPUS    the directory backed up (default WORK_DIR/corpus)
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -18,7 +19,7 @@ CV=$(readlink -f "$BUILD/src/chunkvault")
 ROUNDS=${ROUNDS:-3}
 JOBS_OPT=()
 [ -n "${JOBS:-}" ] && JOBS_OPT=(--jobs "$JOBS")
-corpus=$WORK/corpus
+corpus=$(readlink -m "${CORPUS:-$WORK/corpus}")
 [ -d "$corpus" ] || { echo "no corpus in $corpus: run bench/backup_restore.sh once" >&2; exit 1; }
 bytes=$(du -sb --apparent-size "$corpus" | cut -f1)
 
