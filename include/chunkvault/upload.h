@@ -60,9 +60,10 @@ class UploadSession {
   virtual Result<Bytes> ReadPreviousFile(const std::string& file_name) = 0;
 
   // A chunk blob as the client encoded it: an unencrypted DataBlob whose
-  // CRC holds and whose data is `size` bytes hashing to `digest`
-  // (kCorrupt or kInvalidArgument naming the digest otherwise). Encrypted
-  // chunks are refused (kEncrypted) until encryption support lands.
+  // CRC holds and whose data is `size` bytes hashing to `digest`, or an
+  // encrypted one whose CRC holds (its digest is keyed and its size sealed:
+  // the client's key never reaches a server); kCorrupt or
+  // kInvalidArgument naming the digest otherwise.
   virtual Result<ChunkUploadResult> UploadChunk(const Digest& digest, uint64_t size,
                                                 ByteView blob) = 0;
 

@@ -213,7 +213,7 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
   AddNoAdmitFlag(cmd, args->store, "--no-cache",
                  "S3 stores: upload without keeping chunks in the local cache (only empty "
                  "markers are left, so later backups still skip what the bucket has)");
-  AddKeyOptions(cmd, args->crypt, /*backup=*/true);
+  AddKeyOptions(cmd, args->crypt, KeyUse::kBackup);
   cmd->add_option("sources", args->sources, "ARCHIVE:PATH, e.g. root.tar:/ or disk.img:/dev/sdb")
       ->required();
   cmd->callback([args, &exit_code] { exit_code = RunBackup(*args); });

@@ -74,7 +74,7 @@ void RegisterCat(CLI::App& app, int& exit_code) {
       ->required();
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the local cache without adding to it");
-  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
+  AddKeyOptions(cmd, args->crypt, KeyUse::kRead);
   cmd->callback([args, &exit_code] { exit_code = RunCat(*args); });
 }
 

@@ -130,7 +130,7 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
       ->expected(1, 2);
   cmd->add_flag("--overwrite", args->overwrite,
                 "Restore into a non-empty directory or over an existing file");
-  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
+  AddKeyOptions(cmd, args->crypt, KeyUse::kRead);
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the local cache without adding to it (a bulk restore "
                  "that leaves the cache's working set as it was)");

@@ -165,7 +165,7 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
                 "instead of reading every chunk from the bucket");
   AddNoAdmitFlag(cmd, args->store, "--no-admit",
                  "S3 stores: read through the cache without adding to it (implies --use-cache)");
-  AddKeyOptions(cmd, args->crypt, /*backup=*/false);
+  AddKeyOptions(cmd, args->crypt, KeyUse::kExplicit);
   cmd->callback([args, &exit_code] { exit_code = RunVerify(*args); });
 }
 

@@ -32,12 +32,15 @@ Result<std::string> KeyFilePath(const CryptArgs& args, bool use_default = true) 
 
 }  // namespace
 
-void AddKeyOptions(CLI::App* cmd, CryptArgs& args, bool backup) {
+void AddKeyOptions(CLI::App* cmd, CryptArgs& args, KeyUse use) {
+  const std::string fallback =
+      use == KeyUse::kExplicit
+          ? "or CHUNKVAULT_KEYFILE"
+          : "or CHUNKVAULT_KEYFILE; default: " + DefaultKeyPath() + " if it exists";
   cmd->add_option("--keyfile", args.keyfile,
-                  "Encryption key file (or CHUNKVAULT_KEYFILE; default: " + DefaultKeyPath() +
-                      " if it exists); its passphrase comes from "
-                      "CHUNKVAULT_ENCRYPTION_PASSWORD or a prompt");
-  if (!backup) return;
+                  "Encryption key file (" + fallback +
+                      "); its passphrase comes from CHUNKVAULT_ENCRYPTION_PASSWORD or a prompt");
+  if (use != KeyUse::kBackup) return;
   cmd->add_option("--crypt-mode", args.crypt_mode,
                   "encrypt (the default with a key), sign-only (plain data, signed manifest) "
                   "or none")

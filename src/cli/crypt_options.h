@@ -24,8 +24,13 @@ struct CryptArgs {
   std::string master_pubkey_file;  // backup
 };
 
-// --keyfile; for backup also --crypt-mode and --master-pubkey-file.
-void AddKeyOptions(CLI::App* cmd, CryptArgs& args, bool backup);
+// What a command's --keyfile falls back to.
+enum class KeyUse {
+  kBackup,   // CHUNKVAULT_KEYFILE, the default key; with --crypt-mode, --master-pubkey-file
+  kRead,     // CHUNKVAULT_KEYFILE, the default key (restore, cat)
+  kExplicit  // CHUNKVAULT_KEYFILE only (verify: a key checks more, none is needed)
+};
+void AddKeyOptions(CLI::App* cmd, CryptArgs& args, KeyUse use);
 
 // $XDG_CONFIG_HOME (or ~/.config) /chunkvault/encryption-key.json.
 std::string DefaultKeyPath();

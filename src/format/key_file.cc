@@ -49,8 +49,9 @@ Status CheckKdf(const KdfParams& k) {
                 "kdf salt longer than " + std::to_string(kMaxSaltSize) + " bytes");
   if (k.kind == Kdf::kScrypt) {
     const bool pow2 = k.n >= 2 && (k.n & (k.n - 1)) == 0;
-    if (!pow2 || k.n > kMaxScryptN || k.r == 0 || k.p == 0 || k.r * k.p > kMaxScryptRp ||
-        128 * k.n * k.r * k.p > kMaxScryptMem)
+    // r and p bounded one by one first: their product must not wrap.
+    if (!pow2 || k.n > kMaxScryptN || k.r == 0 || k.p == 0 || k.r > kMaxScryptRp ||
+        k.p > kMaxScryptRp || k.r * k.p > kMaxScryptRp || 128 * k.n * k.r * k.p > kMaxScryptMem)
       return Fail(ErrorCode::kInvalidArgument,
                   "scrypt parameters out of bounds (n a power of 2 up to 2^22, r*p up to 64, "
                   "128*n*r*p up to 1025 MiB): n=" +

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -29,6 +30,9 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 constexpr size_t kMaxHeaderBytes = 16 << 10;
+// The most of a refused body read and dropped before closing (a lingering
+// close), so that its sender sees the 413.
+constexpr uint64_t kMaxDrainBytes = 32 << 20;
 
 // Mozilla's "intermediate" TLS 1.2 ciphers (TLS 1.3 keeps OpenSSL's), as
 // PBS's acceptor.
@@ -254,6 +258,27 @@ class Server final : public TlsServer {
         auto res = ToMessage(error, false);
         tcp_layer.expires_after(options_.request_timeout);
         co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+        // A body too large is still on its way: read it and drop it (up to
+        // what it announced, at most kMaxDrainBytes, within the timeout)
+        // before closing, or closing with it unread resets the connection
+        // and the client loses the 413 (a lingering close).
+        if (status == 413 && !ec) {
+          // From the header (boost::optional's accessors trip GCC 12's
+          // maybe-uninitialized warning).
+          const auto announced = parser.get()[http::field::content_length];
+          uint64_t left = 0;
+          std::from_chars(announced.data(), announced.data() + announced.size(), left);
+          left = std::min(left, kMaxDrainBytes);
+          left -= std::min<uint64_t>(left, conn->buffer.size());
+          conn->buffer.consume(conn->buffer.size());
+          std::vector<uint8_t> scratch(64 << 10);
+          while (left > 0 && !ec) {
+            const size_t n = co_await stream.async_read_some(
+                net::buffer(scratch.data(), std::min<uint64_t>(left, scratch.size())),
+                net::redirect_error(net::use_awaitable, ec));
+            left -= std::min<uint64_t>(left, n);
+          }
+        }
         break;
       }
       auto& msg = parser.get();

@@ -107,6 +107,9 @@ TEST(KeyFile, HostileFilesAreRefusedNotRun) {
       R"({"kdf":null})",
       with_kdf(R"({"Scrypt":{"n":1073741824,"r":8,"p":1,"salt":")" + salt + R"("}})", data64),
       with_kdf(R"({"Scrypt":{"n":65536,"r":8,"p":4096,"salt":")" + salt + R"("}})", data64),
+      // r * p wraps to 0 in 64 bits
+      with_kdf(R"({"Scrypt":{"n":2,"r":4294967296,"p":4294967296,"salt":")" + salt + R"("}})",
+               data64),
       with_kdf(R"({"Scrypt":{"n":65535,"r":8,"p":1,"salt":")" + salt + R"("}})", data64),
       with_kdf(R"({"Scrypt":{"n":-1,"r":8,"p":1,"salt":")" + salt + R"("}})", data64),
       with_kdf(R"({"PBKDF2":{"iter":4000000000,"salt":")" + salt + R"("}})", data64),
