@@ -19,44 +19,17 @@
 #include <span>
 #include <string>
 
+#include "archive/stream_sink.h"
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
 #include "chunkvault/tar_observer.h"
 
 namespace chunkvault {
 
-// Where a tar stream goes. Write() takes a copy of header bytes and the
-// like; file data is read straight into the sink's own memory: the writer
-// asks for Space(), reads into it and hands it back with Commit(). Errors
-// stop the stream and are returned by WriteTar unchanged.
-class TarSink {
- public:
-  virtual ~TarSink() = default;
-  virtual Status Write(ByteView data) = 0;
-  // Room for the next stream bytes, never empty; valid until the next call.
-  virtual std::span<uint8_t> Space() = 0;
-  // The first n bytes of the last Space() are the next stream bytes.
-  virtual Status Commit(size_t n) = 0;
-};
-
-// A TarSink handing the stream to any writer with the same three calls
-// (the chunk assembler), which this layer does not know.
-template <typename Writer>
-class TarSinkOf final : public TarSink {
- public:
-  explicit TarSinkOf(Writer& writer) : writer_(writer) {}
-  Status Write(ByteView data) override { return writer_.Write(data); }
-  std::span<uint8_t> Space() override { return writer_.Space(); }
-  Status Commit(size_t n) override { return writer_.Commit(n); }
-
- private:
-  Writer& writer_;
-};
-
 // Writes the tree under `root` (a directory) as a tar stream into `sink`.
 // An error from the sink, or an unreadable root, stops the work and is
 // returned; unreadable entries below the root are warnings.
-Result<TarStats> WriteTar(const std::string& root, TarSink& sink, TarObserver* observer);
+Result<TarStats> WriteTar(const std::string& root, StreamSink& sink, TarObserver* observer);
 
 // The same into a function that takes each piece of the stream in turn.
 Result<TarStats> WriteTar(const std::string& root, const std::function<Status(ByteView)>& sink,

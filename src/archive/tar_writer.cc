@@ -130,7 +130,7 @@ class MetadataReader {
 
 class TarWriter {
  public:
-  TarWriter(TarSink& sink, TarObserver* observer) : sink_(sink), observer_(observer) {}
+  TarWriter(StreamSink& sink, TarObserver* observer) : sink_(sink), observer_(observer) {}
 
   Result<TarStats> Run(const std::string& root) {
     CV_RETURN_IF_ERROR(Open());
@@ -308,7 +308,7 @@ class TarWriter {
     return {};
   }
 
-  TarSink& sink_;
+  StreamSink& sink_;
   TarObserver* observer_;
   Status sink_error_;
   std::span<uint8_t> in_place_;  // file data being passed through libarchive
@@ -320,8 +320,8 @@ class TarWriter {
   std::unique_ptr<struct archive_entry_linkresolver, ResolverDeleter> resolver_;
 };
 
-// A TarSink over a function: file data goes through a buffer of its own.
-class FunctionSink final : public TarSink {
+// A StreamSink over a function: file data goes through a buffer of its own.
+class FunctionSink final : public StreamSink {
  public:
   explicit FunctionSink(const std::function<Status(ByteView)>& fn) : fn_(fn), buffer_(kMaxRead) {}
   Status Write(ByteView data) override { return fn_(data); }
@@ -335,7 +335,7 @@ class FunctionSink final : public TarSink {
 
 }  // namespace
 
-Result<TarStats> WriteTar(const std::string& root, TarSink& sink, TarObserver* observer) {
+Result<TarStats> WriteTar(const std::string& root, StreamSink& sink, TarObserver* observer) {
   TarWriter writer(sink, observer);
   return writer.Run(root);
 }

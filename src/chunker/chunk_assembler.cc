@@ -64,6 +64,13 @@ Status ChunkAssembler::Commit(size_t n) {
   return {};
 }
 
+Status ChunkAssembler::SuggestCut() {
+  // Every committed byte has been scanned: the chunk is current_ whole.
+  if (current_.size() < chunker_.min_size()) return {};
+  chunker_.Reset();
+  return emit_(std::move(current_));
+}
+
 Status ChunkAssembler::Finish() {
   if (current_.empty()) return {};
   return emit_(std::move(current_));

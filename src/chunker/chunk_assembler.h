@@ -40,6 +40,11 @@ class ChunkAssembler {
   std::span<uint8_t> Space();
   // The first `n` bytes of the last Space() hold the next stream bytes.
   Status Commit(size_t n);
+  // A file starts here (pxar's payload stream): the current chunk ends
+  // here if it holds at least the chunker's minimum, else the suggestion
+  // is dropped (PBS's payload chunker, with every byte before the
+  // suggestion scanned already).
+  Status SuggestCut();
   // Emits the last chunk if it holds any bytes. Call once, at the end.
   Status Finish();
 

@@ -25,6 +25,8 @@ class BuzhashChunker {
   explicit BuzhashChunker(size_t avg);  // avg: a power of two >= 64
 
   size_t Scan(ByteView data);
+  // Starts a new chunk here, as a cut does (a cut the caller chose).
+  void Reset() { Cut(0); }
 
   size_t min_size() const { return min_; }
   size_t max_size() const { return max_; }

@@ -188,7 +188,7 @@ class RemoteBackupSession final : public BackupSession {
                                if (on_chunk_) on_chunk_();
                                return Status{};
                              });
-    TarSinkOf<ChunkAssembler> sink(assembler);
+    StreamSinkOf<ChunkAssembler> sink(assembler);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     CV_RETURN_IF_ERROR(assembler.Finish());
     if (stats) *stats = tar_stats;

@@ -130,7 +130,7 @@ class BackupSessionImpl final : public BackupSession {
       ends.push_back(end);
       return AddChunk(std::move(chunk));
     });
-    TarSinkOf<ChunkAssembler> sink(assembler);
+    StreamSinkOf<ChunkAssembler> sink(assembler);
     const UploadSnapshot before = Snap();
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     CV_RETURN_IF_ERROR(assembler.Finish());

@@ -480,7 +480,7 @@ TEST(Tar, SinkErrorsStopTheWalk) {
 
 // A sink that hands out `room` bytes of its own at a time and records
 // the stream, telling file data (committed in place) from copied bytes.
-class RecordingSink final : public TarSink {
+class RecordingSink final : public StreamSink {
  public:
   explicit RecordingSink(size_t room) : room_(room) {}
   Status Write(ByteView data) override {
