@@ -47,6 +47,22 @@ struct BackupOptions {
   Bytes master_key_blob;
 };
 
+// How a directory is stored as pxar (BackupSession::AddPxar).
+struct PxarOptions {
+  // PBS's "legacy" change detection mode: one unified NAME.pxar.didx
+  // instead of the split pair NAME.mpxar.didx (metadata) and
+  // NAME.ppxar.didx (file data) that PBS writes since 3.2.5.
+  bool legacy = false;
+  // Enter every file system mounted below the directory (virtual ones,
+  // /proc and the like, never); by default only the directory's own.
+  bool all_file_systems = false;
+  // Mount points whose file systems are entered besides the directory's.
+  std::vector<std::string> include_devices;
+  // Patterns of paths left out, besides those of .pxarexclude files in the
+  // tree (docs/pxar.md, "Excludes"); stored with the archive, as PBS does.
+  std::vector<std::string> excludes;
+};
+
 // Checks that `options` name a consistent crypt mode and key.
 Status CheckCryptOptions(CryptMode mode, const CryptKey* key);
 
@@ -59,6 +75,19 @@ struct ArchiveSummary {
   uint64_t new_bytes = 0;     // their data bytes
   uint64_t stored_bytes = 0;  // their encoded bytes
 };
+
+// Two files' summaries as one (a pxar pair), named `file_name`.
+inline ArchiveSummary CombinedSummary(std::string file_name, const ArchiveSummary& a,
+                                      const ArchiveSummary& b) {
+  ArchiveSummary s;
+  s.file_name = std::move(file_name);
+  s.size = a.size + b.size;
+  s.chunks = a.chunks + b.chunks;
+  s.new_chunks = a.new_chunks + b.new_chunks;
+  s.new_bytes = a.new_bytes + b.new_bytes;
+  s.stored_bytes = a.stored_bytes + b.stored_bytes;
+  return s;
+}
 
 struct BackupSummary {
   SnapshotRef snapshot;
@@ -90,6 +119,13 @@ class BackupSession {
   virtual Result<ArchiveSummary> AddTar(const std::string& archive, const std::string& dir,
                                         uint64_t chunk_size, TarObserver* observer,
                                         TarStats* stats) = 0;
+  // A directory tree as pxar (archive ends with ".pxar"; docs/pxar.md):
+  // "<stem>.mpxar.didx" and "<stem>.ppxar.didx", the file data cut at
+  // file starts, or with options.legacy "<archive>.didx". The summary
+  // covers both files of a pair; Finish() lists each.
+  virtual Result<ArchiveSummary> AddPxar(const std::string& archive, const std::string& dir,
+                                         uint64_t chunk_size, const PxarOptions& options,
+                                         TarObserver* observer, TarStats* stats) = 0;
   // A regular file or block device in "<archive>.fidx" (archive ends with
   // ".img"), cut every `chunk_size` bytes.
   virtual Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,

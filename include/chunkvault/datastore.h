@@ -41,6 +41,7 @@
 #include "chunkvault/snapshot_reader.h"
 #include "chunkvault/status.h"
 #include "chunkvault/tar_observer.h"
+#include "chunkvault/tree_archive.h"
 #include "chunkvault/upload.h"
 #include "chunkvault/verify.h"
 
@@ -162,15 +163,22 @@ class Datastore {
   virtual Result<std::unique_ptr<ArchiveReader>> OpenArchive(
       const SnapshotRef& snap, const std::string& archive,
       std::shared_ptr<const CryptKey> key = nullptr) = 0;
-  // A .tar archive into a directory, an image into a file (or "-"), a blob
-  // into a file. Nothing is written outside `target` (docs/security.md).
+  // A directory archive (pxar) for listing, finding and partial restores
+  // (chunkvault/tree_archive.h); holds the snapshot's shared lock.
+  virtual Result<std::unique_ptr<TreeArchive>> OpenTreeArchive(
+      const SnapshotRef& snap, const std::string& archive,
+      std::shared_ptr<const CryptKey> key = nullptr) = 0;
+  // A .pxar or .tar archive into a directory, an image into a file (or
+  // "-"), a blob into a file. Nothing is written outside `target`
+  // (docs/security.md).
   virtual Result<RestoreSummary> Restore(const SnapshotRef& snap, const std::string& archive,
                                          const std::string& target, const RestoreOptions& options,
                                          TarObserver* observer) = 0;
   // Every archive of a snapshot into directory `target` (missing or empty
-  // unless overwriting): "root.tar" into target/root/, images and blobs as
+  // unless overwriting): "root.pxar" and "root.tar" into target/root/,
+  // images and blobs as
   // files named like the archive ("disk.img", "config" for config.blob).
-  // Archives that are not tar streams are skipped with a warning.
+  // Other archives are skipped with a warning.
   virtual Result<std::vector<RestoreSummary>> RestoreSnapshot(const SnapshotRef& snap,
                                                               const std::string& target,
                                                               const RestoreOptions& options,

@@ -54,6 +54,29 @@ Bytes EncodePosixAclXattr(std::vector<AclEntry> entries) {
   return out;
 }
 
+std::optional<std::vector<AclEntry>> DecodePosixAclXattr(ByteView value) {
+  if (value.size() < 4 || (value.size() - 4) % 8 != 0 || LoadLe32(value.data()) != kAclXattrVersion)
+    return std::nullopt;
+  std::vector<AclEntry> out;
+  for (size_t at = 4; at < value.size(); at += 8) {
+    const uint8_t* p = value.data() + at;
+    const uint16_t tag = uint16_t(p[0] | p[1] << 8);
+    switch (AclTag(tag)) {
+      case AclTag::kUserObj:
+      case AclTag::kUser:
+      case AclTag::kGroupObj:
+      case AclTag::kGroup:
+      case AclTag::kMask:
+      case AclTag::kOther:
+        break;
+      default:
+        return std::nullopt;
+    }
+    out.push_back(AclEntry{AclTag(tag), uint16_t((p[2] | p[3] << 8) & 7), LoadLe32(p + 4)});
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, Bytes>> PosixAclXattrsOf(struct archive_entry* entry,
                                                             const IdLookup& ids,
                                                             bool* unsupported) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,10 @@ struct AclEntry {
 
 // One xattr value for `entries` (any order).
 Bytes EncodePosixAclXattr(std::vector<AclEntry> entries);
+
+// The entries of an xattr value as the kernel gives it; nullopt if it is
+// not one (wrong version, size or tag).
+std::optional<std::vector<AclEntry>> DecodePosixAclXattr(ByteView value);
 
 // Maps a stored owner name (and the id stored with it) to a local id.
 struct IdLookup {

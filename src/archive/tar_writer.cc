@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "archive/file_data.h"
 #include "archive/tar.h"
 #include "archive/tar_names.h"
 #include "archive/tree_walker.h"
@@ -20,11 +21,6 @@
 
 namespace chunkvault {
 namespace {
-
-// File data is read in pieces of at most this size. Small enough that a
-// piece is still in the L2 cache when the chunker scans it, and that the
-// bytes read past a chunk's cut (which move to the next chunk) are few.
-constexpr size_t kMaxRead = 256 << 10;
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_write_free(a); }
@@ -38,15 +34,6 @@ struct ResolverDeleter {
   }
 };
 using EntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;
-
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-// True if `fd` was non-blocking and no longer is.
-bool ClearNonBlocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  return flags >= 0 && (flags & O_NONBLOCK) != 0 &&
-         ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
-}
 
 // Reads each entry's metadata with libarchive's disk reader, on a describer
 // thread of the tree walker (its prepare hook), ahead of the tar writer.
@@ -265,36 +252,14 @@ class TarWriter {
     return {};
   }
 
-  // Copies exactly `size` bytes: the header already promised that many. A
-  // file that shrank meanwhile is padded with zeros, one that grew is cut.
+  // Copies exactly `size` bytes: the header already promised that many.
   // The data is read into the sink's Space() and passes through libarchive
   // (which counts it and pads the entry) at that address.
   Status CopyData(int fd, const std::string& path, uint64_t size) {
-    uint64_t done = 0;
-    bool zeros = false;  // the file ended early or failed: fill with zeros
-    while (done < size) {
-      std::span<uint8_t> room = sink_.Space();
-      room = room.first(size_t(std::min<uint64_t>({room.size(), kMaxRead, size - done})));
-      if (zeros) {
-        std::memset(room.data(), 0, room.size());
-      } else {
-        ssize_t n = ::read(fd, room.data(), room.size());
-        if (n < 0 && errno == EINTR) continue;
-        // The walker opens files with O_NONBLOCK, which regular files
-        // ignore on local file systems; one that does not gets a
-        // blocking descriptor.
-        if (n < 0 && errno == EAGAIN && ClearNonBlocking(fd)) continue;
-        if (n <= 0) {
-          if (n < 0) Warn("read error in " + path + ": " + ErrnoText(errno) + " (rest stored as zeros)");
-          else Warn(path + " shrank while being read (rest stored as zeros)");
-          zeros = true;
-          continue;
-        }
-        room = room.first(size_t(n));
-      }
-      CV_RETURN_IF_ERROR(WriteData(room, path));
-      done += room.size();
-    }
+    CV_RETURN_IF_ERROR(CopyFileData(
+        fd, path, size, [this] { return sink_.Space(); },
+        [&](std::span<uint8_t> piece) { return WriteData(piece, path); },
+        [this](const std::string& w) { Warn(w); }));
     stats_.bytes += size;
     return {};
   }
@@ -323,7 +288,7 @@ class TarWriter {
 // A StreamSink over a function: file data goes through a buffer of its own.
 class FunctionSink final : public StreamSink {
  public:
-  explicit FunctionSink(const std::function<Status(ByteView)>& fn) : fn_(fn), buffer_(kMaxRead) {}
+  explicit FunctionSink(const std::function<Status(ByteView)>& fn) : fn_(fn), buffer_(256 << 10) {}
   Status Write(ByteView data) override { return fn_(data); }
   std::span<uint8_t> Space() override { return buffer_.spare(); }
   Status Commit(size_t n) override { return fn_(ByteView(buffer_.data(), n)); }

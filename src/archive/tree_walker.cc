@@ -13,8 +13,11 @@ namespace chunkvault {
 
 void ArchiveEntryFree::operator()(struct archive_entry* e) const { archive_entry_free(e); }
 
-TreeWalker::TreeWalker(std::string root, Prepare prepare)
-    : root_(std::move(root)), prepare_(std::move(prepare)) {
+TreeWalker::TreeWalker(std::string root, Prepare prepare, Descend descend, Filter* filter)
+    : root_(std::move(root)),
+      prepare_(std::move(prepare)),
+      descend_(std::move(descend)),
+      filter_(filter) {
   for (unsigned i = 0; i < kDescribers; ++i)
     describers_.emplace_back([this, i] { DescribeLoop(i); });
   lister_ = std::thread([this] { List(); });
@@ -240,6 +243,10 @@ void TreeWalker::List() {
     if (*fd) slot->self = fd;
     batch.push_back(std::move(slot));
     if (!Push(batch)) return false;
+    struct stat dir_st;
+    if (*fd && parent && descend_ && ::fstat(fd->get(), &dir_st) == 0 &&
+        !descend_(fd->get(), dir_st))
+      return true;
     WakeDescriber();  // reading the directory may block
     // The listing reads through a duplicate: closedir() closes it.
     const int list_fd = *fd ? ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0) : -1;
@@ -249,6 +256,13 @@ void TreeWalker::List() {
       if (list_fd >= 0) ::close(list_fd);
       return warn("cannot read directory " + path + ": " + std::strerror(err) +
                   " (contents skipped)");
+    }
+    if (filter_) {
+      std::string warning = filter_->EnterDirectory(fd->get(), rel);
+      if (!warning.empty() && !warn(std::move(warning))) {
+        ::closedir(h);
+        return false;
+      }
     }
     Dir d{std::move(path), std::move(rel), std::move(fd), {}};
     while (struct dirent* e = ::readdir(h)) {
@@ -265,6 +279,7 @@ void TreeWalker::List() {
   while (running && !stack.empty()) {
     Dir& d = stack.back();
     if (d.pending.empty()) {
+      if (filter_) filter_->LeaveDirectory(d.rel);
       stack.pop_back();
       continue;
     }
@@ -279,6 +294,7 @@ void TreeWalker::List() {
       is_dir = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                S_ISDIR(st.st_mode);
     }
+    if (filter_ && filter_->Skip(rel, is_dir)) continue;
     if (is_dir) {
       running = enter(parent, name, std::move(path), std::move(rel));
     } else {

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <any>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -73,6 +74,9 @@ struct WalkEntry {
   // problem to report about an entry that is stored all the same.
   std::unique_ptr<struct archive_entry, ArchiveEntryFree> meta;
   std::string note;
+  // Whatever else the prepare hook made of the entry (the pxar writer's
+  // metadata).
+  std::any extra;
 };
 
 // How the describer calling the prepare hook can reach the entry: valid
@@ -109,8 +113,27 @@ class TreeWalker {
   // with the index of the describer thread calling it.
   using Prepare = std::function<void(WalkEntry&, const EntryAccess&, unsigned describer)>;
 
-  // `root` must have been checked to be a directory.
-  explicit TreeWalker(std::string root, Prepare prepare = nullptr);
+  // Whether the contents of a directory below the root, open as `fd`,
+  // are walked (its own entry is handed out either way). Called by the
+  // lister thread.
+  using Descend = std::function<bool(int fd, const struct stat& st)>;
+
+  // What the walk leaves out (exclude_rules.h), asked by the lister
+  // thread: entering a directory (before its names are read; a non-empty
+  // return is handed out as a warning), leaving it, and about each name
+  // (`rel` as WalkEntry::rel) before anything else is done with it.
+  class Filter {
+   public:
+    virtual ~Filter() = default;
+    virtual std::string EnterDirectory(int fd, const std::string& rel) = 0;
+    virtual void LeaveDirectory(const std::string& rel) = 0;
+    virtual bool Skip(const std::string& rel, bool is_dir) = 0;
+  };
+
+  // `root` must have been checked to be a directory; `filter` (may be
+  // null) must outlive the walker.
+  explicit TreeWalker(std::string root, Prepare prepare = nullptr, Descend descend = nullptr,
+                      Filter* filter = nullptr);
   ~TreeWalker();  // stops the walk
   TreeWalker(const TreeWalker&) = delete;
   TreeWalker& operator=(const TreeWalker&) = delete;
@@ -154,6 +177,8 @@ class TreeWalker {
 
   const std::string root_;
   const Prepare prepare_;
+  const Descend descend_;
+  Filter* const filter_;
 
   // Lock order: mu_ alone; no system call or hook runs under it.
   std::mutex mu_;

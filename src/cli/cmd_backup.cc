@@ -1,5 +1,6 @@
 // chunkvault backup [--ns NS] [--backup-type T] [--backup-id ID]
-//                   [--chunk-size SIZE] [--json] ARCHIVE:PATH ...
+//                   [--chunk-size SIZE] [--change-detection-mode data|legacy]
+//                   [--all-file-systems] [--include-dev PATH] [--json] ARCHIVE:PATH ...
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,12 +21,17 @@ struct BackupArgs {
   std::string chunk_size = "4M";
   std::vector<std::string> sources;
   CryptArgs crypt;
+  std::string change_detection_mode = "data";
+  bool all_file_systems = false;
+  std::vector<std::string> include_devices;
+  std::vector<std::string> excludes;
 };
 
 struct Source {
-  std::string archive;  // root.tar, disk.img
+  enum class Kind { kTar, kPxar, kImage };
+  std::string archive;  // root.pxar, root.tar, disk.img
   std::string path;
-  bool is_tar;
+  Kind kind;
 };
 
 Result<std::vector<Source>> ParseSources(const std::vector<std::string>& specs) {
@@ -34,12 +40,16 @@ Result<std::vector<Source>> ParseSources(const std::vector<std::string>& specs) 
     auto colon = spec.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
       return Fail(ErrorCode::kInvalidArgument,
-                  "'" + spec + "' is not ARCHIVE:PATH (e.g. root.tar:/etc or disk.img:/dev/sdb)");
-    Source s{spec.substr(0, colon), spec.substr(colon + 1), false};
-    if (s.archive.ends_with(".tar")) s.is_tar = true;
+                  "'" + spec + "' is not ARCHIVE:PATH (e.g. root.pxar:/etc or disk.img:/dev/sdb)");
+    Source s{spec.substr(0, colon), spec.substr(colon + 1), Source::Kind::kImage};
+    if (s.archive.ends_with(".pxar"))
+      s.kind = Source::Kind::kPxar;
+    else if (s.archive.ends_with(".tar"))
+      s.kind = Source::Kind::kTar;
     else if (!s.archive.ends_with(".img"))
       return Fail(ErrorCode::kInvalidArgument,
-                  "archive '" + s.archive + "' must end with .tar (a directory) or .img (an image)");
+                  "archive '" + s.archive +
+                      "' must end with .pxar or .tar (a directory) or .img (an image)");
     out.push_back(std::move(s));
   }
   return out;
@@ -57,8 +67,11 @@ class BackupObserver final : public TarObserver {
  public:
   BackupObserver(ProgressLine& line, const BackupProgress* progress)
       : line_(line), progress_(progress) {}
-  void OnEntry(const std::string&, uint64_t) override {
+  void OnEntry(const std::string& path, uint64_t) override {
     ++files_;
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos && path.compare(0, slash, dir_) != 0)
+      dir_ = path.substr(0, slash);
     Draw();
   }
   void OnWarning(const std::string& message) override {
@@ -69,7 +82,8 @@ class BackupObserver final : public TarObserver {
     line_.Update([&] {
       uint64_t bytes = progress_->bytes.load();
       return "backup: " + FormatSize(bytes) + ", " + std::to_string(files_) + " files, " +
-             line_.Rate(bytes) + ", dedup " + DedupRatio(bytes, progress_->new_bytes.load());
+             line_.Rate(bytes) + ", dedup " + DedupRatio(bytes, progress_->new_bytes.load()) +
+             (dir_.empty() ? "" : ", " + dir_);
     });
   }
   uint64_t files() const { return files_; }
@@ -78,6 +92,7 @@ class BackupObserver final : public TarObserver {
   ProgressLine& line_;
   const BackupProgress* progress_;
   uint64_t files_ = 0;
+  std::string dir_;  // the directory of the entry last seen
 };
 
 int RunBackup(const BackupArgs& args) {
@@ -117,16 +132,27 @@ int RunBackup(const BackupArgs& args) {
   ProgressLine line;
   BackupObserver observer(line, &(*session)->progress());
   (*session)->SetProgressCallback([&] { observer.Draw(); });
+  PxarOptions pxar;
+  pxar.legacy = args.change_detection_mode == "legacy";
+  pxar.all_file_systems = args.all_file_systems;
+  pxar.include_devices = args.include_devices;
+  pxar.excludes = args.excludes;
   uint64_t warnings = 0;
   for (const Source& s : *sources) {
     Result<ArchiveSummary> r;
-    if (s.is_tar) {
-      TarStats stats;
-      r = (*session)->AddTar(s.archive, s.path, *chunk_size, &observer, &stats);
-      warnings += stats.warnings;
-    } else {
-      r = (*session)->AddImage(s.archive, s.path, *chunk_size);
+    TarStats stats;
+    switch (s.kind) {
+      case Source::Kind::kPxar:
+        r = (*session)->AddPxar(s.archive, s.path, *chunk_size, pxar, &observer, &stats);
+        break;
+      case Source::Kind::kTar:
+        r = (*session)->AddTar(s.archive, s.path, *chunk_size, &observer, &stats);
+        break;
+      case Source::Kind::kImage:
+        r = (*session)->AddImage(s.archive, s.path, *chunk_size);
+        break;
     }
+    warnings += stats.warnings;
     if (!r) {
       line.Clear();
       return ReportError(std::move(r).error().Context("backup of " + s.path));
@@ -196,8 +222,8 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* cmd = app.add_subcommand(
       "backup",
-      "Back up directories (ARCHIVE ending .tar) and images (ARCHIVE ending .img) into one "
-      "snapshot; prints the snapshot as TYPE/ID/TIME");
+      "Back up directories (ARCHIVE ending .pxar, PBS's format, or .tar) and images (ARCHIVE "
+      "ending .img) into one snapshot; prints the snapshot as TYPE/ID/TIME");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("--backup-type", args->type, "vm | ct | host (default: host)")
@@ -209,12 +235,26 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
           },
           "ID"));
   cmd->add_option("--chunk-size", args->chunk_size,
-                  "Average chunk size for .tar, fixed size for .img: 64K ... 4M (default 4M)");
+                  "Average chunk size for .pxar and .tar, fixed size for .img: 64K ... 4M "
+                  "(default 4M)");
+  cmd->add_option("--change-detection-mode", args->change_detection_mode,
+                  ".pxar: data (default; NAME.mpxar.didx with the metadata and NAME.ppxar.didx "
+                  "with the file data, as PBS since 3.2.5) or legacy (one NAME.pxar.didx)")
+      ->check(CLI::IsMember({"data", "legacy"}));
+  cmd->add_flag("--all-file-systems", args->all_file_systems,
+                ".pxar: enter file systems mounted below the directory (default: mount points "
+                "are stored empty)");
+  cmd->add_option("--exclude", args->excludes,
+                  ".pxar: leave out paths matching PATTERN (repeatable; a glob, anchored at the "
+                  "directory if it holds a '/', else any name at any depth; a trailing '/' "
+                  "matches directories only; .pxarexclude files in the tree add their own)");
+  cmd->add_option("--include-dev", args->include_devices,
+                  ".pxar: a mount point whose file system is entered (repeatable)");
   AddNoAdmitFlag(cmd, args->store, "--no-cache",
                  "S3 stores: upload without keeping chunks in the local cache (only empty "
                  "markers are left, so later backups still skip what the bucket has)");
   AddKeyOptions(cmd, args->crypt, KeyUse::kBackup);
-  cmd->add_option("sources", args->sources, "ARCHIVE:PATH, e.g. root.tar:/ or disk.img:/dev/sdb")
+  cmd->add_option("sources", args->sources, "ARCHIVE:PATH, e.g. root.pxar:/ or disk.img:/dev/sdb")
       ->required();
   cmd->callback([args, &exit_code] { exit_code = RunBackup(*args); });
 }

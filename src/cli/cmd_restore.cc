@@ -1,4 +1,4 @@
-// chunkvault restore SNAPSHOT [ARCHIVE] TARGET [--overwrite]
+// chunkvault restore SNAPSHOT [ARCHIVE] TARGET [--overwrite] [--include PATTERN...]
 // Without ARCHIVE, every archive of the snapshot goes into directory TARGET.
 #include <cstdio>
 
@@ -17,6 +17,7 @@ struct RestoreArgs {
   std::vector<std::string> rest;  // [ARCHIVE] TARGET
   bool overwrite = false;
   CryptArgs crypt;
+  std::vector<std::string> includes;
 };
 
 class RestoreObserver final : public TarObserver {
@@ -52,6 +53,9 @@ int RunRestore(const RestoreArgs& args) {
     return ReportError(Error(ErrorCode::kInvalidArgument,
                              "restore takes SNAPSHOT [ARCHIVE] TARGET"));
   const bool whole = args.rest.size() == 1;
+  if (whole && !args.includes.empty())
+    return ReportError(
+        Error(ErrorCode::kInvalidArgument, "--include needs an ARCHIVE (root.pxar)"));
   const std::string archive = whole ? "" : args.rest[0];
   const std::string target = args.rest.back();
   auto source = OpenSnapshotSource(args.store, *snap);
@@ -72,6 +76,16 @@ int RunRestore(const RestoreArgs& args) {
                   : RestoreSnapshot(source->remote, target, ro, &observer);
     if (all) done = std::move(*all);
     else st = std::unexpected(std::move(all).error());
+  } else if (!args.includes.empty()) {
+    // Part of a pxar archive: only the payload chunks of what is restored.
+    auto tree = ds ? ds->OpenTreeArchive(*snap, archive, *key)
+                   : OpenTreeArchive(source->remote, archive, source->jobs, *key);
+    auto one = tree ? (*tree)->Restore(args.includes, target, ro, &observer)
+                    : Result<RestoreSummary>(std::unexpected(tree.error()));
+    if (one)
+      done.push_back(std::move(*one));
+    else
+      st = std::unexpected(std::move(one).error());
   } else {
     auto one = ds ? ds->Restore(*snap, archive, target, ro, &observer)
                   : Restore(source->remote, archive, target, ro, &observer);
@@ -118,16 +132,21 @@ void RegisterRestore(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RestoreArgs>();
   CLI::App* cmd = app.add_subcommand(
       "restore",
-      "Restore an archive (a .tar into directory TARGET, an image or blob into file TARGET, "
-      "'-' for standard output), or without ARCHIVE the whole snapshot into directory TARGET");
+      "Restore an archive (a .pxar or .tar into directory TARGET, an image or blob into file "
+      "TARGET, '-' for standard output), or without ARCHIVE the whole snapshot into directory "
+      "TARGET");
   AddStoreOptions(cmd, args->store, /*with_ns=*/true, /*with_json=*/true, /*remote_ok=*/true);
   AddJobsOption(cmd, args->store);
   cmd->add_option("snapshot", args->snapshot, "TYPE/ID/TIME as printed by backup")->required();
   cmd->add_option("archive_and_target", args->rest,
-                  "[ARCHIVE] TARGET: root.tar, disk.img, ... and a directory (tar, whole "
-                  "snapshot) or a file (image, blob)")
+                  "[ARCHIVE] TARGET: root.pxar, root.tar, disk.img, ... and a directory "
+                  "(pxar, tar, whole snapshot) or a file (image, blob)")
       ->required()
       ->expected(1, 2);
+  cmd->add_option("--include", args->includes,
+                  "pxar: restore only paths matching PATTERN (repeatable; a glob, anchored at the "
+                  "root if it holds a '/', else any name at any depth; a directory with all below "
+                  "it)");
   cmd->add_flag("--overwrite", args->overwrite,
                 "Restore into a non-empty directory or over an existing file");
   AddKeyOptions(cmd, args->crypt, KeyUse::kRead);

@@ -102,6 +102,8 @@ void RegisterBackup(CLI::App& app, int& exit_code);
 void RegisterSnapshots(CLI::App& app, int& exit_code);
 void RegisterRestore(CLI::App& app, int& exit_code);
 void RegisterCat(CLI::App& app, int& exit_code);
+void RegisterLs(CLI::App& app, int& exit_code);
+void RegisterFind(CLI::App& app, int& exit_code);
 void RegisterVerify(CLI::App& app, int& exit_code);
 void RegisterForget(CLI::App& app, int& exit_code);
 void RegisterProtect(CLI::App& app, int& exit_code);

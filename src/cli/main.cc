@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   RegisterSnapshots(app, exit_code);
   RegisterRestore(app, exit_code);
   RegisterCat(app, exit_code);
+  RegisterLs(app, exit_code);
+  RegisterFind(app, exit_code);
   RegisterVerify(app, exit_code);
   RegisterForget(app, exit_code);
   RegisterProtect(app, exit_code);

@@ -1,5 +1,6 @@
 #include "cli/progress.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,7 +28,21 @@ bool ProgressLine::Due(bool force) {
 }
 
 void ProgressLine::Draw(const std::string& text) {
-  std::fprintf(stderr, "\r\033[K%s", text.c_str());
+  // One line: cut to the terminal's width (a wrapped line would not be
+  // cleared), never inside a UTF-8 sequence; control bytes shown as '?'.
+  std::string line;
+  struct winsize ws {};
+  const size_t width =
+      ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col - 1 : 79;
+  size_t columns = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const bool continuation = (c & 0xc0) == 0x80;
+    if (!continuation && columns == width) break;
+    if (!continuation) ++columns;
+    line += c < 0x20 || c == 0x7f ? '?' : char(c);
+  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "archive/image.h"
+#include "archive/pxar/tree_writer.h"
 #include "archive/tar.h"
 #include "chunker/chunk_assembler.h"
 #include "chunkvault/blob.h"
@@ -70,6 +71,12 @@ class ArchiveUploader {
     return {};
   }
 
+  // Chunks still being stored refer to this object.
+  ~ArchiveUploader() { pool_.WaitIdle(); }
+
+  // What this archive's chunks added (its share of the session's progress).
+  const BackupProgress& counts() const { return counts_; }
+
   // Waits for every chunk; their (digest, size) in stream order.
   Result<std::vector<std::pair<Digest, uint64_t>>> Finish() {
     pool_.WaitIdle();
@@ -89,8 +96,10 @@ class ArchiveUploader {
   void Store(Entry* slot, const ByteBuffer& chunk) {
     const ByteView data(chunk.data(), chunk.size());
     slot->digest = ChunkDigestOf(data, key_);
-    progress_.chunks.fetch_add(1, std::memory_order_relaxed);
-    progress_.bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    for (BackupProgress* p : {&progress_, &counts_}) {
+      p->chunks.fetch_add(1, std::memory_order_relaxed);
+      p->bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    }
     {
       std::lock_guard lock(mu_);
       if (!error_ || !known_.insert(slot->digest).second) return;
@@ -114,9 +123,11 @@ class ArchiveUploader {
       return;
     }
     CrashPoint("remote-chunk-sent");
-    progress_.new_chunks.fetch_add(1, std::memory_order_relaxed);
-    progress_.new_bytes.fetch_add(data.size(), std::memory_order_relaxed);
-    progress_.stored_bytes.fetch_add(encoded, std::memory_order_relaxed);
+    for (BackupProgress* p : {&progress_, &counts_}) {
+      p->new_chunks.fetch_add(1, std::memory_order_relaxed);
+      p->new_bytes.fetch_add(data.size(), std::memory_order_relaxed);
+      p->stored_bytes.fetch_add(encoded, std::memory_order_relaxed);
+    }
   }
 
   Status FirstError() {
@@ -134,6 +145,7 @@ class ArchiveUploader {
   std::unordered_set<Digest, DigestHash> known_ CV_GUARDED_BY(mu_);
   Status error_ CV_GUARDED_BY(mu_);
   BackupProgress& progress_;
+  BackupProgress counts_;
 };
 
 class RemoteBackupSession final : public BackupSession {
@@ -174,37 +186,39 @@ class RemoteBackupSession final : public BackupSession {
                                 uint64_t chunk_size, TarObserver* observer,
                                 TarStats* stats) override {
     CV_RETURN_IF_ERROR(CheckName(archive, ".tar"));
-    const std::string name = archive + ".didx";
-    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
-    CV_ASSIGN_OR_RETURN(nlohmann::json wid,
-                        h2_->Call("POST", "/dynamic_index", {{"archive-name", name}}));
-    if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
-    const Snap before = Now();
-    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "dynamic", std::move(known), progress_,
-                       blob_key_);
-    ChunkAssembler assembler(chunk_size, pool_.size() + pool_.max_queued(),
-                             [&](ByteBuffer c) -> Status {
-                               CV_RETURN_IF_ERROR(up.Add(std::move(c)));
-                               if (on_chunk_) on_chunk_();
-                               return Status{};
-                             });
-    StreamSinkOf<ChunkAssembler> sink(assembler);
+    CV_ASSIGN_OR_RETURN(auto writer, OpenDynamic(archive + ".didx", chunk_size));
+    StreamSinkOf<ChunkAssembler> sink(writer->assembler);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
-    CV_RETURN_IF_ERROR(assembler.Finish());
     if (stats) *stats = tar_stats;
-    CV_ASSIGN_OR_RETURN(auto chunks, up.Finish());
-    DynamicIndex index;
-    std::vector<uint64_t> starts;
-    uint64_t end = 0;
-    for (const auto& [digest, size] : chunks) {
-      starts.push_back(end);
-      end += size;
-      index.entries.push_back({end, digest});
+    return CloseDynamic(*writer);
+  }
+
+  Result<ArchiveSummary> AddPxar(const std::string& archive, const std::string& dir,
+                                 uint64_t chunk_size, const PxarOptions& options,
+                                 TarObserver* observer, TarStats* stats) override {
+    CV_RETURN_IF_ERROR(CheckName(archive, ".pxar"));
+    const std::string stem = archive.substr(0, archive.size() - 5);
+    pxar::TreeWriteOptions tree;
+    tree.all_file_systems = options.all_file_systems;
+    tree.include_devices = options.include_devices;
+    tree.excludes = options.excludes;
+    if (options.legacy) {
+      CV_ASSIGN_OR_RETURN(auto writer, OpenDynamic(archive + ".didx", chunk_size));
+      StreamSinkOf<ChunkAssembler> sink(writer->assembler);
+      CV_ASSIGN_OR_RETURN(TarStats tree_stats, pxar::WriteTree(dir, tree, sink, nullptr, observer));
+      if (stats) *stats = tree_stats;
+      return CloseDynamic(*writer);
     }
-    CV_RETURN_IF_ERROR(Append("dynamic", wid.get<int64_t>(), chunks, starts));
-    const Digest csum = index.ComputeChecksum();
-    CV_RETURN_IF_ERROR(Close("dynamic", wid.get<int64_t>(), chunks.size(), end, csum));
-    return Record(name, end, csum, chunks.size(), before);
+    // Two writers at once, as PBS's client uploads the pair.
+    CV_ASSIGN_OR_RETURN(auto meta, OpenDynamic(stem + ".mpxar.didx", chunk_size));
+    CV_ASSIGN_OR_RETURN(auto payload, OpenDynamic(stem + ".ppxar.didx", chunk_size));
+    StreamSinkOf<ChunkAssembler> meta_sink(meta->assembler), payload_sink(payload->assembler);
+    CV_ASSIGN_OR_RETURN(TarStats tree_stats,
+                        pxar::WriteTree(dir, tree, meta_sink, &payload_sink, observer));
+    if (stats) *stats = tree_stats;
+    CV_ASSIGN_OR_RETURN(ArchiveSummary p, CloseDynamic(*payload));
+    CV_ASSIGN_OR_RETURN(ArchiveSummary m, CloseDynamic(*meta));
+    return CombinedSummary(archive, p, m);
   }
 
   Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
@@ -221,7 +235,6 @@ class RemoteBackupSession final : public BackupSession {
                                                       {{"archive-name", name},
                                                        {"size", std::to_string(source.size())}}));
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
-    const Snap before = Now();
     ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", std::move(known), progress_,
                        blob_key_);
     uint64_t total = 0;
@@ -247,7 +260,8 @@ class RemoteBackupSession final : public BackupSession {
     CV_RETURN_IF_ERROR(Append("fixed", wid.get<int64_t>(), chunks, starts));
     const Digest csum = index.ComputeChecksum();
     CV_RETURN_IF_ERROR(Close("fixed", wid.get<int64_t>(), chunks.size(), total, csum));
-    return Record(name, total, csum, chunks.size(), before);
+    const BackupProgress& c = up.counts();
+    return Record(name, total, csum, chunks.size(), {c.new_chunks, c.new_bytes, c.stored_bytes});
   }
 
   Result<ArchiveSummary> AddBlob(const std::string& name, ByteView data) override {
@@ -297,7 +311,55 @@ class RemoteBackupSession final : public BackupSession {
   struct Snap {
     uint64_t new_chunks, new_bytes, stored_bytes;
   };
-  Snap Now() const { return {progress_.new_chunks, progress_.new_bytes, progress_.stored_bytes}; }
+
+  // A dynamic index being sent: the server's writer, the chunks' uploads
+  // and the assembler that cuts them.
+  struct DynamicWriter {
+    DynamicWriter(RemoteBackupSession& s, std::string file_name, int64_t id, uint64_t chunk_size,
+                  std::unordered_set<Digest, DigestHash> known)
+        : name(std::move(file_name)),
+          wid(id),
+          up(*s.h2_, s.pool_, wid, "dynamic", std::move(known), s.progress_, s.blob_key_),
+          assembler(chunk_size, s.pool_.size() + s.pool_.max_queued(),
+                    [this, &s](ByteBuffer c) -> Status {
+                      CV_RETURN_IF_ERROR(up.Add(std::move(c)));
+                      if (s.on_chunk_) s.on_chunk_();
+                      return Status{};
+                    }) {}
+    const std::string name;
+    const int64_t wid;
+    ArchiveUploader up;
+    ChunkAssembler assembler;
+  };
+
+  Result<std::unique_ptr<DynamicWriter>> OpenDynamic(const std::string& name, uint64_t chunk_size) {
+    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
+    CV_ASSIGN_OR_RETURN(nlohmann::json wid,
+                        h2_->Call("POST", "/dynamic_index", {{"archive-name", name}}));
+    if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
+    return std::make_unique<DynamicWriter>(*this, name, wid.get<int64_t>(), chunk_size,
+                                           std::move(known));
+  }
+
+  // Cuts the last chunk, waits for the uploads, appends the chunks to the
+  // server's index in order and closes it.
+  Result<ArchiveSummary> CloseDynamic(DynamicWriter& w) {
+    CV_RETURN_IF_ERROR(w.assembler.Finish());
+    CV_ASSIGN_OR_RETURN(auto chunks, w.up.Finish());
+    DynamicIndex index;
+    std::vector<uint64_t> starts;
+    uint64_t end = 0;
+    for (const auto& [digest, size] : chunks) {
+      starts.push_back(end);
+      end += size;
+      index.entries.push_back({end, digest});
+    }
+    CV_RETURN_IF_ERROR(Append("dynamic", w.wid, chunks, starts));
+    const Digest csum = index.ComputeChecksum();
+    CV_RETURN_IF_ERROR(Close("dynamic", w.wid, chunks.size(), end, csum));
+    const BackupProgress& c = w.up.counts();
+    return Record(w.name, end, csum, chunks.size(), {c.new_chunks, c.new_bytes, c.stored_bytes});
+  }
 
   // The digests of the previous snapshot's archive of this name, which the
   // server then lets this session append without an upload.
@@ -343,17 +405,17 @@ class RemoteBackupSession final : public BackupSession {
     return {};
   }
 
+  // `added`: what the file's chunks added to the store.
   ArchiveSummary Record(const std::string& name, uint64_t size, const Digest& csum, size_t chunks,
-                        const Snap& before) {
+                        const Snap& added) {
     files_.push_back(ManifestFile{name, options_.crypt_mode, size, csum});
-    const Snap after = Now();
     ArchiveSummary s;
     s.file_name = name;
     s.size = size;
     s.chunks = chunks;
-    s.new_chunks = after.new_chunks - before.new_chunks;
-    s.new_bytes = after.new_bytes - before.new_bytes;
-    s.stored_bytes = after.stored_bytes - before.stored_bytes;
+    s.new_chunks = added.new_chunks;
+    s.new_bytes = added.new_bytes;
+    s.stored_bytes = added.stored_bytes;
     summaries_.push_back(s);
     return s;
   }

@@ -5,12 +5,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "chunkvault/index.h"
 #include "chunkvault/manifest.h"
 #include "chunkvault/restore.h"
+#include "chunkvault/tree_archive.h"
 #include "datastore/chunk_access.h"
 
 namespace chunkvault {
@@ -47,10 +49,57 @@ Result<RestoreSummary> RestoreArchive(ArchiveReader& reader, const std::string& 
                                       const RestoreOptions& options, TarObserver* observer,
                                       size_t writers);
 
+// The files of a pxar archive (docs/pxar.md): `meta` the unified
+// NAME.pxar.didx, or the pair's NAME.mpxar.didx with `payload`
+// NAME.ppxar.didx. `archive` is "NAME.pxar" (the unified file if the
+// manifest lists it, else the pair, as PBS resolves it) or a file of
+// either kind, with or without ".didx". nullopt: not a pxar archive of
+// `manifest`.
+struct PxarFiles {
+  std::string meta;
+  std::string payload;  // empty: unified
+};
+std::optional<PxarFiles> PxarFilesOf(const Manifest& manifest, const std::string& archive);
+
+// What a TreeArchive over a pxar archive is made of: its files' chunks
+// (checked against the manifest already), their keys, the door to read
+// chunks through, what keeps it and the snapshot lock alive, and how to
+// open a file for a sequential read.
+struct TreeArchiveParts {
+  PxarFiles files;
+  std::string snapshot;  // for messages
+  std::vector<ChunkRef> meta_chunks, payload_chunks;
+  std::shared_ptr<const CryptKey> meta_key, payload_key;
+  ChunkAccess* access = nullptr;
+  std::shared_ptr<const void> keep;
+  std::function<Result<std::unique_ptr<ArchiveReader>>(const std::string& file)> open;
+};
+Result<std::unique_ptr<TreeArchive>> NewTreeArchive(TreeArchiveParts parts);
+
+// The files, chunks and keys of pxar archive `archive` of `manifest`
+// (`snap`'s), each index read by `read_checked` (its raw bytes, checked
+// against the manifest); access, keep and open are the caller's to set.
+Result<TreeArchiveParts> TreeArchivePartsOf(
+    const Manifest& manifest, const SnapshotRef& snap, const std::string& archive,
+    const std::shared_ptr<const CryptKey>& key,
+    const std::function<Result<Bytes>(const std::string& file_name)>& read_checked);
+
+// Opens a file of a snapshot for a sequential read.
+using OpenFile = std::function<Result<std::unique_ptr<ArchiveReader>>(const std::string& file)>;
+// Restores the pxar archive of `files` from its streams, opened by `open`.
+Result<RestoreSummary> RestorePxarFiles(const PxarFiles& files, const OpenFile& open,
+                                        const std::string& target, const RestoreOptions& options,
+                                        TarObserver* observer, size_t writers);
+
+// Restores a pxar archive from its streams (`payload` null: unified).
+Result<RestoreSummary> RestorePxar(ArchiveReader& meta, ArchiveReader* payload,
+                                   const std::string& target, const RestoreOptions& options,
+                                   TarObserver* observer, size_t writers);
+
 // Restores every archive of `manifest` into directory `target` (refused if
 // not empty without options.overwrite), each by `restore_one(file_name,
 // its target, options)`; what is not a tar stream, image or blob is
-// skipped with a warning.
+// skipped with a warning. A pxar pair is restored once, as NAME.
 using RestoreOne = std::function<Result<RestoreSummary>(
     const std::string& file_name, const std::string& target, const RestoreOptions& options)>;
 Result<std::vector<RestoreSummary>> RestoreArchives(const Manifest& manifest,

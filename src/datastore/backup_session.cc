@@ -12,6 +12,7 @@
 #include <set>
 
 #include "archive/image.h"
+#include "archive/pxar/tree_writer.h"
 #include "archive/tar.h"
 #include "chunker/chunk_assembler.h"
 #include "chunker/chunker.h"
@@ -98,6 +99,11 @@ class BackupSessionImpl final : public BackupSession {
                                 TarStats* stats) override {
     return Guard(AddTarImpl(archive, dir, chunk_size, observer, stats));
   }
+  Result<ArchiveSummary> AddPxar(const std::string& archive, const std::string& dir,
+                                 uint64_t chunk_size, const PxarOptions& options,
+                                 TarObserver* observer, TarStats* stats) override {
+    return Guard(AddPxarImpl(archive, dir, chunk_size, options, observer, stats));
+  }
   Result<ArchiveSummary> AddImage(const std::string& archive, const std::string& path,
                                   uint64_t chunk_size) override {
     return Guard(AddImageImpl(archive, path, chunk_size));
@@ -117,32 +123,114 @@ class BackupSessionImpl final : public BackupSession {
     return r;
   }
 
+  // A dynamic index being cut: its chunks' ends and its share of the
+  // upload counts, while other streams may be cut beside it.
+  struct DynamicStream {
+    std::string file_name;
+    std::vector<uint64_t> ends;
+    BackupProgress counts;
+    std::vector<Digest> digests;  // after the flush
+  };
+
+  // Chunks being stored count into their stream: every way out of an
+  // archive waits for them before its streams go.
+  struct WaitForUploads {
+    ChunkUploader& uploader;
+    ~WaitForUploads() { (void)uploader.Flush(); }
+  };
+
+  // A chunk assembler feeding `stream`; `order` records, per chunk added
+  // to the uploader, which stream it belongs to.
+  std::unique_ptr<ChunkAssembler> Assembler(uint64_t chunk_size, DynamicStream& stream,
+                                            std::vector<DynamicStream*>& order) {
+    return std::make_unique<ChunkAssembler>(
+        chunk_size, uploader_.max_in_flight(), [&, this](ByteBuffer chunk) -> Status {
+          const uint64_t end = (stream.ends.empty() ? 0 : stream.ends.back()) + chunk.size();
+          stream.ends.push_back(end);
+          order.push_back(&stream);
+          CV_RETURN_IF_ERROR(uploader_.Add(std::move(chunk), &stream.counts));
+          if (on_chunk_) on_chunk_();
+          return {};
+        });
+  }
+
+  // Waits for the chunks of `order`'s streams and hands each its digests.
+  Status FlushStreams(const std::vector<DynamicStream*>& order) {
+    CV_RETURN_IF_ERROR(uploader_.Flush());
+    const std::vector<Digest> digests = uploader_.TakeDigests();
+    for (size_t i = 0; i < digests.size(); ++i) order[i]->digests.push_back(digests[i]);
+    return {};
+  }
+
+  Result<ArchiveSummary> WriteStream(DynamicStream& stream) {
+    DynamicIndex index;
+    index.uuid = NewUuid();
+    index.ctime = ds_->env()->NowUnix();
+    for (size_t i = 0; i < stream.ends.size(); ++i)
+      index.entries.push_back({stream.ends[i], stream.digests[i]});
+    const BackupProgress& c = stream.counts;
+    return WriteIndex(stream.file_name, index.Encode(), index.size(), index.ComputeChecksum(),
+                      index.entries.size(), {c.new_chunks, c.new_bytes, c.stored_bytes});
+  }
+
   Result<ArchiveSummary> AddTarImpl(const std::string& archive, const std::string& dir,
                                     uint64_t chunk_size, TarObserver* observer, TarStats* stats) {
     CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".tar"));
     CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
-    const std::string file_name = archive + ".didx";
-    CV_RETURN_IF_ERROR(Claim(file_name));
-    std::vector<uint64_t> ends;  // the end offset of every chunk, in order
-    uint64_t end = 0;
-    ChunkAssembler assembler(chunk_size, uploader_.max_in_flight(), [&](ByteBuffer chunk) -> Status {
-      end += chunk.size();
-      ends.push_back(end);
-      return AddChunk(std::move(chunk));
-    });
-    StreamSinkOf<ChunkAssembler> sink(assembler);
-    const UploadSnapshot before = Snap();
+    DynamicStream stream{archive + ".didx", {}, {}, {}};
+    CV_RETURN_IF_ERROR(Claim(stream.file_name));
+    WaitForUploads wait{uploader_};
+    std::vector<DynamicStream*> order;
+    auto assembler = Assembler(chunk_size, stream, order);
+    StreamSinkOf<ChunkAssembler> sink(*assembler);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
-    CV_RETURN_IF_ERROR(assembler.Finish());
+    CV_RETURN_IF_ERROR(assembler->Finish());
     if (stats != nullptr) *stats = tar_stats;
-    CV_RETURN_IF_ERROR(uploader_.Flush());
-    const std::vector<Digest> digests = uploader_.TakeDigests();
-    DynamicIndex index;
-    index.uuid = NewUuid();
-    index.ctime = ds_->env()->NowUnix();
-    for (size_t i = 0; i < ends.size(); ++i) index.entries.push_back({ends[i], digests[i]});
-    return WriteIndex(file_name, index.Encode(), index.size(), index.ComputeChecksum(),
-                      index.entries.size(), before);
+    CV_RETURN_IF_ERROR(FlushStreams(order));
+    return WriteStream(stream);
+  }
+
+  Result<ArchiveSummary> AddPxarImpl(const std::string& archive, const std::string& dir,
+                                     uint64_t chunk_size, const PxarOptions& options,
+                                     TarObserver* observer, TarStats* stats) {
+    CV_RETURN_IF_ERROR(CheckArchiveName(archive, ".pxar"));
+    CV_RETURN_IF_ERROR(CheckUserChunkSize(chunk_size));
+    const std::string stem = archive.substr(0, archive.size() - 5);
+    pxar::TreeWriteOptions tree;
+    tree.all_file_systems = options.all_file_systems;
+    tree.include_devices = options.include_devices;
+    tree.excludes = options.excludes;
+    std::vector<DynamicStream*> order;
+    if (options.legacy) {
+      DynamicStream stream{archive + ".didx", {}, {}, {}};
+      CV_RETURN_IF_ERROR(Claim(stream.file_name));
+      WaitForUploads wait{uploader_};
+      auto assembler = Assembler(chunk_size, stream, order);
+      StreamSinkOf<ChunkAssembler> sink(*assembler);
+      CV_ASSIGN_OR_RETURN(TarStats tree_stats, pxar::WriteTree(dir, tree, sink, nullptr, observer));
+      CV_RETURN_IF_ERROR(assembler->Finish());
+      if (stats != nullptr) *stats = tree_stats;
+      CV_RETURN_IF_ERROR(FlushStreams(order));
+      return WriteStream(stream);
+    }
+    DynamicStream meta{stem + ".mpxar.didx", {}, {}, {}};
+    DynamicStream payload{stem + ".ppxar.didx", {}, {}, {}};
+    CV_RETURN_IF_ERROR(Claim(meta.file_name));
+    CV_RETURN_IF_ERROR(Claim(payload.file_name));
+    WaitForUploads wait{uploader_};
+    auto meta_assembler = Assembler(chunk_size, meta, order);
+    auto payload_assembler = Assembler(chunk_size, payload, order);
+    StreamSinkOf<ChunkAssembler> meta_sink(*meta_assembler), payload_sink(*payload_assembler);
+    CV_ASSIGN_OR_RETURN(TarStats tree_stats,
+                        pxar::WriteTree(dir, tree, meta_sink, &payload_sink, observer));
+    CV_RETURN_IF_ERROR(meta_assembler->Finish());
+    CV_RETURN_IF_ERROR(payload_assembler->Finish());
+    if (stats != nullptr) *stats = tree_stats;
+    CV_RETURN_IF_ERROR(FlushStreams(order));
+    // As PBS's client lists them: the payload first.
+    CV_ASSIGN_OR_RETURN(ArchiveSummary p, WriteStream(payload));
+    CV_ASSIGN_OR_RETURN(ArchiveSummary m, WriteStream(meta));
+    return CombinedSummary(archive, p, m);
   }
 
   Result<ArchiveSummary> AddImageImpl(const std::string& archive, const std::string& path,
@@ -172,8 +260,11 @@ class BackupSessionImpl final : public BackupSession {
     index.digests = uploader_.TakeDigests();
     index.uuid = NewUuid();
     index.ctime = ds_->env()->NowUnix();
+    const UploadSnapshot after = Snap();
     return WriteIndex(file_name, index.Encode(), index.size, index.ComputeChecksum(),
-                      index.digests.size(), before);
+                      index.digests.size(),
+                      {after.new_chunks - before.new_chunks, after.new_bytes - before.new_bytes,
+                       after.stored_bytes - before.stored_bytes});
   }
 
   Result<ArchiveSummary> AddBlobImpl(const std::string& name, ByteView data) {
@@ -269,21 +360,21 @@ class BackupSessionImpl final : public BackupSession {
     return {};
   }
 
+  // `added`: what this file's chunks added to the store.
   Result<ArchiveSummary> WriteIndex(const std::string& file_name, const Bytes& raw, uint64_t size,
                                     const Digest& csum, uint64_t chunks,
-                                    const UploadSnapshot& before) {
+                                    const UploadSnapshot& added) {
     CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteFile(
         snap_, file_name, raw, TmpIndexName(file_name), "index", MirrorOrder::kAfterLocal));
     files_.push_back(ManifestFile{file_name, options_.crypt_mode, size, csum});
     file_digests_[file_name] = ToHex(Sha256Of(raw));
-    const UploadSnapshot after = Snap();
     ArchiveSummary s;
     s.file_name = file_name;
     s.size = size;
     s.chunks = chunks;
-    s.new_chunks = after.new_chunks - before.new_chunks;
-    s.new_bytes = after.new_bytes - before.new_bytes;
-    s.stored_bytes = after.stored_bytes - before.stored_bytes;
+    s.new_chunks = added.new_chunks;
+    s.new_bytes = added.new_bytes;
+    s.stored_bytes = added.stored_bytes;
     summaries_.push_back(s);
     return s;
   }

@@ -34,19 +34,34 @@ ChunkUploader::ChunkUploader(ChunkAccess* access, size_t jobs, bool compress, co
 
 ChunkUploader::~ChunkUploader() { pool_.WaitIdle(); }
 
-Status ChunkUploader::Add(ByteBuffer chunk) {
+namespace {
+
+void Count(BackupProgress& p, uint64_t chunks, uint64_t bytes) {
+  p.chunks.fetch_add(chunks, std::memory_order_relaxed);
+  p.bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void CountNew(BackupProgress& p, uint64_t bytes, uint64_t stored) {
+  p.new_chunks.fetch_add(1, std::memory_order_relaxed);
+  p.new_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  p.stored_bytes.fetch_add(stored, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Status ChunkUploader::Add(ByteBuffer chunk, BackupProgress* also) {
   if (failed_.load(std::memory_order_relaxed)) CV_RETURN_IF_ERROR(FirstError());
-  stats_.chunks.fetch_add(1, std::memory_order_relaxed);
-  stats_.bytes.fetch_add(chunk.size(), std::memory_order_relaxed);
+  Count(stats_, 1, chunk.size());
+  if (also != nullptr) Count(*also, 1, chunk.size());
   Digest* slot = &digests_.emplace_back();
   // std::function needs a copyable callable: the buffer rides in a
   // shared_ptr.
   auto owned = std::make_shared<ByteBuffer>(std::move(chunk));
-  pool_.Submit([this, slot, owned] { Store(slot, owned->view()); });
+  pool_.Submit([this, slot, owned, also] { Store(slot, owned->view(), also); });
   return {};
 }
 
-void ChunkUploader::Store(Digest* slot, ByteView chunk) {
+void ChunkUploader::Store(Digest* slot, ByteView chunk, BackupProgress* also) {
   const Digest digest = ChunkDigestOf(chunk, key_);
   *slot = digest;
   if (failed_.load(std::memory_order_relaxed)) return;
@@ -62,9 +77,8 @@ void ChunkUploader::Store(Digest* slot, ByteView chunk) {
   auto inserted = access_->Insert(digest, blob);
   if (!inserted) return SetError(std::move(inserted).error());
   if (inserted->existed) return;  // another writer stored it meanwhile
-  stats_.new_chunks.fetch_add(1, std::memory_order_relaxed);
-  stats_.new_bytes.fetch_add(chunk.size(), std::memory_order_relaxed);
-  stats_.stored_bytes.fetch_add(blob.size(), std::memory_order_relaxed);
+  CountNew(stats_, chunk.size(), blob.size());
+  if (also != nullptr) CountNew(*also, chunk.size(), blob.size());
 }
 
 void ChunkUploader::SetError(Error e) {

@@ -42,8 +42,10 @@ class ChunkUploader {
   ChunkUploader(ChunkAccess* access, size_t jobs, bool compress, const CryptKey* key = nullptr);
   ~ChunkUploader();  // waits for queued work
 
-  // Queues a chunk. Fails if an earlier chunk failed.
-  Status Add(ByteBuffer chunk);
+  // Queues a chunk. Fails if an earlier chunk failed. What it adds to
+  // stats() is added to `also` too, if given (one archive's share when
+  // two are cut at once), which must outlive the next Flush().
+  Status Add(ByteBuffer chunk, BackupProgress* also = nullptr);
 
   // Waits until every chunk added so far is stored; returns the first error.
   Status Flush();
@@ -60,7 +62,7 @@ class ChunkUploader {
   size_t max_in_flight() const { return pool_.size() + pool_.max_queued(); }
 
  private:
-  void Store(Digest* slot, ByteView chunk);
+  void Store(Digest* slot, ByteView chunk, BackupProgress* also);
   void SetError(Error e) CV_EXCLUDES(mu_);
   Status FirstError() CV_EXCLUDES(mu_);
 

@@ -318,15 +318,39 @@ Result<std::unique_ptr<ArchiveReader>> DatastoreImpl::OpenArchive(
                                access_.get(), std::move(chunks), jobs_, std::move(archive_key));
 }
 
+Result<std::unique_ptr<TreeArchive>> DatastoreImpl::OpenTreeArchive(
+    const SnapshotRef& snap, const std::string& archive, std::shared_ptr<const CryptKey> key) {
+  CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));
+  CV_ASSIGN_OR_RETURN(Manifest manifest, snapshots_->ReadManifest(snap));
+  CV_ASSIGN_OR_RETURN(
+      TreeArchiveParts parts,
+      TreeArchivePartsOf(manifest, snap, archive, key, [&](const std::string& file) {
+        return ReadCheckedFile(snap, manifest, file);
+      }));
+  parts.access = access_.get();
+  parts.keep = std::shared_ptr<FileLock>(std::move(lock));
+  parts.open = [this, snap, key](const std::string& file) { return OpenArchive(snap, file, key); };
+  return NewTreeArchive(std::move(parts));
+}
+
 Result<RestoreSummary> DatastoreImpl::Restore(const SnapshotRef& snap, const std::string& archive,
                                               const std::string& target,
                                               const RestoreOptions& options,
                                               TarObserver* observer) {
-  CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive, options.key));
   // File creation is CPU work in the kernel: one writer per core (jobs_
   // may be larger, for S3 requests in flight).
-  return RestoreArchive(*reader, target, options, observer,
-                        std::min(jobs_, ThreadPool::DefaultThreads()));
+  const size_t writers = std::min(jobs_, ThreadPool::DefaultThreads());
+  Manifest manifest;
+  {
+    CV_ASSIGN_OR_RETURN(auto lock, LockSnapshot(snap, false));  // names a missing snapshot
+    CV_ASSIGN_OR_RETURN(manifest, snapshots_->ReadManifest(snap));
+  }
+  if (std::optional<PxarFiles> pxar = PxarFilesOf(manifest, archive))
+    return RestorePxarFiles(
+        *pxar, [&](const std::string& file) { return OpenArchive(snap, file, options.key); },
+        target, options, observer, writers);
+  CV_ASSIGN_OR_RETURN(auto reader, OpenArchive(snap, archive, options.key));
+  return RestoreArchive(*reader, target, options, observer, writers);
 }
 
 Result<std::vector<RestoreSummary>> DatastoreImpl::RestoreSnapshot(const SnapshotRef& snap,

@@ -57,6 +57,9 @@ class DatastoreImpl final : public Datastore {
   Result<std::unique_ptr<ArchiveReader>> OpenArchive(const SnapshotRef& snap,
                                                      const std::string& archive,
                                                      std::shared_ptr<const CryptKey> key) override;
+  Result<std::unique_ptr<TreeArchive>> OpenTreeArchive(
+      const SnapshotRef& snap, const std::string& archive,
+      std::shared_ptr<const CryptKey> key) override;
   Result<RestoreSummary> Restore(const SnapshotRef& snap, const std::string& archive,
                                  const std::string& target, const RestoreOptions& options,
                                  TarObserver* observer) override;

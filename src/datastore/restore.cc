@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "archive/image.h"
+#include "archive/pxar/decoder.h"
+#include "archive/pxar/extract.h"
 #include "archive/tar.h"
 #include "chunkvault/blob.h"
 #include "chunkvault/env.h"
@@ -188,21 +191,73 @@ Status CheckSnapshotFile(const Manifest& manifest, const std::string& file_name,
   return {};
 }
 
+std::optional<PxarFiles> PxarFilesOf(const Manifest& manifest, const std::string& archive) {
+  std::string name = archive;
+  if (name.ends_with(".didx")) name.resize(name.size() - 5);
+  std::string stem;
+  for (const char* ext : {".pxar", ".mpxar", ".ppxar"}) {
+    if (name.ends_with(ext) && name.size() > std::strlen(ext)) {
+      stem = name.substr(0, name.size() - std::strlen(ext));
+      if (std::strcmp(ext, ".pxar") == 0 && manifest.Find(name + ".didx") != nullptr)
+        return PxarFiles{name + ".didx", ""};
+    }
+  }
+  if (stem.empty()) return std::nullopt;
+  PxarFiles pair{stem + ".mpxar.didx", stem + ".ppxar.didx"};
+  if (manifest.Find(pair.meta) == nullptr || manifest.Find(pair.payload) == nullptr)
+    return std::nullopt;
+  return pair;
+}
+
+namespace {
+
+ExtractOptions ExtractOptionsOf(const RestoreOptions& options, size_t writers) {
+  ExtractOptions eo;
+  eo.overwrite = options.overwrite;
+  eo.follow_target_symlink = options.follow_target_symlink;
+  eo.restore_owner = ::geteuid() == 0;
+  eo.jobs = std::max<size_t>(writers, 1);
+  return eo;
+}
+
+void Summarize(const TarStats& stats, RestoreSummary& summary) {
+  summary.bytes = stats.bytes;
+  summary.files = stats.files + stats.dirs + stats.symlinks + stats.others;
+  summary.warnings = stats.warnings;
+}
+
+}  // namespace
+
+Result<RestoreSummary> RestorePxar(ArchiveReader& meta, ArchiveReader* payload,
+                                   const std::string& target, const RestoreOptions& options,
+                                   TarObserver* observer, size_t writers) {
+  RestoreSummary summary;
+  summary.file_name = meta.file_name();
+  // Chunks are lent to the file writers, not copied for them.
+  pxar::SequentialInput meta_in([&] { return meta.Next(); }, [&] { return meta.Keep(); });
+  std::optional<pxar::SequentialInput> payload_in;
+  if (payload) payload_in.emplace([=] { return payload->Next(); }, [=] { return payload->Keep(); });
+  pxar::Decoder decoder(meta_in, payload_in ? &*payload_in : nullptr);
+  CV_ASSIGN_OR_RETURN(
+      TarStats stats,
+      WithContext(pxar::ExtractPxar(decoder, target, ExtractOptionsOf(options, writers), observer),
+                  "archive " + meta.file_name()));
+  Summarize(stats, summary);
+  return summary;
+}
+
 Result<RestoreSummary> RestoreArchive(ArchiveReader& reader, const std::string& target,
                                       const RestoreOptions& options, TarObserver* observer,
                                       size_t writers) {
   RestoreSummary summary;
   summary.file_name = reader.file_name();
   if (reader.kind() == ArchiveReader::Kind::kDynamic) {
+    if (summary.file_name.ends_with(".pxar.didx"))
+      return RestorePxar(reader, nullptr, target, options, observer, writers);
     if (!summary.file_name.ends_with(".tar.didx"))
       return Fail(ErrorCode::kUnsupported, summary.file_name +
-                                               " is not a tar archive and cannot be extracted; "
-                                               "'chunkvault cat' gives its raw bytes");
-    ExtractOptions eo;
-    eo.overwrite = options.overwrite;
-    eo.follow_target_symlink = options.follow_target_symlink;
-    eo.restore_owner = ::geteuid() == 0;
-    eo.jobs = std::max<size_t>(writers, 1);
+                                               " is not a tar or pxar archive and cannot be "
+                                               "extracted; 'chunkvault cat' gives its raw bytes");
     // Chunks are lent to the file writers, not copied for them.
     struct ReaderSource final : TarSource {
       explicit ReaderSource(ArchiveReader& r) : reader(r) {}
@@ -210,10 +265,9 @@ Result<RestoreSummary> RestoreArchive(ArchiveReader& reader, const std::string& 
       std::shared_ptr<const void> Keep() override { return reader.Keep(); }
       ArchiveReader& reader;
     } source(reader);
-    CV_ASSIGN_OR_RETURN(TarStats stats, ExtractTar(source, target, eo, observer));
-    summary.bytes = stats.bytes;
-    summary.files = stats.files + stats.dirs + stats.symlinks + stats.others;
-    summary.warnings = stats.warnings;
+    CV_ASSIGN_OR_RETURN(TarStats stats,
+                        ExtractTar(source, target, ExtractOptionsOf(options, writers), observer));
+    Summarize(stats, summary);
     return summary;
   }
   CV_ASSIGN_OR_RETURN(ImageTarget out, ImageTarget::Create(target, options.overwrite,
@@ -247,14 +301,19 @@ Result<std::vector<RestoreSummary>> RestoreArchives(const Manifest& manifest,
   std::vector<RestoreSummary> out;
   for (const ManifestFile& f : manifest.files) {
     std::string name = f.filename;
-    if (name.ends_with(".tar.didx")) {
-      name.resize(name.size() - 9);
+    if (name.ends_with(".ppxar.didx") || name == "catalog.pcat1.didx") {
+      continue;  // the payload of an .mpxar.didx; PBS's catalog of a .pxar
+    } else if (name.ends_with(".tar.didx") || name.ends_with(".pxar.didx")) {
+      name.resize(name.size() - 9 - (name.ends_with(".pxar.didx") ? 1 : 0));
+    } else if (name.ends_with(".mpxar.didx")) {
+      name.resize(name.size() - 11);
     } else if (name.ends_with(".fidx") || name.ends_with(".blob")) {
       name.resize(name.size() - 5);
     } else {
       if (observer)
         observer->OnWarning("skipped " + f.filename +
-                            ": not a tar stream; 'chunkvault cat' gives its raw bytes");
+                            ": not a directory archive or image; 'chunkvault cat' gives its raw "
+                            "bytes");
       continue;
     }
     CV_ASSIGN_OR_RETURN(RestoreSummary s,
@@ -279,12 +338,57 @@ Result<std::unique_ptr<ArchiveReader>> OpenArchive(std::shared_ptr<SnapshotReade
   return OpenArchiveOf(std::move(reader), manifest, archive, jobs, std::move(key));
 }
 
+namespace {
+
+Result<RestoreSummary> RestoreOf(std::shared_ptr<SnapshotReader> reader, const Manifest& manifest,
+                                 const std::string& archive, const std::string& target,
+                                 const RestoreOptions& options, TarObserver* observer) {
+  const size_t writers = ThreadPool::DefaultThreads();
+  if (std::optional<PxarFiles> pxar = PxarFilesOf(manifest, archive)) {
+    CV_ASSIGN_OR_RETURN(auto meta,
+                        OpenArchiveOf(reader, manifest, pxar->meta, options.jobs, options.key));
+    std::unique_ptr<ArchiveReader> payload;
+    if (!pxar->payload.empty()) {
+      CV_ASSIGN_OR_RETURN(
+          payload, OpenArchiveOf(reader, manifest, pxar->payload, options.jobs, options.key));
+    }
+    return RestorePxar(*meta, payload.get(), target, options, observer, writers);
+  }
+  CV_ASSIGN_OR_RETURN(auto archive_reader, OpenArchiveOf(std::move(reader), manifest, archive,
+                                                         options.jobs, options.key));
+  return RestoreArchive(*archive_reader, target, options, observer, writers);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TreeArchive>> OpenTreeArchive(std::shared_ptr<SnapshotReader> reader,
+                                                     const std::string& archive, size_t jobs,
+                                                     std::shared_ptr<const CryptKey> key) {
+  CV_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(*reader));
+  const SnapshotRef snap = reader->snapshot();
+  CV_ASSIGN_OR_RETURN(
+      TreeArchiveParts parts,
+      TreeArchivePartsOf(
+          manifest, snap, archive, key, [&](const std::string& file) -> Result<Bytes> {
+            const std::string where = WhereIn(*reader, file);
+            CV_ASSIGN_OR_RETURN(Bytes raw, WithContext(reader->ReadFile(file), where));
+            CV_RETURN_IF_ERROR(CheckSnapshotFile(manifest, file, raw, where));
+            return raw;
+          }));
+  auto access = std::make_shared<ReaderChunkAccess>(reader);
+  parts.access = access.get();
+  parts.keep = access;
+  parts.open = [reader, manifest, jobs, key](const std::string& file) {
+    return OpenArchiveOf(reader, manifest, file, jobs, key);
+  };
+  return NewTreeArchive(std::move(parts));
+}
+
 Result<RestoreSummary> Restore(std::shared_ptr<SnapshotReader> reader, const std::string& archive,
                                const std::string& target, const RestoreOptions& options,
                                TarObserver* observer) {
-  CV_ASSIGN_OR_RETURN(auto archive_reader,
-                      OpenArchive(std::move(reader), archive, options.jobs, options.key));
-  return RestoreArchive(*archive_reader, target, options, observer, ThreadPool::DefaultThreads());
+  CV_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(*reader));
+  return RestoreOf(std::move(reader), manifest, archive, target, options, observer);
 }
 
 Result<std::vector<RestoreSummary>> RestoreSnapshot(std::shared_ptr<SnapshotReader> reader,
@@ -292,15 +396,11 @@ Result<std::vector<RestoreSummary>> RestoreSnapshot(std::shared_ptr<SnapshotRead
                                                     const RestoreOptions& options,
                                                     TarObserver* observer) {
   CV_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(*reader));
-  return RestoreArchives(manifest, target, options, observer,
-                         [&](const std::string& file_name, const std::string& to,
-                             const RestoreOptions& o) -> Result<RestoreSummary> {
-                           CV_ASSIGN_OR_RETURN(
-                               auto archive_reader,
-                               OpenArchiveOf(reader, manifest, file_name, o.jobs, o.key));
-                           return RestoreArchive(*archive_reader, to, o, observer,
-                                                 ThreadPool::DefaultThreads());
-                         });
+  return RestoreArchives(
+      manifest, target, options, observer,
+      [&](const std::string& file_name, const std::string& to, const RestoreOptions& o) {
+        return RestoreOf(reader, manifest, file_name, to, o, observer);
+      });
 }
 
 }  // namespace chunkvault

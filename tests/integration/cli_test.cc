@@ -421,7 +421,7 @@ TEST_F(Cli, BadInputGetsClearErrors) {
     int code;
     std::string message;
   } cases[] = {
-      {{"backup", "root:" + (tmp_ / "src")}, 2, "must end with .tar"},
+      {{"backup", "root:" + (tmp_ / "src")}, 2, "must end with .pxar or .tar"},
       {{"backup", "root.tar"}, 2, "is not ARCHIVE:PATH"},
       {{"backup", "--chunk-size", "3M", "root.tar:" + (tmp_ / "src")}, 2, "not allowed"},
       {{"backup", "--chunk-size", "lots", "root.tar:" + (tmp_ / "src")}, 2, "invalid size 'lots'"},

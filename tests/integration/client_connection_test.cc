@@ -307,6 +307,38 @@ TEST_F(ClientConnectionTest, TheCliBacksUpThroughTheServer) {
   EXPECT_EQ(refused.err.find(secret_), std::string::npos);
 }
 
+// pxar through the server: the client encodes both streams and sends
+// them over two writers at once; the restore reads them back through the
+// reader protocol; an unchanged tree uploads nothing the second time.
+TEST_F(ClientConnectionTest, PxarArchivesThroughTheServer) {
+  const std::string tree = tmp_ / "tree";
+  ::chunkvault::testing::MakeSampleTree(tree);
+  const std::string repo = "alice@pbs!t@127.0.0.1:" + std::to_string(server_->port()) + ":store1";
+  RunOptions env = Env(secret_);
+  auto backup = [&] {
+    auto r = ::chunkvault::testing::Run({CV_BINARY, "backup", "--repository", repo, "--json",
+                                         "--backup-id", "px", "root.pxar:" + tree},
+                                        env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  const nlohmann::json first = backup();
+  ASSERT_EQ(first["archives"].size(), 2u);
+  EXPECT_EQ(first["archives"][0]["filename"], "root.ppxar.didx");
+  EXPECT_EQ(first["archives"][1]["filename"], "root.mpxar.didx");
+  EXPECT_EQ(backup()["new-chunks"], 0);
+  const std::string snap = first["snapshot"];
+  auto one = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--repository", repo, snap, "root.pxar", tmp_ / "one"}, env);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / "one"), std::vector<std::string>{});
+  // What the server stored is what a local store would hold.
+  auto local = ::chunkvault::testing::Run(
+      {CV_BINARY, "restore", "--store", tmp_ / "store1", snap, "root.pxar", tmp_ / "local"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / "local"), std::vector<std::string>{});
+}
+
 // Restore and cat through the server's reader protocol, with a token and
 // with a user's ticket; another auth-id's backup role cannot read the group.
 TEST_F(ClientConnectionTest, TheCliRestoresThroughTheServer) {

@@ -79,6 +79,18 @@ uint64_t FixedContentSize(uint64_t type) {
 
 }  // namespace
 
+Decoder::Decoder(Input& meta, Input* payload, uint64_t offset, Bytes parent, int version,
+                 bool whole)
+    : meta_(meta),
+      payload_(payload),
+      pos_(offset),
+      version_(version),
+      path_(std::move(parent)),
+      started_(true),
+      scope_(whole ? Scope::kSubtree : Scope::kEntry) {
+  dirs_.emplace_back();  // the parent: collects the entry, checks nothing
+}
+
 ByteView Entry::name() const {
   const auto slash = std::find(path.rbegin(), path.rend(), '/');
   return ByteView(path).subspan(size_t(path.rend() - slash));
@@ -262,6 +274,7 @@ Result<std::optional<Entry>> Decoder::Next() {
     e.path = path_;
     e.offset = dirs_.back().filename_offset;
     CV_RETURN_IF_ERROR(ReadGoodbye(h));
+    if (scope_ != Scope::kArchive && dirs_.size() == 1) done_ = true;
     if (dirs_.empty()) {
       CV_ASSIGN_OR_RETURN(ByteView rest, meta_.ReadAt(pos_, 1));
       if (!rest.empty()) return Corrupt("bytes after the root directory's end", pos_);
@@ -285,6 +298,8 @@ Result<std::optional<Entry>> Decoder::Next() {
     return Corrupt("a path longer than " + std::to_string(kMaxArchivePath) + " bytes", at);
   e.offset = at;
   CV_RETURN_IF_ERROR(ReadEntry(e, at));
+  // Part of an archive: it ends with this entry, or with its end.
+  if (scope_ == Scope::kEntry || (scope_ == Scope::kSubtree && dirs_.size() == 1)) done_ = true;
   return std::optional<Entry>(std::move(e));
 }
 
@@ -306,7 +321,8 @@ Status Decoder::ReadEntry(Entry& e, uint64_t filename_offset) {
     const std::optional<Bytes> target = CString(Bytes(c.begin() + 8, c.end()));
     if (!target) return Corrupt("HARDLINK whose target is not one NUL-terminated path", at);
     if (back == 0 || back > filename_offset ||
-        !std::binary_search(file_offsets_.begin(), file_offsets_.end(), filename_offset - back))
+        (scope_ == Scope::kArchive &&
+         !std::binary_search(file_offsets_.begin(), file_offsets_.end(), filename_offset - back)))
       return Corrupt("HARDLINK pointing at no earlier regular file", at);
     e.kind = EntryKind::kHardlink;
     e.link_target = *target;
@@ -469,7 +485,7 @@ Status Decoder::SkipFileData() {
 }
 
 Status Decoder::StartPayload() {
-  if (payload_started_) return {};
+  if (payload_started_ || payload_->random_access()) return {};
   uint8_t raw[kHeaderSize];
   CV_RETURN_IF_ERROR(ReadExact(*payload_, 0, raw, sizeof raw));
   if (LoadLe64(raw) != kPayloadStartMarker || LoadLe64(raw + 8) != kHeaderSize) {

@@ -43,6 +43,9 @@ struct Entry {
   Bytes link_target;                      // a symlink's target, a hard link's target path
   uint64_t device_major = 0, device_minor = 0;
   uint64_t offset = 0;  // its FILENAME's position (the root: 0)
+  // A directory found through a goodbye table (Accessor): where its range
+  // ends, its GOODBYE item included. 0 otherwise.
+  uint64_t end = 0;
 
   ByteView name() const;  // the path's last component
 };
@@ -56,8 +59,17 @@ inline constexpr size_t kMaxPrelude = 16u << 20;
 class Decoder {
  public:
   // `payload`: the payload stream of a split archive, or null (entries
-  // and metadata can be read without it; file data cannot).
+  // and metadata can be read without it; file data cannot). A
+  // sequential payload stream is checked from its start marker on; a
+  // random-access one only where refs point.
   Decoder(Input& meta, Input* payload) : meta_(meta), payload_(payload) {}
+
+  // Part of an archive (Accessor): the entry whose FILENAME is at
+  // `offset`, in the directory whose path is `parent` of an archive of
+  // `version`. With `whole`, a directory's contents and end follow it;
+  // else only the entry. Then Next() gives nullopt. Hard links are
+  // checked only to point backwards: their targets may lie outside.
+  Decoder(Input& meta, Input* payload, uint64_t offset, Bytes parent, int version, bool whole);
 
   // The next entry; nullopt after the root's kDirectoryEnd.
   Result<std::optional<Entry>> Next();
@@ -117,6 +129,8 @@ class Decoder {
   Bytes path_;                          // of the directory being read
   std::vector<uint64_t> file_offsets_;  // FILENAMEs of regular files, ascending
   bool started_ = false, done_ = false, failed_ = false;
+  enum class Scope { kArchive, kSubtree, kEntry };
+  Scope scope_ = Scope::kArchive;
   uint64_t root_entry_offset_ = 0;
   // The current file's data: where it is and how much is left; a split
   // archive's ref is checked against its PAYLOAD header when first read.

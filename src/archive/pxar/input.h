@@ -24,6 +24,9 @@ class Input {
   // What keeps the bytes last returned alive after the next call, if
   // anything does (a chunk shared with other threads), else null.
   virtual std::shared_ptr<const void> Keep() { return nullptr; }
+  // Whether reading far from the last read costs no more than reading on
+  // (memory, an index's chunks fetched on demand).
+  virtual bool random_access() const { return true; }
 };
 
 // Bytes in memory, which the caller keeps alive.
@@ -48,6 +51,7 @@ class SequentialInput final : public Input {
       : next_(std::move(next)), keep_(std::move(keep)) {}
   Result<ByteView> ReadAt(uint64_t offset, size_t max) override;
   std::shared_ptr<const void> Keep() override { return keep_ ? keep_() : nullptr; }
+  bool random_access() const override { return false; }
 
  private:
   Next next_;

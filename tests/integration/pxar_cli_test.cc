@@ -1,0 +1,264 @@
+// Directories as pxar through the chunkvault binary on a local store:
+// split and legacy backups, what the snapshot holds, restores of an
+// archive and of the whole snapshot, deduplication of a second backup.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "chunkvault/blob.h"
+#include "chunkvault/manifest.h"
+#include "support/cli_runner.h"
+#include "support/process.h"
+#include "support/tree_util.h"
+
+namespace chunkvault {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::RunResult;
+using testing::TempDir;
+
+class PxarCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runner_ = std::make_unique<testing::CliRunner>(CV_BINARY, tmp_ / "store");
+    runner_->Init();
+    testing::MakeSampleTree(tmp_ / "src");
+  }
+
+  RunResult cv(std::vector<std::string> args) { return runner_->Run(std::move(args)); }
+  nlohmann::json Backup(std::vector<std::string> args) {
+    args.insert(args.begin(), {"backup", "--json", "--backup-id", "box"});
+    return testing::CliRunner::Json(cv(args));
+  }
+  std::vector<std::string> ManifestFiles(const std::string& snapshot) {
+    RunResult r = cv({"cat", snapshot, "index.json.blob"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> names;
+    const nlohmann::json manifest = nlohmann::json::parse(r.out);
+    for (const auto& f : manifest["files"]) names.push_back(f["filename"]);
+    return names;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<testing::CliRunner> runner_;
+};
+
+TEST_F(PxarCli, ASplitArchiveRestoresTheTree) {
+  nlohmann::json j = Backup({"root.pxar:" + (tmp_ / "src")});
+  const std::string snap = j["snapshot"];
+  // PBS's names and order: the payload index first.
+  EXPECT_EQ(ManifestFiles(snap), (std::vector<std::string>{"root.ppxar.didx", "root.mpxar.didx"}));
+  ASSERT_EQ(j["archives"].size(), 2u);
+  EXPECT_GT(j["archives"][0]["size"].get<uint64_t>(), j["archives"][1]["size"].get<uint64_t>());
+
+  RunResult r = cv({"restore", snap, "root.pxar", tmp_ / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "out"), std::vector<std::string>{});
+  // Either file of the pair names the archive too.
+  r = cv({"restore", snap, "root.mpxar.didx", tmp_ / "out2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "out2"), std::vector<std::string>{});
+  // The whole snapshot: the pair restored once, as "root".
+  r = cv({"restore", snap, tmp_ / "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "all/root"), std::vector<std::string>{});
+  EXPECT_EQ(cv({"verify", snap}).exit_code, 0);
+}
+
+TEST_F(PxarCli, AnUnchangedTreeStoresNothingNew) {
+  Backup({"root.pxar:" + (tmp_ / "src")});
+  nlohmann::json j = Backup({"root.pxar:" + (tmp_ / "src")});
+  EXPECT_EQ(j["new-chunks"], 0) << j.dump();
+}
+
+TEST_F(PxarCli, LegacyModeWritesOneUnifiedArchive) {
+  nlohmann::json j = Backup({"--change-detection-mode", "legacy", "root.pxar:" + (tmp_ / "src")});
+  const std::string snap = j["snapshot"];
+  EXPECT_EQ(ManifestFiles(snap), (std::vector<std::string>{"root.pxar.didx"}));
+  RunResult r = cv({"restore", snap, "root.pxar", tmp_ / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "out"), std::vector<std::string>{});
+  r = cv({"restore", snap, tmp_ / "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "all/root"), std::vector<std::string>{});
+}
+
+TEST_F(PxarCli, PxarTarAndImagesLiveInOneSnapshot) {
+  testing::WriteFile(tmp_ / "disk.raw", testing::RandomData(100000, 3));
+  nlohmann::json j = Backup({"root.pxar:" + (tmp_ / "src"), "old.tar:" + (tmp_ / "src"),
+                             "disk.img:" + (tmp_ / "disk.raw")});
+  const std::string snap = j["snapshot"];
+  RunResult r = cv({"restore", snap, tmp_ / "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "all/root"), std::vector<std::string>{});
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "all/old"), std::vector<std::string>{});
+  EXPECT_EQ(testing::ReadFile(tmp_ / "all/disk.img"), testing::ReadFile(tmp_ / "disk.raw"));
+}
+
+// A tree of a few known entries, for ls, find and partial restores.
+void MakeBrowseTree(const std::string& root) {
+  fs::create_directories(root + "/etc/ssh");
+  fs::create_directories(root + "/home/u/.cache");
+  testing::WriteFile(root + "/etc/hosts", "127.0.0.1 localhost\n");
+  testing::WriteFile(root + "/etc/ssh/sshd_config", "Port 22\n");
+  testing::WriteFile(root + "/home/u/notes.txt", std::string(5000, 'n'));
+  testing::WriteFile(root + "/home/u/.cache/big.bin", testing::RandomData(3 << 20, 7));
+  fs::create_symlink("hosts", root + "/etc/hosts.link");
+  testing::SetMtime(root + "/etc/hosts", 1700000000, 5);
+}
+
+TEST_F(PxarCli, LsAndFindReadTheMetadata) {
+  MakeBrowseTree(tmp_ / "t");
+  const std::string snap = Backup({"root.pxar:" + (tmp_ / "t")})["snapshot"];
+  RunResult r = cv({"ls", snap, "root.pxar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" etc\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" home\n"), std::string::npos) << r.out;
+  r = cv({"ls", "--json", snap, "root.pxar", "etc"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json etc = nlohmann::json::parse(r.out)["entries"];
+  ASSERT_EQ(etc.size(), 3u) << r.out;
+  EXPECT_EQ(etc[0]["path"], "etc/hosts");
+  EXPECT_EQ(etc[0]["type"], "file");
+  EXPECT_EQ(etc[0]["size"], 20);
+  EXPECT_EQ(etc[0]["mtime"], 1700000000);
+  EXPECT_EQ(etc[0]["mtime-nanos"], 5);
+  EXPECT_EQ(etc[1]["path"], "etc/hosts.link");
+  EXPECT_EQ(etc[1]["target"], "hosts");
+  EXPECT_EQ(etc[2]["type"], "directory");
+  // A long listing of one file, as ls -l shows it.
+  r = cv({"ls", snap, "root.pxar", "/etc/hosts"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 10), "-rw-r--r--") << r.out;
+  EXPECT_NE(r.out.find("2023-11-14 22:13:20 hosts"), std::string::npos) << r.out;
+  r = cv({"ls", snap, "root.pxar", "etc/nothing"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no 'nothing' in etc"), std::string::npos) << r.err;
+
+  r = cv({"find", snap, "root.pxar", "*.txt", "/etc/ssh"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "etc/ssh\nhome/u/notes.txt\n");
+  r = cv({"find", "--json", snap, "root.pxar", "**/.cache/*"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["entries"].size(), 1u) << r.out;
+  // A tar archive cannot be browsed: said so.
+  const std::string tar_snap = Backup({"old.tar:" + (tmp_ / "t")})["snapshot"];
+  r = cv({"ls", tar_snap, "old.tar"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pxar archives only"), std::string::npos) << r.err;
+}
+
+TEST_F(PxarCli, IncludePatternsRestorePartOfTheTree) {
+  MakeBrowseTree(tmp_ / "t");
+  const std::string snap = Backup({"root.pxar:" + (tmp_ / "t")})["snapshot"];
+  RunResult r = cv({"restore", snap, "root.pxar", tmp_ / "out", "--include", "/etc/ssh",
+                    "--include", "notes.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::ReadFile(tmp_ / "out/etc/ssh/sshd_config"), "Port 22\n");
+  EXPECT_EQ(testing::ReadFile(tmp_ / "out/home/u/notes.txt"), std::string(5000, 'n'));
+  EXPECT_FALSE(fs::exists(tmp_ / "out/etc/hosts"));
+  EXPECT_FALSE(fs::exists(tmp_ / "out/home/u/.cache"));
+  r = cv({"restore", snap, tmp_ / "all", "--include", "x"});
+  EXPECT_NE(r.exit_code, 0);
+}
+
+TEST_F(PxarCli, CatAsTarGivesTheTree) {
+  MakeBrowseTree(tmp_ / "t");
+  const std::string snap = Backup({"root.pxar:" + (tmp_ / "t")})["snapshot"];
+  RunResult r = cv({"cat", snap, "root.pxar", "--format", "tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  testing::WriteFile(tmp_ / "t.tar", r.out);
+  fs::create_directories(tmp_ / "x");
+  RunResult tar = testing::Run({"/bin/tar", "-xf", tmp_ / "t.tar", "-C", tmp_ / "x"});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  EXPECT_EQ(testing::CompareTrees(tmp_ / "t", tmp_ / "x"), std::vector<std::string>{});
+  // The raw stream of one file of the pair is there too.
+  r = cv({"cat", snap, "root.mpxar.didx"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 8), std::string("\x0d\xa4\x16\xdf\x75\x6c\x0f\x73", 8));
+}
+
+TEST_F(PxarCli, ExcludesLeaveOutWhatTheyMatch) {
+  const std::string t = tmp_ / "t";
+  fs::create_directories(t + "/src/obj");
+  fs::create_directories(t + "/cache/x");
+  fs::create_directories(t + "/home/tmp");
+  testing::WriteFile(t + "/src/a.c", "c");
+  testing::WriteFile(t + "/src/obj/a.o", "o");
+  testing::WriteFile(t + "/cache/x/big", "big");
+  testing::WriteFile(t + "/home/tmp/junk", "j");
+  testing::WriteFile(t + "/home/notes.tmp", "n");
+  testing::WriteFile(t + "/home/keep.tmp", "k");
+  testing::WriteFile(t + "/home/.pxarexclude", "# scratch\ntmp/\n*.tmp\n!keep.tmp\n");
+  testing::WriteFile(t + "/.pxarexclude-cli", "a stale one is never stored");
+  for (const char* mode : {"data", "legacy"}) {
+    SCOPED_TRACE(mode);
+    const std::string snap = Backup({"--change-detection-mode", mode, "--exclude", "*.o",
+                                     "--exclude", "/cache/", "root.pxar:" + t})["snapshot"];
+    const std::string out = tmp_ / (std::string("out-") + mode);
+    RunResult r = cv({"restore", snap, "root.pxar", out});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(out + "/src/a.c"));
+    EXPECT_TRUE(fs::exists(out + "/src/obj"));  // only what matched is left out
+    EXPECT_FALSE(fs::exists(out + "/src/obj/a.o"));
+    EXPECT_FALSE(fs::exists(out + "/cache"));
+    EXPECT_FALSE(fs::exists(out + "/home/tmp"));
+    EXPECT_FALSE(fs::exists(out + "/home/notes.tmp"));
+    EXPECT_TRUE(fs::exists(out + "/home/keep.tmp"));
+    EXPECT_TRUE(fs::exists(out + "/home/.pxarexclude"));  // stored, as PBS does
+    // The command line's patterns go with the archive, as PBS stores them.
+    if (std::string(mode) == "legacy") {
+      EXPECT_EQ(testing::ReadFile(out + "/.pxarexclude-cli"), "*.o\n/cache/\n");
+    } else {
+      EXPECT_FALSE(fs::exists(out + "/.pxarexclude-cli"));
+      r = cv({"cat", snap, "root.mpxar.didx"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_NE(r.out.find(R"({"exclude-patterns":"*.o\n/cache/\n"})"), std::string::npos);
+    }
+  }
+  RunResult bad = cv({"backup", "--exclude", "", "root.pxar:" + t});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+// A tmpfs mounted inside the tree (in a user and mount namespace of the
+// test's own): by default its mount point is stored empty; with
+// --all-file-systems, its contents too.
+TEST_F(PxarCli, OneFileSystemUnlessAskedOtherwise) {
+  const std::string t = tmp_ / "t";
+  fs::create_directories(t + "/mnt");
+  testing::WriteFile(t + "/here", "h");
+  const std::string script = "mount -t tmpfs none '" + t + "/mnt' && echo inside > '" + t +
+                             "/mnt/f' && '" + std::string(CV_BINARY) + "' backup --store '" +
+                             runner_->store() + "' --backup-id one root.pxar:'" + t + "' && '" +
+                             std::string(CV_BINARY) + "' backup --store '" + runner_->store() +
+                             "' --backup-id all --all-file-systems root.pxar:'" + t + "'";
+  RunResult r = testing::Run(
+      {"/usr/bin/unshare", "--user", "--map-root-user", "--mount", "/bin/sh", "-c", script});
+  if (r.exit_code != 0 && r.err.find("unshare") != std::string::npos)
+    GTEST_SKIP() << "no user namespaces here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream printed(r.out);
+  std::string one, all;
+  std::getline(printed, one);
+  std::getline(printed, all);
+  ASSERT_EQ(cv({"restore", one, "root.pxar", tmp_ / "one"}).exit_code, 0);
+  EXPECT_TRUE(fs::exists(tmp_ / "one/here"));
+  EXPECT_TRUE(fs::is_directory(tmp_ / "one/mnt"));
+  EXPECT_FALSE(fs::exists(tmp_ / "one/mnt/f"));
+  ASSERT_EQ(cv({"restore", all, "root.pxar", tmp_ / "all"}).exit_code, 0);
+  EXPECT_EQ(testing::ReadFile(tmp_ / "all/mnt/f"), "inside\n");
+}
+
+TEST_F(PxarCli, ABadArchiveNameIsRefused) {
+  RunResult r = cv({"backup", "root.zip:" + (tmp_ / "src")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(".pxar"), std::string::npos) << r.err;
+  r = cv({"backup", "--change-detection-mode", "sometimes", "root.pxar:" + (tmp_ / "src")});
+  EXPECT_NE(r.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace chunkvault
