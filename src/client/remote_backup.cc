@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "archive/image.h"
+#include "archive/pxar/catalog.h"
 #include "archive/pxar/tree_writer.h"
 #include "archive/tar.h"
 #include "chunker/chunk_assembler.h"
@@ -203,9 +204,13 @@ class RemoteBackupSession final : public BackupSession {
     tree.include_devices = options.include_devices;
     tree.excludes = options.excludes;
     if (options.legacy) {
+      CV_ASSIGN_OR_RETURN(pxar::CatalogWriter * catalog, CatalogFor());
       CV_ASSIGN_OR_RETURN(auto writer, OpenDynamic(archive + ".didx", chunk_size));
       StreamSinkOf<ChunkAssembler> sink(writer->assembler);
-      CV_ASSIGN_OR_RETURN(TarStats tree_stats, pxar::WriteTree(dir, tree, sink, nullptr, observer));
+      CV_RETURN_IF_ERROR(catalog->StartDirectory(AsBytes(writer->name)));
+      CV_ASSIGN_OR_RETURN(TarStats tree_stats,
+                          pxar::WriteTree(dir, tree, sink, nullptr, observer, catalog));
+      CV_RETURN_IF_ERROR(catalog->EndDirectory());
       if (stats) *stats = tree_stats;
       return CloseDynamic(*writer);
     }
@@ -285,6 +290,11 @@ class RemoteBackupSession final : public BackupSession {
   Result<BackupSummary> Finish() override {
     if (files_.empty())
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
+    if (catalog_) {  // after the archives, as PBS's client sends it
+      CV_RETURN_IF_ERROR(catalog_writer_->Finish());
+      CV_ASSIGN_OR_RETURN(ArchiveSummary ignored, CloseDynamic(*catalog_));
+      (void)ignored;
+    }
     if (!options_.master_key_blob.empty())  // as the local session writes it
       CV_RETURN_IF_ERROR(SendBlob(kMasterKeyBlobName, EncodeBlob(options_.master_key_blob, false)));
     Manifest m;
@@ -339,6 +349,16 @@ class RemoteBackupSession final : public BackupSession {
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
     return std::make_unique<DynamicWriter>(*this, name, wid.get<int64_t>(), chunk_size,
                                            std::move(known));
+  }
+
+  // PBS's catalog of the legacy pxar archives, begun with the first.
+  Result<pxar::CatalogWriter*> CatalogFor() {
+    if (!catalog_) {
+      CV_ASSIGN_OR_RETURN(catalog_, OpenDynamic("catalog.pcat1.didx", 512 << 10));
+      catalog_sink_ = std::make_unique<StreamSinkOf<ChunkAssembler>>(catalog_->assembler);
+      catalog_writer_ = std::make_unique<pxar::CatalogWriter>(*catalog_sink_);
+    }
+    return catalog_writer_.get();
   }
 
   // Cuts the last chunk, waits for the uploads, appends the chunks to the
@@ -429,7 +449,10 @@ class RemoteBackupSession final : public BackupSession {
   std::vector<ArchiveSummary> summaries_;
   BackupProgress progress_;
   std::function<void()> on_chunk_;
-  ThreadPool pool_;  // last: joined first
+  ThreadPool pool_;  // joined after the writers below, which first wait for their tasks
+  std::unique_ptr<DynamicWriter> catalog_;
+  std::unique_ptr<StreamSinkOf<ChunkAssembler>> catalog_sink_;
+  std::unique_ptr<pxar::CatalogWriter> catalog_writer_;
 };
 
 }  // namespace

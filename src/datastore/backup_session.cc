@@ -12,6 +12,7 @@
 #include <set>
 
 #include "archive/image.h"
+#include "archive/pxar/catalog.h"
 #include "archive/pxar/tree_writer.h"
 #include "archive/tar.h"
 #include "chunker/chunk_assembler.h"
@@ -139,26 +140,58 @@ class BackupSessionImpl final : public BackupSession {
     ~WaitForUploads() { (void)uploader.Flush(); }
   };
 
-  // A chunk assembler feeding `stream`; `order` records, per chunk added
+  // A chunk assembler feeding `stream`; order_ records, per chunk added
   // to the uploader, which stream it belongs to.
-  std::unique_ptr<ChunkAssembler> Assembler(uint64_t chunk_size, DynamicStream& stream,
-                                            std::vector<DynamicStream*>& order) {
+  std::unique_ptr<ChunkAssembler> Assembler(uint64_t chunk_size, DynamicStream& stream) {
     return std::make_unique<ChunkAssembler>(
         chunk_size, uploader_.max_in_flight(), [&, this](ByteBuffer chunk) -> Status {
           const uint64_t end = (stream.ends.empty() ? 0 : stream.ends.back()) + chunk.size();
           stream.ends.push_back(end);
-          order.push_back(&stream);
+          order_.push_back(&stream);
           CV_RETURN_IF_ERROR(uploader_.Add(std::move(chunk), &stream.counts));
           if (on_chunk_) on_chunk_();
           return {};
         });
   }
 
-  // Waits for the chunks of `order`'s streams and hands each its digests.
-  Status FlushStreams(const std::vector<DynamicStream*>& order) {
+  // Waits for the chunks cut so far and hands each stream its digests.
+  Status FlushStreams() {
     CV_RETURN_IF_ERROR(uploader_.Flush());
     const std::vector<Digest> digests = uploader_.TakeDigests();
-    for (size_t i = 0; i < digests.size(); ++i) order[i]->digests.push_back(digests[i]);
+    for (size_t i = 0; i < digests.size(); ++i) order_[i]->digests.push_back(digests[i]);
+    order_.clear();
+    return {};
+  }
+
+  // PBS's catalog of the legacy pxar archives (pxar/catalog.h), begun with
+  // the first of them.
+  struct Catalog {
+    DynamicStream stream{"catalog.pcat1.didx", {}, {}, {}};
+    std::unique_ptr<ChunkAssembler> assembler;
+    std::unique_ptr<StreamSinkOf<ChunkAssembler>> sink;
+    std::unique_ptr<pxar::CatalogWriter> writer;
+  };
+  static constexpr uint64_t kCatalogChunkSize = 512 << 10;  // as PBS's client
+
+  Result<pxar::CatalogWriter*> CatalogFor() {
+    if (!catalog_) {
+      CV_RETURN_IF_ERROR(Claim("catalog.pcat1.didx"));
+      catalog_ = std::make_unique<Catalog>();
+      catalog_->assembler = Assembler(kCatalogChunkSize, catalog_->stream);
+      catalog_->sink = std::make_unique<StreamSinkOf<ChunkAssembler>>(*catalog_->assembler);
+      catalog_->writer = std::make_unique<pxar::CatalogWriter>(*catalog_->sink);
+    }
+    return catalog_->writer.get();
+  }
+
+  // Ends the catalog, if any, and writes it (listed after the archives).
+  Status FinishCatalog() {
+    if (!catalog_) return {};
+    CV_RETURN_IF_ERROR(catalog_->writer->Finish());
+    CV_RETURN_IF_ERROR(catalog_->assembler->Finish());
+    CV_RETURN_IF_ERROR(FlushStreams());
+    Result<ArchiveSummary> written = WriteStream(catalog_->stream);
+    if (!written) return std::unexpected(std::move(written).error());
     return {};
   }
 
@@ -180,13 +213,12 @@ class BackupSessionImpl final : public BackupSession {
     DynamicStream stream{archive + ".didx", {}, {}, {}};
     CV_RETURN_IF_ERROR(Claim(stream.file_name));
     WaitForUploads wait{uploader_};
-    std::vector<DynamicStream*> order;
-    auto assembler = Assembler(chunk_size, stream, order);
+    auto assembler = Assembler(chunk_size, stream);
     StreamSinkOf<ChunkAssembler> sink(*assembler);
     CV_ASSIGN_OR_RETURN(TarStats tar_stats, WriteTar(dir, sink, observer));
     CV_RETURN_IF_ERROR(assembler->Finish());
     if (stats != nullptr) *stats = tar_stats;
-    CV_RETURN_IF_ERROR(FlushStreams(order));
+    CV_RETURN_IF_ERROR(FlushStreams());
     return WriteStream(stream);
   }
 
@@ -200,17 +232,20 @@ class BackupSessionImpl final : public BackupSession {
     tree.all_file_systems = options.all_file_systems;
     tree.include_devices = options.include_devices;
     tree.excludes = options.excludes;
-    std::vector<DynamicStream*> order;
     if (options.legacy) {
       DynamicStream stream{archive + ".didx", {}, {}, {}};
       CV_RETURN_IF_ERROR(Claim(stream.file_name));
       WaitForUploads wait{uploader_};
-      auto assembler = Assembler(chunk_size, stream, order);
+      CV_ASSIGN_OR_RETURN(pxar::CatalogWriter * catalog, CatalogFor());
+      auto assembler = Assembler(chunk_size, stream);
       StreamSinkOf<ChunkAssembler> sink(*assembler);
-      CV_ASSIGN_OR_RETURN(TarStats tree_stats, pxar::WriteTree(dir, tree, sink, nullptr, observer));
+      CV_RETURN_IF_ERROR(catalog->StartDirectory(AsBytes(stream.file_name)));
+      CV_ASSIGN_OR_RETURN(TarStats tree_stats,
+                          pxar::WriteTree(dir, tree, sink, nullptr, observer, catalog));
+      CV_RETURN_IF_ERROR(catalog->EndDirectory());
       CV_RETURN_IF_ERROR(assembler->Finish());
       if (stats != nullptr) *stats = tree_stats;
-      CV_RETURN_IF_ERROR(FlushStreams(order));
+      CV_RETURN_IF_ERROR(FlushStreams());
       return WriteStream(stream);
     }
     DynamicStream meta{stem + ".mpxar.didx", {}, {}, {}};
@@ -218,15 +253,15 @@ class BackupSessionImpl final : public BackupSession {
     CV_RETURN_IF_ERROR(Claim(meta.file_name));
     CV_RETURN_IF_ERROR(Claim(payload.file_name));
     WaitForUploads wait{uploader_};
-    auto meta_assembler = Assembler(chunk_size, meta, order);
-    auto payload_assembler = Assembler(chunk_size, payload, order);
+    auto meta_assembler = Assembler(chunk_size, meta);
+    auto payload_assembler = Assembler(chunk_size, payload);
     StreamSinkOf<ChunkAssembler> meta_sink(*meta_assembler), payload_sink(*payload_assembler);
     CV_ASSIGN_OR_RETURN(TarStats tree_stats,
                         pxar::WriteTree(dir, tree, meta_sink, &payload_sink, observer));
     CV_RETURN_IF_ERROR(meta_assembler->Finish());
     CV_RETURN_IF_ERROR(payload_assembler->Finish());
     if (stats != nullptr) *stats = tree_stats;
-    CV_RETURN_IF_ERROR(FlushStreams(order));
+    CV_RETURN_IF_ERROR(FlushStreams());
     // As PBS's client lists them: the payload first.
     CV_ASSIGN_OR_RETURN(ArchiveSummary p, WriteStream(payload));
     CV_ASSIGN_OR_RETURN(ArchiveSummary m, WriteStream(meta));
@@ -291,6 +326,7 @@ class BackupSessionImpl final : public BackupSession {
       return Fail(ErrorCode::kInvalidArgument, "an earlier step of this backup failed");
     if (files_.empty())
       return Fail(ErrorCode::kInvalidArgument, "a backup needs at least one archive");
+    CV_RETURN_IF_ERROR(FinishCatalog());
     CV_RETURN_IF_ERROR(uploader_.Flush());
     if (!options_.master_key_blob.empty()) {
       // As PBS: the wrapped key as it is (RSA output needs no compressing
@@ -393,7 +429,9 @@ class BackupSessionImpl final : public BackupSession {
   std::vector<ArchiveSummary> summaries_;
   std::set<std::string> names_;
   std::function<void()> on_chunk_;
-  ChunkUploader uploader_;
+  std::vector<DynamicStream*> order_;  // the stream of each chunk not yet flushed
+  std::unique_ptr<Catalog> catalog_;
+  ChunkUploader uploader_;  // last: its workers finish before the streams go
 };
 
 Status CheckCryptOptions(CryptMode mode, const CryptKey* key) {

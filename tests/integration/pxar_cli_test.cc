@@ -77,7 +77,13 @@ TEST_F(PxarCli, AnUnchangedTreeStoresNothingNew) {
 TEST_F(PxarCli, LegacyModeWritesOneUnifiedArchive) {
   nlohmann::json j = Backup({"--change-detection-mode", "legacy", "root.pxar:" + (tmp_ / "src")});
   const std::string snap = j["snapshot"];
-  EXPECT_EQ(ManifestFiles(snap), (std::vector<std::string>{"root.pxar.didx"}));
+  // With PBS's catalog, listed after the archives.
+  EXPECT_EQ(ManifestFiles(snap),
+            (std::vector<std::string>{"root.pxar.didx", "catalog.pcat1.didx"}));
+  RunResult catalog = cv({"cat", snap, "catalog.pcat1.didx"});
+  ASSERT_EQ(catalog.exit_code, 0) << catalog.err;
+  EXPECT_EQ(catalog.out.substr(0, 8), std::string("\x91\xfd\x60\xf9\xc4\x67\x58\xd5", 8));
+  EXPECT_NE(catalog.out.find("root.pxar.didx"), std::string::npos);
   RunResult r = cv({"restore", snap, "root.pxar", tmp_ / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::CompareTrees(tmp_ / "src", tmp_ / "out"), std::vector<std::string>{});

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "archive/pxar/accessor.h"
+#include "archive/pxar/catalog.h"
 #include "archive/pxar/decoder.h"
 #include "archive/pxar/encoder.h"
 #include "archive/pxar/goodbye.h"
@@ -611,6 +612,45 @@ TEST(PxarAccessor, DamagedTablesAreRefused) {
     }
   }
   EXPECT_GT(refused, (meta.size() - table) / 2);
+}
+
+TEST(PxarCatalog, TablesAreLaidOutAsPbsWritesThem) {
+  MemorySink out;
+  CatalogWriter c(out);
+  ASSERT_TRUE(c.StartDirectory(AsBytes("a.pxar.didx")).has_value());
+  ASSERT_TRUE(c.AddFile(AsBytes("f"), 3, 1).has_value());
+  ASSERT_TRUE(c.EndDirectory().has_value());
+  ASSERT_TRUE(c.Finish().has_value());
+  Bytes want(kCatalogMagic, kCatalogMagic + 8);
+  // a.pxar.didx's table at 8: one entry, file "f", size 3, mtime 1.
+  for (int b : {6, 1, int('f'), 1, int('f'), 3, 1}) want.push_back(uint8_t(b));
+  // The root's at 15: directory "a.pxar.didx", its table 7 bytes back.
+  for (int b : {15, 1, int('d'), 11}) want.push_back(uint8_t(b));
+  for (char ch : std::string("a.pxar.didx")) want.push_back(uint8_t(ch));
+  want.push_back(7);
+  AppendLe64(want, 15);
+  EXPECT_EQ(out.out, want);
+}
+
+TEST(PxarCatalog, IntegersAreVariableLength) {
+  auto u = [](uint64_t v) {
+    Bytes b;
+    AppendCatalogU64(b, v);
+    return b;
+  };
+  auto i = [](int64_t v) {
+    Bytes b;
+    AppendCatalogI64(b, v);
+    return b;
+  };
+  EXPECT_EQ(u(0), (Bytes{0}));
+  EXPECT_EQ(u(127), (Bytes{127}));
+  EXPECT_EQ(u(128), (Bytes{0x80, 1}));
+  EXPECT_EQ(u(300), (Bytes{0xac, 2}));
+  EXPECT_EQ(i(5), (Bytes{5}));
+  EXPECT_EQ(i(-1), (Bytes{0x81, 0}));
+  EXPECT_EQ(i(-200), (Bytes{0xc8, 0x81, 0}));
+  EXPECT_EQ(u(~uint64_t{0}).size(), 10u);
 }
 
 TEST(PxarChunking, ASuggestedCutEndsAChunkOfAtLeastTheMinimum) {

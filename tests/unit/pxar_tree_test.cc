@@ -7,10 +7,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "archive/posix_acl.h"
+#include "archive/pxar/catalog.h"
 #include "archive/pxar/decoder.h"
 #include "archive/pxar/extract.h"
 #include "archive/pxar/fs_metadata.h"
@@ -245,6 +248,125 @@ TEST(PxarTree, HardLinksOutsideTheTargetAreRefused) {
   auto r = ExtractPxar(d, tmp / "out", ExtractOptions{}, nullptr);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("points outside the target"), std::string::npos);
+}
+
+// PBS's catalog, read back: every table walked from the trailer.
+uint64_t CatalogU64(ByteView b, size_t& at) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t c = b[at++];
+    v |= uint64_t(c & 127) << shift;
+    if (c < 128) return v;
+  }
+}
+void ListCatalog(ByteView b, uint64_t table, const std::string& prefix,
+                 std::vector<std::string>& out) {
+  size_t at = size_t(table);
+  CatalogU64(b, at);  // the table's length
+  const uint64_t n = CatalogU64(b, at);
+  for (uint64_t i = 0; i < n; ++i) {
+    const char type = char(b[at++]);
+    const size_t len = size_t(CatalogU64(b, at));
+    const std::string name(reinterpret_cast<const char*>(b.data() + at), len);
+    at += len;
+    out.push_back(std::string(1, type) + " " + prefix + name);
+    if (type == 'd') {
+      const uint64_t back = CatalogU64(b, at);
+      ListCatalog(b, table - back, prefix + name + "/", out);
+    } else if (type == 'f') {
+      CatalogU64(b, at);  // size
+      while (b[at++] >= 128) {
+      }  // mtime, non-negative here
+    }
+  }
+}
+
+TEST(PxarTree, TheCatalogListsWhatTheArchiveHolds) {
+  TempDir tmp;
+  testing::MakeSampleTree(tmp / "src");
+  MemorySink meta, catalog_out;
+  CatalogWriter catalog(catalog_out);
+  ASSERT_TRUE(catalog.StartDirectory(AsBytes("root.pxar.didx")).has_value());
+  auto stats = WriteTree(tmp / "src", TreeWriteOptions{}, meta, nullptr, nullptr, &catalog);
+  ASSERT_TRUE(stats.has_value()) << stats.error().message();
+  ASSERT_TRUE(catalog.EndDirectory().has_value());
+  ASSERT_TRUE(catalog.Finish().has_value());
+  const Bytes& c = catalog_out.out;
+  ASSERT_GT(c.size(), 16u);
+  EXPECT_TRUE(std::equal(kCatalogMagic, kCatalogMagic + 8, c.begin()));
+  std::vector<std::string> listed;
+  ListCatalog(c, LoadLe64(c.data() + c.size() - 8), "", listed);
+  // What the archive holds, in its order, with the catalog's type letters.
+  std::vector<std::string> want = {"d root.pxar.didx"};
+  MemoryInput in(meta.out);
+  Decoder d(in, nullptr);
+  std::vector<std::string> in_archive;
+  while (auto e = d.Next().value_or(std::nullopt)) {
+    if (e->path.empty() || e->kind == EntryKind::kDirectoryEnd) continue;
+    const char* type = e->kind == EntryKind::kDirectory  ? "d"
+                       : e->kind == EntryKind::kFile     ? "f"
+                       : e->kind == EntryKind::kSymlink  ? "l"
+                       : e->kind == EntryKind::kHardlink ? "h"
+                       : e->kind == EntryKind::kFifo     ? "p"
+                                                         : "?";
+    in_archive.push_back(std::string(type) + " root.pxar.didx/" + std::string(AsString(e->path)));
+  }
+  std::sort(in_archive.begin(), in_archive.end());
+  std::sort(listed.begin() + 1, listed.end());
+  want.insert(want.end(), in_archive.begin(), in_archive.end());
+  EXPECT_EQ(listed, want);
+}
+
+// The payload stream behind PBS's data vector, made as it is read: a
+// start marker, per file a PAYLOAD header and 1 MiB of zeros, a tail.
+class PbsVectorPayload final : public Input {
+ public:
+  Result<ByteView> ReadAt(uint64_t offset, size_t max) override {
+    constexpr uint64_t kFile = 16 + (1 << 20), kEnd = 16 + 100 * kFile + 16;
+    if (offset >= kEnd) return ByteView();
+    buf_.assign(std::min<uint64_t>({max, kEnd - offset, 1 << 16}), 0);
+    for (size_t i = 0; i < buf_.size(); ++i) {
+      const uint64_t at = offset + i;
+      uint64_t header = 0, in = 0;  // which header holds byte `at`, and where
+      if (at < 16) {
+        header = kPayloadStartMarker, in = at;
+      } else if (at >= kEnd - 16) {
+        header = kPayloadTailMarker, in = at - (kEnd - 16);
+      } else if ((at - 16) % kFile < 16) {
+        header = kPayload, in = (at - 16) % kFile;
+      } else {
+        continue;
+      }
+      Bytes h;
+      AppendHeader(h, header, header == kPayload ? 1 << 20 : 0);
+      buf_[i] = h[in];
+    }
+    return ByteView(buf_);
+  }
+
+ private:
+  Bytes buf_;
+};
+
+TEST(PxarTree, PbssDataVectorExtracts) {
+  std::ifstream in(std::string(CV_TEST_DATA_DIR) + "/backup-client-pxar-data.mpxar",
+                   std::ios::binary);
+  const Bytes meta((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(meta.size(), 1000u);
+  TempDir tmp;
+  MemoryInput meta_in(meta);
+  PbsVectorPayload payload;
+  Decoder d(meta_in, &payload);
+  auto r = ExtractPxar(d, tmp / "out", ExtractOptions{}, nullptr);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->files, 100u);
+  EXPECT_EQ(r->bytes, 100u << 20);
+  const std::string f = tmp / "out/folder_9/file_9";
+  EXPECT_EQ(testing::ReadFile(f), std::string(1 << 20, '\0'));
+  struct stat st;
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0777u);
+  EXPECT_EQ(st.st_mtime, 0);
 }
 
 TEST(PxarFsMetadata, ChattrFlagsMapBothWays) {

@@ -32,11 +32,12 @@ struct Prepared {
 class TreeWriter {
  public:
   TreeWriter(const TreeWriteOptions& options, StreamSink& meta, StreamSink* payload,
-             TarObserver* observer)
+             TarObserver* observer, CatalogWriter* catalog)
       : options_(options),
         encoder_(meta, payload),
         split_(payload != nullptr),
-        observer_(observer) {}
+        observer_(observer),
+        catalog_(catalog) {}
 
   Result<TarStats> Run(const std::string& root) {
     struct stat st;
@@ -87,7 +88,7 @@ class TreeWriter {
       const std::string& rel = e->rel;
       while (open.size() > 1 && !(rel.starts_with(open.back()) && rel.size() > open.back().size() &&
                                   rel[open.back().size()] == '/')) {
-        CV_RETURN_IF_ERROR(encoder_.EndDirectory());
+        CV_RETURN_IF_ERROR(EndDirectory());
         open.pop_back();
       }
       const size_t slash = rel.rfind('/');
@@ -96,7 +97,7 @@ class TreeWriter {
       CV_RETURN_IF_ERROR(Add(*e, AsBytes(std::string_view(rel).substr(slash + 1))));
       if (S_ISDIR(e->st.st_mode)) open.push_back(rel);
     }
-    for (; open.size() > 1; open.pop_back()) CV_RETURN_IF_ERROR(encoder_.EndDirectory());
+    for (; open.size() > 1; open.pop_back()) CV_RETURN_IF_ERROR(EndDirectory());
     if (!split_ && !pattern_lines.empty()) CV_RETURN_IF_ERROR(AddExcludeFile(pattern_lines));
     CV_RETURN_IF_ERROR(encoder_.Finish());
     return stats_;
@@ -115,6 +116,8 @@ class TreeWriter {
     m.stat.mode = kModeReg | 0600;
     m.stat.uid = ::getuid();
     m.stat.gid = ::getgid();
+    if (catalog_)
+      CV_RETURN_IF_ERROR(catalog_->AddFile(AsBytes(".pxarexclude-cli"), lines.size(), 0));
     CV_RETURN_IF_ERROR(encoder_.BeginFile(AsBytes(".pxarexclude-cli"), m, lines.size()));
     CV_RETURN_IF_ERROR(encoder_.WriteFileData(AsBytes(lines)));
     return encoder_.EndFile();
@@ -160,10 +163,37 @@ class TreeWriter {
     return ::fstatfs(fd, &fs) == 0 && !IsVirtualFileSystem(int64_t(fs.f_type));
   }
 
+  Status EndDirectory() {
+    if (catalog_) CV_RETURN_IF_ERROR(catalog_->EndDirectory());
+    return encoder_.EndDirectory();
+  }
+
+  // PBS's catalog entry of an entry (a file's is made by AddFile).
+  Status AddToCatalog(const struct stat& st, ByteView name) {
+    if (!catalog_) return {};
+    switch (st.st_mode & S_IFMT) {
+      case S_IFDIR:
+        return catalog_->StartDirectory(name);
+      case S_IFLNK:
+        return catalog_->AddOther(name, 'l');
+      case S_IFBLK:
+        return catalog_->AddOther(name, 'b');
+      case S_IFCHR:
+        return catalog_->AddOther(name, 'c');
+      case S_IFIFO:
+        return catalog_->AddOther(name, 'p');
+      case S_IFSOCK:
+        return catalog_->AddOther(name, 's');
+      default:
+        return {};
+    }
+  }
+
   Status Add(WalkEntry& w, ByteView name) {
     const Prepared& p = std::any_cast<Prepared&>(w.extra);
     const struct stat& st = w.st;
     if (observer_) observer_->OnEntry(w.rel, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0);
+    CV_RETURN_IF_ERROR(AddToCatalog(st, name));
     switch (st.st_mode & S_IFMT) {
       case S_IFDIR:
         ++stats_.dirs;
@@ -196,10 +226,12 @@ class TreeWriter {
       auto link = links_.find(inode);
       if (link != links_.end()) {
         ++stats_.hardlinks;
+        if (catalog_) CV_RETURN_IF_ERROR(catalog_->AddOther(name, 'h'));
         return encoder_.AddHardlink(name, AsBytes(link->second.first), link->second.second);
       }
     }
     const uint64_t size = uint64_t(st.st_size);
+    if (catalog_) CV_RETURN_IF_ERROR(catalog_->AddFile(name, size, st.st_mtim.tv_sec));
     CV_ASSIGN_OR_RETURN(uint64_t offset, encoder_.BeginFile(name, meta, size));
     CV_RETURN_IF_ERROR(CopyFileData(
         w.fd.get(), w.path, size, [this] { return encoder_.FileSpace(); },
@@ -221,6 +253,7 @@ class TreeWriter {
   Encoder encoder_;
   const bool split_;
   TarObserver* const observer_;
+  CatalogWriter* const catalog_;
   TarStats stats_;
   dev_t root_dev_ = 0;
   std::set<dev_t> devices_;  // entered besides the root's
@@ -232,8 +265,9 @@ class TreeWriter {
 }  // namespace
 
 Result<TarStats> WriteTree(const std::string& root, const TreeWriteOptions& options,
-                           StreamSink& meta, StreamSink* payload, TarObserver* observer) {
-  TreeWriter writer(options, meta, payload, observer);
+                           StreamSink& meta, StreamSink* payload, TarObserver* observer,
+                           CatalogWriter* catalog) {
+  TreeWriter writer(options, meta, payload, observer, catalog);
   return writer.Run(root);
 }
 

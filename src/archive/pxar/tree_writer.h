@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/pxar/catalog.h"
 #include "archive/pxar/format.h"
 #include "archive/stream_sink.h"
 #include "chunkvault/tar_observer.h"
@@ -36,8 +37,10 @@ struct TreeWriteOptions {
 };
 
 // Writes the tree under directory `root`: a split archive (version 2)
-// when `payload` is given, else a unified one.
+// when `payload` is given, else a unified one. With `catalog`, every
+// entry is listed in it too, in the directory the caller started.
 Result<TarStats> WriteTree(const std::string& root, const TreeWriteOptions& options,
-                           StreamSink& meta, StreamSink* payload, TarObserver* observer);
+                           StreamSink& meta, StreamSink* payload, TarObserver* observer,
+                           CatalogWriter* catalog = nullptr);
 
 }  // namespace chunkvault::pxar
