@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a local default: back up a sample directory into a fresh
-# datastore, back it up again (nothing new is stored), list, restore, verify,
-# and show that the restored tree is identical to the original.
+# datastore as PBS's pxar, back it up again (nothing new is stored), list
+# the snapshots and the archive's root, restore, verify, and show that the
+# restored tree is identical to the original.
 #
 # usage: scripts/demo.sh [PATH-TO-chunkvault]
 #   DEMO_SOURCE  directory to back up (default: /usr/share/doc)
@@ -23,17 +24,23 @@ step "create a datastore (PBS layout: .chunks/0000..ffff)"
 run "$CV" init --store "$CHUNKVAULT_STORE"
 
 step "back up $SRC"
-SNAP=$("$CV" backup --backup-id demo "root.tar:$SRC")
+SNAP=$("$CV" backup --backup-id demo "root.pxar:$SRC")
 echo "snapshot: $SNAP"
 
 step "back it up again: unchanged data, so no new chunks"
-run "$CV" backup --backup-id demo "root.tar:$SRC"
+run "$CV" backup --backup-id demo "root.pxar:$SRC"
 
 step "list snapshots"
 run "$CV" snapshots
 
+step "list the archive's root, reading only its metadata"
+printf '$ %s\n' "$CV ls $SNAP root.pxar"
+"$CV" ls "$SNAP" root.pxar > "$WORK/ls.txt"
+head -n 5 "$WORK/ls.txt"
+echo "... $(wc -l < "$WORK/ls.txt") entries"
+
 step "restore $SNAP"
-run "$CV" restore "$SNAP" root.tar "$WORK/restore"
+run "$CV" restore "$SNAP" root.pxar "$WORK/restore"
 
 step "verify every chunk of every snapshot"
 run "$CV" verify
