@@ -18,6 +18,7 @@
 #include "archive/pxar/extract.h"
 #include "archive/pxar/fs_metadata.h"
 #include "archive/pxar/tree_writer.h"
+#include "chunker/chunk_assembler.h"
 #include "support/pxar_samples.h"
 #include "support/tree_util.h"
 
@@ -367,6 +368,51 @@ TEST(PxarTree, PbssDataVectorExtracts) {
   ASSERT_EQ(::stat(f.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0777u);
   EXPECT_EQ(st.st_mtime, 0);
+}
+
+// The tree behind PBS's data vector made on disk (as root: its owner is
+// uid 1000) and written by the tree writer: PBS's bytes, and the payload
+// cut where PBS cut it.
+TEST(PxarTree, PbssVectorTreeIsWrittenByteForByte) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the vector's files belong to uid 1000";
+  TempDir tmp;
+  const std::string root = tmp / "testdir";
+  ASSERT_EQ(::mkdir(root.c_str(), 0777), 0);
+  const std::string zeros(1 << 20, '\0');
+  std::vector<std::string> all = {root};
+  for (int d = 0; d < 10; ++d) {
+    const std::string dir = root + "/folder_" + std::to_string(d);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0777), 0);
+    for (int f = 0; f < 10; ++f) {
+      const std::string file = dir + "/file_" + std::to_string(f);
+      testing::WriteFile(file, zeros);
+      all.push_back(file);
+    }
+    all.push_back(dir);
+  }
+  for (const std::string& p : all) {
+    ASSERT_EQ(::chmod(p.c_str(), 0777), 0);
+    ASSERT_EQ(::chown(p.c_str(), 1000, 1000), 0);
+    testing::SetMtime(p, 0, 0);
+  }
+  testing::SetMtime(root, 0, 0);
+  MemorySink meta;
+  std::vector<uint64_t> ends;
+  ChunkAssembler assembler(4 << 20, 4, [&](ByteBuffer chunk) -> Status {
+    ends.push_back((ends.empty() ? 0 : ends.back()) + chunk.size());
+    return {};
+  });
+  StreamSinkOf<ChunkAssembler> payload(assembler);
+  auto stats = WriteTree(root, TreeWriteOptions{}, meta, &payload, nullptr);
+  ASSERT_TRUE(stats.has_value()) << stats.error().message();
+  ASSERT_TRUE(assembler.Finish().has_value());
+  std::ifstream in(std::string(CV_TEST_DATA_DIR) + "/backup-client-pxar-data.mpxar",
+                   std::ios::binary);
+  const Bytes want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(meta.out == want) << meta.out.size() << " bytes against PBS's " << want.size();
+  ASSERT_EQ(ends.size(), 100u);
+  EXPECT_EQ(ends.front(), 1048608u);
+  EXPECT_EQ(ends.back(), 104859232u);
 }
 
 TEST(PxarFsMetadata, ChattrFlagsMapBothWays) {

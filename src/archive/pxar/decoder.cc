@@ -49,7 +49,7 @@ bool IsMetadataItem(uint64_t type) {
   }
 }
 
-// Contents of a fixed size, by type (0: any size up to the limit).
+// Contents of a fixed size, by type (~0: any size up to the format's limit).
 uint64_t FixedContentSize(uint64_t type) {
   switch (type) {
     case kFormatVersion:
@@ -176,13 +176,17 @@ Status Decoder::ReadMetadata(const Header& entry, Metadata& meta) {
     s.mtime_secs = int64_t(ns / 1000000000);
     s.mtime_nanos = uint32_t(ns % 1000000000);
   }
-  for (;;) {
+  for (size_t items = 0;; ++items) {
     CV_ASSIGN_OR_RETURN(Header h, ReadHeader());
     const uint64_t item_at = pending_at_;
     if (!IsMetadataItem(h.type)) {
       pending_ = h;
       return {};
     }
+    if (items == kMaxMetadataItems)
+      return Corrupt(
+          "an entry with more than " + std::to_string(kMaxMetadataItems) + " xattr and ACL items",
+          item_at);
     CV_ASSIGN_OR_RETURN(Bytes v, ReadContent(h));
     auto once = [&](bool already) -> Status {
       if (already) return Corrupt("a second " + TypeName(h.type) + " item", item_at);

@@ -55,6 +55,8 @@ struct Entry {
 inline constexpr size_t kMaxDirectoryEntries = size_t{1} << 24;
 inline constexpr size_t kMaxArchivePath = 65536;
 inline constexpr size_t kMaxPrelude = 16u << 20;
+// Xattrs and ACL entries of one entry (Linux allows 64 KiB of xattr names).
+inline constexpr size_t kMaxMetadataItems = size_t{1} << 16;
 
 class Decoder {
  public:
