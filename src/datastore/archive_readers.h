@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/tar.h"
 #include "chunkvault/index.h"
 #include "chunkvault/manifest.h"
 #include "chunkvault/restore.h"
@@ -90,6 +91,10 @@ using OpenFile = std::function<Result<std::unique_ptr<ArchiveReader>>(const std:
 Result<RestoreSummary> RestorePxarFiles(const PxarFiles& files, const OpenFile& open,
                                         const std::string& target, const RestoreOptions& options,
                                         TarObserver* observer, size_t writers);
+
+// How a tar or pxar extraction honours `options`, with `writers` threads
+// writing files (owners restored when running as root).
+ExtractOptions ExtractOptionsOf(const RestoreOptions& options, size_t writers);
 
 // Restores a pxar archive from its streams (`payload` null: unified).
 Result<RestoreSummary> RestorePxar(ArchiveReader& meta, ArchiveReader* payload,

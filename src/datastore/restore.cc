@@ -209,8 +209,6 @@ std::optional<PxarFiles> PxarFilesOf(const Manifest& manifest, const std::string
   return pair;
 }
 
-namespace {
-
 ExtractOptions ExtractOptionsOf(const RestoreOptions& options, size_t writers) {
   ExtractOptions eo;
   eo.overwrite = options.overwrite;
@@ -219,6 +217,8 @@ ExtractOptions ExtractOptionsOf(const RestoreOptions& options, size_t writers) {
   eo.jobs = std::max<size_t>(writers, 1);
   return eo;
 }
+
+namespace {
 
 void Summarize(const TarStats& stats, RestoreSummary& summary) {
   summary.bytes = stats.bytes;

@@ -5,8 +5,6 @@
 // for the whole tree.
 #include "chunkvault/tree_archive.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "archive/path_pattern.h"
@@ -133,14 +131,9 @@ class PxarTreeArchive final : public TreeArchive {
     // The metadata in order (each chunk fetched once), the payload at
     // random: only the chunks of the files restored.
     pxar::Decoder decoder(meta_, parts_.files.payload.empty() ? nullptr : &payload_);
-    ExtractOptions eo;
-    eo.overwrite = options.overwrite;
-    eo.follow_target_symlink = options.follow_target_symlink;
-    eo.restore_owner = ::geteuid() == 0;
-    eo.jobs = writers;
     CV_ASSIGN_OR_RETURN(
         TarStats stats,
-        WithContext(pxar::ExtractPxar(decoder, target, eo, observer,
+        WithContext(pxar::ExtractPxar(decoder, target, ExtractOptionsOf(options, writers), observer,
                                       [&](const pxar::Entry& e) { return AnyMatches(parsed, e); }),
                     Where()));
     RestoreSummary summary;
