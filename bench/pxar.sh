@@ -5,6 +5,8 @@
 # fresh store and:
 #   1. a first backup of the dataset
 #   2. a restore with the chunk cache warm
+# and the CPU seconds of the backup's two sides: chunkvault's (user + sys,
+# /usr/bin/time) and the RGW's (radosgw, ceph-osd and ceph-mon, /proc).
 # and pxar a listing of the dataset's root (`ls`) and of one directory
 # with the chunk cache emptied, the S3 GETs it made counted.
 # The page cache is dropped before every step. Prints a markdown table of
@@ -14,6 +16,7 @@
 #   BUILD_DIR  default build/release;  WORK_DIR  default /var/tmp/cv-pxar
 #   REPS       repetitions (default 3)
 #   DATA       the dataset (default: WORK_DIR/data)
+#   JOBS       backup --jobs (default: chunkvault's own)
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -35,17 +38,29 @@ make_dataset "$DATA"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 : > "$WORK/results.tsv"
+# The RGW's CPU time in clock ticks (1/100 s) and chunkvault's in seconds.
+rgw_cpu() {
+  local f total=0
+  for f in "$WORK"/rgw/run/{rgw,osd,mon}.pid; do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$(cat "$f")/stat")))
+  done
+  echo "$total"
+}
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$WORK/results.tsv"; }
 
 # run FORMAT REP: one repetition of one format.
 run() {
-  local fmt=$1 rep=$2 store=$WORK/store-$1 t0 t1 snap
+  local fmt=$1 rep=$2 store=$WORK/store-$1 t0 t1 r0 snap
   s3_init "$store" "pxar-bench-$fmt"
   cold
   t0=$(now)
-  snap=$("$CV" backup --store "$store" --backup-id bench "root.$fmt:$DATA" 2>/dev/null)
+  r0=$(rgw_cpu)
+  snap=$(/usr/bin/time -f "%U %S" -o "$WORK/cpu" "$CV" backup ${JOBS:+--jobs "$JOBS"} --store "$store" --backup-id bench "root.$fmt:$DATA" 2>/dev/null)
   t1=$(now)
   record "$rep" "first backup" "$fmt" "$(elapsed "$t0" "$t1")"
+  record "$rep" "first backup: chunkvault CPU" "$fmt" "$(awk '{ print $1 + $2 }' "$WORK/cpu")"
+  record "$rep" "first backup: RGW CPU" "$fmt" "$(awk -v a="$r0" -v b="$(rgw_cpu)" 'BEGIN { print (b - a) / 100 }')"
+  record "$rep" "first backup: PUTs" "$fmt" "$("$CV" cache stats --json --store "$store" | jq '."s3-requests".put // empty')"
   rm -rf "$WORK/restore"
   cold
   t0=$(now)
@@ -84,6 +99,9 @@ for s in "first backup" "restore, warm cache"; do
   t=$(value "$s" tar)
   p=$(value "$s" pxar)
   printf '| %s | %.1f s | %.1f s | %.2fx |\n' "$s" "$t" "$p" "$(awk -v t="$t" -v p="$p" 'BEGIN { print t / p }')"
+done
+for s in "first backup: chunkvault CPU" "first backup: RGW CPU"; do
+  printf '| %s | %.1f s | %.1f s | - |\n' "$s" "$(value "$s" tar)" "$(value "$s" pxar)"
 done
 for s in "ls /, cold cache" "ls share/doc, cold cache"; do
   printf '| %s | - | %.2f s, %s GETs | - |\n' "$s" "$(value "$s" pxar)" "$(value "$s: GETs" pxar)"

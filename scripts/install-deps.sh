@@ -17,6 +17,8 @@ PACKAGES=(
   libboost-dev libnghttp2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev jq
+  # the pxar tests' file systems: an XFS image (project ids), chattr
+  xfsprogs e2fsprogs
   # protocol tests drive chunkvaultd with Python's HTTP/2 (h2)
   python3 python3-h2
   # the S3 server the tests start (scripts/s3-test-server.sh): Ceph RGW

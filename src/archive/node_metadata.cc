@@ -25,6 +25,21 @@ void SetXattrs(const std::vector<std::pair<std::string, Bytes>>& attrs, const ch
       WarnErrno(warn, std::string("cannot restore ") + kind + " " + key, errno);
 }
 
+// The errors of a file system that lacks a feature altogether.
+bool Unsupported(int err) {
+  return err == ENOTTY || err == EOPNOTSUPP || err == EINVAL || err == ENOSYS;
+}
+
+void SetProjectId(int fd, uint32_t id, const WarnFn& warn) {
+  struct fsxattr fsx {};
+  if (::ioctl(fd, FS_IOC_FSGETXATTR, &fsx) == 0) {
+    if (fsx.fsx_projid == id) return;
+    fsx.fsx_projid = id;
+    if (::ioctl(fd, FS_IOC_FSSETXATTR, &fsx) == 0) return;
+  }
+  if (!Unsupported(errno)) WarnErrno(warn, "cannot restore the quota project id", errno);
+}
+
 }  // namespace
 
 Status ApplyToOpenNode(int fd, const NodeMetadata& meta, mode_t current_perm, const WarnFn& warn) {
@@ -38,6 +53,7 @@ Status ApplyToOpenNode(int fd, const NodeMetadata& meta, mode_t current_perm, co
     return FailErrno(errno, "chmod");
   SetXattrs(meta.acls, "ACL", warn,
             [&](const char* k, const void* v, size_t n) { return ::fsetxattr(fd, k, v, n, 0); });
+  if (meta.project_id) SetProjectId(fd, *meta.project_id, warn);
   const struct timespec times[2] = {meta.atime, meta.mtime};
   if (::futimens(fd, times) != 0) return FailErrno(errno, "set times");
   if (meta.fflags_set != 0 || meta.fflags_clear != 0) {

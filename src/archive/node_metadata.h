@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -34,6 +35,9 @@ struct NodeMetadata {
   std::vector<std::pair<std::string, Bytes>> xattrs;
   std::vector<std::pair<std::string, Bytes>> acls;  // system.posix_acl_* values
   unsigned long fflags_set = 0, fflags_clear = 0;   // FS_IOC_SETFLAGS bits
+  // The quota project id (FS_IOC_FSSETXATTR), set where the file system
+  // has them; silently skipped where it has not.
+  std::optional<uint32_t> project_id;
 };
 
 using WarnFn = std::function<void(const std::string&)>;

@@ -90,6 +90,8 @@ class TreeRestorer {
   Result<TarStats> Finish();
 
   void Warn(const std::string& message);
+  // Whether this restore made a non-directory at `rel` (normalized).
+  bool Restored(const std::string& rel) const { return restored_.contains(rel); }
   const ExtractOptions& options() const { return options_; }
   // When the restore began: the access time of what the archive gives none.
   const struct timespec& start() const { return start_; }

@@ -2,6 +2,7 @@
 // split and legacy backups, what the snapshot holds, restores of an
 // archive and of the whole snapshot, deduplication of a second backup.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -171,6 +172,37 @@ TEST_F(PxarCli, IncludePatternsRestorePartOfTheTree) {
   EXPECT_NE(r.exit_code, 0);
 }
 
+// A hard link restored without its target: the first link becomes the
+// file (data and metadata read where the target is), later ones link to
+// it; in split and unified archives.
+TEST_F(PxarCli, HardLinksAreRestoredWithoutTheirTarget) {
+  const std::string t = tmp_ / "t";
+  fs::create_directories(t + "/a");
+  fs::create_directories(t + "/b");
+  testing::WriteFile(t + "/a/f", "shared");
+  fs::create_hard_link(t + "/a/f", t + "/b/l1");
+  fs::create_hard_link(t + "/a/f", t + "/b/l2");
+  fs::permissions(t + "/a/f", fs::perms::owner_read | fs::perms::group_read);
+  for (const char* mode : {"data", "legacy"}) {
+    SCOPED_TRACE(mode);
+    const std::string snap =
+        Backup({"--change-detection-mode", mode, "root.pxar:" + t})["snapshot"];
+    const std::string out = tmp_ / (std::string("out-") + mode);
+    RunResult r = cv({"restore", snap, "root.pxar", out, "--include", "/b"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(fs::exists(out + "/a"));
+    EXPECT_EQ(testing::ReadFile(out + "/b/l1"), "shared");
+    EXPECT_EQ(fs::status(out + "/b/l1").permissions(),
+              fs::perms::owner_read | fs::perms::group_read);
+    EXPECT_TRUE(fs::equivalent(out + "/b/l1", out + "/b/l2"));
+    EXPECT_EQ(fs::hard_link_count(out + "/b/l2"), 2u);
+    // With the target, as before: all three one file.
+    r = cv({"restore", snap, "root.pxar", out + "-all"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(fs::hard_link_count(out + "-all/a/f"), 3u);
+  }
+}
+
 TEST_F(PxarCli, CatAsTarGivesTheTree) {
   MakeBrowseTree(tmp_ / "t");
   const std::string snap = Backup({"root.pxar:" + (tmp_ / "t")})["snapshot"];
@@ -261,6 +293,37 @@ TEST_F(PxarCli, OneFileSystemUnlessAskedOtherwise) {
   EXPECT_FALSE(fs::exists(tmp_ / "one/mnt/f"));
   ASSERT_EQ(cv({"restore", all, "root.pxar", tmp_ / "all"}).exit_code, 0);
   EXPECT_EQ(testing::ReadFile(tmp_ / "all/mnt/f"), "inside\n");
+}
+
+// Quota project ids, on an XFS image mounted in a mount namespace of the
+// test's own (root only; skipped where loop mounts are not allowed): read
+// at backup, restored by root where the target file system has them, and
+// skipped without a word where it has not.
+TEST_F(PxarCli, QuotaProjectIdsAreRestored) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a loop mount";
+  const std::string img = tmp_ / "xfs.img", m = tmp_ / "m", cvb = CV_BINARY;
+  fs::create_directories(m);
+  const std::string store = runner_->store(), other = tmp_ / "other";
+  const std::string script =
+      "truncate -s 300M '" + img + "' && mkfs.xfs -q '" + img + "' && mount -o loop '" + img +
+      "' '" + m + "' || exit 77\n"
+      "set -e\n"
+      "mkdir '" + m + "/src' '" + m + "/src/d'\n"
+      "echo x > '" + m + "/src/d/f'\n"
+      "chattr -p 42 '" + m + "/src/d/f'\n"
+      "chattr -p 7 '" + m + "/src/d'\n"
+      "snap=$('" + cvb + "' backup --store '" + store + "' --backup-id pj root.pxar:'" + m +
+      "/src')\n"
+      "'" + cvb + "' restore --store '" + store + "' \"$snap\" root.pxar '" + m + "/out'\n"
+      "'" + cvb + "' restore --store '" + store + "' \"$snap\" root.pxar '" + other + "'\n"
+      "lsattr -p -d '" + m + "/out/d' '" + m + "/out/d/f'\n";
+  RunResult r = testing::Run({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script});
+  if (r.exit_code == 77) GTEST_SKIP() << "cannot make and mount an XFS image here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" 7 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 42 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("project"), std::string::npos) << r.err;  // not on tmp_'s file system
+  EXPECT_EQ(testing::ReadFile(other + "/d/f"), "x\n");
 }
 
 TEST_F(PxarCli, ABadArchiveNameIsRefused) {

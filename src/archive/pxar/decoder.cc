@@ -91,6 +91,19 @@ Decoder::Decoder(Input& meta, Input* payload, uint64_t offset, Bytes parent, int
   dirs_.emplace_back();  // the parent: collects the entry, checks nothing
 }
 
+Result<std::unique_ptr<Decoder>> Decoder::HardlinkTarget(const Entry& link) {
+  if (link.kind != EntryKind::kHardlink) return Fail(ErrorCode::kInternal, "not a hard link");
+  if (!meta_.random_access())
+    return Fail(ErrorCode::kUnsupported,
+                "pxar: the target of hard link '" + Printable(link.path) +
+                    "' lies behind, and this archive is read in one pass");
+  const auto slash = std::find(link.link_target.rbegin(), link.link_target.rend(), '/');
+  Bytes parent(link.link_target.begin(), slash.base());
+  if (!parent.empty()) parent.pop_back();
+  return std::make_unique<Decoder>(meta_, payload_, link.link_offset, std::move(parent), version_,
+                                   /*whole=*/false);
+}
+
 ByteView Entry::name() const {
   const auto slash = std::find(path.rbegin(), path.rend(), '/');
   return ByteView(path).subspan(size_t(path.rend() - slash));
@@ -330,6 +343,7 @@ Status Decoder::ReadEntry(Entry& e, uint64_t filename_offset) {
       return Corrupt("HARDLINK pointing at no earlier regular file", at);
     e.kind = EntryKind::kHardlink;
     e.link_target = *target;
+    e.link_offset = filename_offset - back;
     add_child(0);
     return {};
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@ struct Entry {
   Bytes link_target;                      // a symlink's target, a hard link's target path
   uint64_t device_major = 0, device_minor = 0;
   uint64_t offset = 0;  // its FILENAME's position (the root: 0)
+  uint64_t link_offset = 0;  // a hard link's: its target's FILENAME
   // A directory found through a goodbye table (Accessor): where its range
   // ends, its GOODBYE item included. 0 otherwise.
   uint64_t end = 0;
@@ -75,6 +77,12 @@ class Decoder {
 
   // The next entry; nullopt after the root's kDirectoryEnd.
   Result<std::optional<Entry>> Next();
+
+  // A decoder of the regular file that hard link `link` (from Next())
+  // names, as an archive's part (above): for reading it where the link is
+  // restored without its target. Needs a random-access metadata input;
+  // kCorrupt if no regular file is there.
+  Result<std::unique_ptr<Decoder>> HardlinkTarget(const Entry& link);
 
   // The data of the file Next() returned last, in pieces of at most
   // `max` bytes; empty once it is all read. Data not read is skipped.

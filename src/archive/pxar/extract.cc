@@ -3,6 +3,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "archive/pxar/fs_metadata.h"
@@ -60,7 +63,7 @@ class PxarExtractor {
       }
       if (!wanted) continue;
       CV_RETURN_IF_ERROR(MakePending(open));
-      CV_RETURN_IF_ERROR(AddEntry(e));
+      CV_RETURN_IF_ERROR(AddEntry(e, decoder_));
     }
     return WithContext(restorer_.Finish(), "restore into " + target);
   }
@@ -86,7 +89,13 @@ class PxarExtractor {
     meta.perm = mode_t(m.stat.mode & 07777);
     meta.atime = restorer_.start();
     meta.mtime = timespec{time_t(m.stat.mtime_secs), long(m.stat.mtime_nanos)};
-    if (restorer_.options().restore_owner) meta.owner.emplace(m.stat.uid, m.stat.gid);
+    if (restorer_.options().restore_owner) {
+      meta.owner.emplace(m.stat.uid, m.stat.gid);
+      // Like the owner, a project id is whom a quota charges: restored by
+      // root only. The format holds 64 bits; Linux's ids have 32.
+      if (m.quota_project_id && *m.quota_project_id <= UINT32_MAX)
+        meta.project_id = uint32_t(*m.quota_project_id);
+    }
     for (const Xattr& x : m.xattrs) {
       const std::string name(AsString(x.name));
       if (RestoredXattrName(name))
@@ -100,7 +109,8 @@ class PxarExtractor {
     return node;
   }
 
-  Status AddEntry(Entry& e) {
+  // An entry whose data (a file's) `from` reads.
+  Status AddEntry(Entry& e, Decoder& from) {
     using Type = RestoreNode::Type;
     RestoreNode node;
     if (e.kind == EntryKind::kHardlink) {
@@ -112,6 +122,7 @@ class PxarExtractor {
                     "pxar hard link '" + node.name + "' points outside the target: " + to);
       node.type = Type::kHardlink;
       node.link = Normalize(to);
+      if (!restorer_.Restored(node.link)) return AddWithoutTarget(e, std::move(node));
       return restorer_.Add(std::move(node), nullptr);
     }
     node = NodeOf(e);
@@ -137,21 +148,43 @@ class PxarExtractor {
         return Fail(ErrorCode::kInternal, "pxar: unexpected entry kind");
     }
     node.size = e.size;
-    return restorer_.Add(std::move(node), [this](const TakeData& take) -> Status {
+    return restorer_.Add(std::move(node), [&from](const TakeData& take) -> Status {
       uint64_t offset = 0;
       for (;;) {
-        CV_ASSIGN_OR_RETURN(ByteView piece, decoder_.ReadFileData());
+        CV_ASSIGN_OR_RETURN(ByteView piece, from.ReadFileData());
         if (piece.empty()) return {};
-        const std::shared_ptr<const void> keep = decoder_.KeepFileData();
+        const std::shared_ptr<const void> keep = from.KeepFileData();
         CV_RETURN_IF_ERROR(take(offset, piece.data(), piece.size(), keep ? &keep : nullptr));
         offset += piece.size();
       }
     });
   }
 
+  // A hard link whose target this restore left out (a partial restore):
+  // the first such link to a file becomes the file, read where the
+  // target is; later links to it link to that one.
+  Status AddWithoutTarget(const Entry& link, RestoreNode node) {
+    if (auto it = stand_ins_.find(node.link); it != stand_ins_.end()) {
+      node.link = it->second;
+      return restorer_.Add(std::move(node), nullptr);
+    }
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> from, decoder_.HardlinkTarget(link));
+    CV_ASSIGN_OR_RETURN(std::optional<Entry> target, from->Next());
+    if (!target || target->kind != EntryKind::kFile ||
+        Normalize(AsString(target->path)) != node.link)
+      return Fail(ErrorCode::kCorrupt, "pxar hard link '" + node.name + "' names '" + node.link +
+                                           "', which is no regular file at offset " +
+                                           std::to_string(link.link_offset));
+    stand_ins_.emplace(node.link, node.rel);
+    target->path = link.path;
+    return AddEntry(*target, *from);
+  }
+
   Decoder& decoder_;
   TreeRestorer restorer_;
   const EntryFilter& filter_;
+  // Hard link targets left out -> the link restored as the file.
+  std::unordered_map<std::string, std::string> stand_ins_;
 };
 
 }  // namespace
