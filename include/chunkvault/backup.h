@@ -47,12 +47,23 @@ struct BackupOptions {
   Bytes master_key_blob;
 };
 
+// PBS's change detection modes (docs/pxar.md).
+enum class ChangeDetection {
+  // The split pair NAME.mpxar.didx (metadata) and NAME.ppxar.didx (file
+  // data), as PBS writes since 3.2.5; files whose metadata and size are
+  // those of the group's last backup are not read: their data is reused
+  // from its payload chunks. Without such a backup (or one whose archive
+  // cannot be read: a warning says why), as kData.
+  kMetadata,
+  // The split pair, every file read.
+  kData,
+  // One unified NAME.pxar.didx (and PBS's catalog), every file read.
+  kLegacy,
+};
+
 // How a directory is stored as pxar (BackupSession::AddPxar).
 struct PxarOptions {
-  // PBS's "legacy" change detection mode: one unified NAME.pxar.didx
-  // instead of the split pair NAME.mpxar.didx (metadata) and
-  // NAME.ppxar.didx (file data) that PBS writes since 3.2.5.
-  bool legacy = false;
+  ChangeDetection mode = ChangeDetection::kMetadata;
   // Enter every file system mounted below the directory (virtual ones,
   // /proc and the like, never); by default only the directory's own.
   bool all_file_systems = false;

@@ -10,6 +10,18 @@
 
 namespace chunkvault {
 
+// What metadata change detection made of a pxar backup's files (all 0 in
+// other modes). Files: those with the previous archive's data reused,
+// those read although the previous archive had them (changed, or their
+// reuse would have carried too much padding), those it had not.
+struct ReuseStats {
+  uint64_t files_reused = 0, files_reencoded = 0, files_new = 0;
+  uint64_t bytes_read = 0;    // file data read from the tree
+  uint64_t bytes_reused = 0;  // file data referenced in reused chunks
+  uint64_t chunks_reused = 0;
+  uint64_t padding = 0;  // bytes of reused chunks that no file of this snapshot references
+};
+
 struct TarStats {
   uint64_t files = 0;  // regular files, hard links included
   uint64_t dirs = 0;
@@ -18,6 +30,7 @@ struct TarStats {
   uint64_t others = 0;     // fifos, device nodes
   uint64_t bytes = 0;      // file data bytes
   uint64_t warnings = 0;   // entries skipped or stored imperfectly
+  ReuseStats reuse;
 };
 
 // Receives progress and problems that do not stop the work (a file that

@@ -71,6 +71,13 @@ Status ChunkAssembler::SuggestCut() {
   return emit_(std::move(current_));
 }
 
+Status ChunkAssembler::CutAndSkip(uint64_t n) {
+  chunker_.Reset();
+  if (!current_.empty()) CV_RETURN_IF_ERROR(emit_(std::move(current_)));
+  offset_ += n;
+  return {};
+}
+
 Status ChunkAssembler::Finish() {
   if (current_.empty()) return {};
   return emit_(std::move(current_));

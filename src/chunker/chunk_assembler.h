@@ -45,6 +45,10 @@ class ChunkAssembler {
   // is dropped (PBS's payload chunker, with every byte before the
   // suggestion scanned already).
   Status SuggestCut();
+  // Ends the current chunk here whatever its size (emitted if it holds
+  // any bytes), then counts `n` stream bytes that the consumer puts in by
+  // other means (chunks reused whole).
+  Status CutAndSkip(uint64_t n);
   // Emits the last chunk if it holds any bytes. Call once, at the end.
   Status Finish();
 

@@ -1,5 +1,5 @@
 // chunkvault backup [--ns NS] [--backup-type T] [--backup-id ID]
-//                   [--chunk-size SIZE] [--change-detection-mode data|legacy]
+//                   [--chunk-size SIZE] [--change-detection-mode metadata|data|legacy]
 //                   [--all-file-systems] [--include-dev PATH] [--json] ARCHIVE:PATH ...
 #include <unistd.h>
 
@@ -21,7 +21,7 @@ struct BackupArgs {
   std::string chunk_size = "4M";
   std::vector<std::string> sources;
   CryptArgs crypt;
-  std::string change_detection_mode = "data";
+  std::string change_detection_mode = "metadata";
   bool all_file_systems = false;
   std::vector<std::string> include_devices;
   std::vector<std::string> excludes;
@@ -133,11 +133,15 @@ int RunBackup(const BackupArgs& args) {
   BackupObserver observer(line, &(*session)->progress());
   (*session)->SetProgressCallback([&] { observer.Draw(); });
   PxarOptions pxar;
-  pxar.legacy = args.change_detection_mode == "legacy";
+  pxar.mode = args.change_detection_mode == "legacy" ? ChangeDetection::kLegacy
+              : args.change_detection_mode == "data" ? ChangeDetection::kData
+                                                     : ChangeDetection::kMetadata;
   pxar.all_file_systems = args.all_file_systems;
   pxar.include_devices = args.include_devices;
   pxar.excludes = args.excludes;
   uint64_t warnings = 0;
+  ReuseStats reuse;  // of the pxar archives
+  bool detected = false;  // some archive was written against a previous one
   for (const Source& s : *sources) {
     Result<ArchiveSummary> r;
     TarStats stats;
@@ -153,6 +157,15 @@ int RunBackup(const BackupArgs& args) {
         break;
     }
     warnings += stats.warnings;
+    const ReuseStats& sr = stats.reuse;
+    if (sr.files_reused + sr.files_reencoded + sr.files_new > 0) detected = true;
+    reuse.files_reused += sr.files_reused;
+    reuse.files_reencoded += sr.files_reencoded;
+    reuse.files_new += sr.files_new;
+    reuse.bytes_read += sr.bytes_read;
+    reuse.bytes_reused += sr.bytes_reused;
+    reuse.chunks_reused += sr.chunks_reused;
+    reuse.padding += sr.padding;
     if (!r) {
       line.Clear();
       return ReportError(std::move(r).error().Context("backup of " + s.path));
@@ -191,6 +204,14 @@ int RunBackup(const BackupArgs& args) {
                                                              double(summary->new_bytes))},
                         {"warnings", warnings},
                         {"duration", seconds}};
+    if (detected)
+      j["reuse"] = {{"files-reused", reuse.files_reused},
+                    {"files-reencoded", reuse.files_reencoded},
+                    {"files-new", reuse.files_new},
+                    {"bytes-read", reuse.bytes_read},
+                    {"bytes-reused", reuse.bytes_reused},
+                    {"chunks-reused", reuse.chunks_reused},
+                    {"padding", reuse.padding}};
     if (ds) AddCacheJson(j, ds->Report());
     if (remote) j["repository"] = remote->Describe();
     PrintJson(j);
@@ -204,6 +225,15 @@ int RunBackup(const BackupArgs& args) {
                  (unsigned long long)summary->new_chunks, FormatSize(summary->new_bytes).c_str(),
                  FormatSize(summary->stored_bytes).c_str(),
                  DedupRatio(summary->bytes, summary->new_bytes).c_str());
+    if (detected)
+      std::fprintf(stderr,
+                   "unchanged since the last backup: %llu files, %s reused in %llu chunks "
+                   "(%s padding); read: %llu files it had (changed, or not worth reusing) "
+                   "and %llu new ones, %s\n",
+                   (unsigned long long)reuse.files_reused, FormatSize(reuse.bytes_reused).c_str(),
+                   (unsigned long long)reuse.chunks_reused, FormatSize(reuse.padding).c_str(),
+                   (unsigned long long)reuse.files_reencoded,
+                   (unsigned long long)reuse.files_new, FormatSize(reuse.bytes_read).c_str());
     if (ds) PrintCacheReport(ds->Report());
   }
   if (warnings > 0) {
@@ -238,9 +268,11 @@ void RegisterBackup(CLI::App& app, int& exit_code) {
                   "Average chunk size for .pxar and .tar, fixed size for .img: 64K ... 4M "
                   "(default 4M)");
   cmd->add_option("--change-detection-mode", args->change_detection_mode,
-                  ".pxar: data (default; NAME.mpxar.didx with the metadata and NAME.ppxar.didx "
-                  "with the file data, as PBS since 3.2.5) or legacy (one NAME.pxar.didx)")
-      ->check(CLI::IsMember({"data", "legacy"}));
+                  ".pxar: metadata (default; NAME.mpxar.didx with the metadata and "
+                  "NAME.ppxar.didx with the file data, as PBS since 3.2.5; files unchanged "
+                  "since the group's last backup are not read), data (the same pair, every "
+                  "file read) or legacy (one NAME.pxar.didx)")
+      ->check(CLI::IsMember({"metadata", "data", "legacy"}));
   cmd->add_flag("--all-file-systems", args->all_file_systems,
                 ".pxar: enter file systems mounted below the directory (default: mount points "
                 "are stored empty)");

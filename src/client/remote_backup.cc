@@ -203,7 +203,7 @@ class RemoteBackupSession final : public BackupSession {
     tree.all_file_systems = options.all_file_systems;
     tree.include_devices = options.include_devices;
     tree.excludes = options.excludes;
-    if (options.legacy) {
+    if (options.mode == ChangeDetection::kLegacy) {
       CV_ASSIGN_OR_RETURN(pxar::CatalogWriter * catalog, CatalogFor());
       CV_ASSIGN_OR_RETURN(auto writer, OpenDynamic(archive + ".didx", chunk_size));
       StreamSinkOf<ChunkAssembler> sink(writer->assembler);

@@ -24,6 +24,7 @@
 #include "datastore/archive_names.h"
 #include "datastore/chunk_uploader.h"
 #include "datastore/datastore_impl.h"
+#include "datastore/previous_split.h"
 #include "datastore/writers.h"
 #include "store/chunk_store.h"
 #include "store/snapshot_store.h"
@@ -154,6 +155,37 @@ class BackupSessionImpl final : public BackupSession {
         });
   }
 
+  // A chunk of the previous snapshot's payload, appended whole.
+  Status AddReused(DynamicStream& stream, const ReusedChunk& chunk) {
+    stream.ends.push_back((stream.ends.empty() ? 0 : stream.ends.back()) + chunk.size);
+    order_.push_back(&stream);
+    return uploader_.AddKnown(chunk.digest, chunk.size, &stream.counts);
+  }
+
+  // The group's last backup's split archive "<stem>.pxar", for metadata
+  // change detection; null (every file read) without one, or if it cannot
+  // be used, which `observer` is told.
+  std::unique_ptr<PreviousSplit> OpenPrevious(const std::string& stem, TarObserver* observer) {
+    auto note = [&](const std::string& why) {
+      if (observer) observer->OnWarning(why + ": every file is read (change detection mode data)");
+    };
+    auto last = ds_->snapshot_store().LastBackup(snap_.group);
+    if (!last) {
+      note("cannot find the last backup of " + snap_.group.ToString() + " (" +
+           last.error().message() + ")");
+      return nullptr;
+    }
+    if (!*last) return nullptr;
+    auto previous = PreviousSplit::Open(*ds_, **last, stem, options_.crypt_mode, options_.key);
+    if (!previous) {
+      if (previous.error().code() != ErrorCode::kNotFound)
+        note("the last backup " + (*last)->ToString() + " cannot be reused (" +
+             previous.error().message() + ")");
+      return nullptr;
+    }
+    return std::move(*previous);
+  }
+
   // Waits for the chunks cut so far and hands each stream its digests.
   Status FlushStreams() {
     CV_RETURN_IF_ERROR(uploader_.Flush());
@@ -232,7 +264,7 @@ class BackupSessionImpl final : public BackupSession {
     tree.all_file_systems = options.all_file_systems;
     tree.include_devices = options.include_devices;
     tree.excludes = options.excludes;
-    if (options.legacy) {
+    if (options.mode == ChangeDetection::kLegacy) {
       DynamicStream stream{archive + ".didx", {}, {}, {}};
       CV_RETURN_IF_ERROR(Claim(stream.file_name));
       WaitForUploads wait{uploader_};
@@ -252,10 +284,15 @@ class BackupSessionImpl final : public BackupSession {
     DynamicStream payload{stem + ".ppxar.didx", {}, {}, {}};
     CV_RETURN_IF_ERROR(Claim(meta.file_name));
     CV_RETURN_IF_ERROR(Claim(payload.file_name));
+    std::unique_ptr<PreviousSplit> previous;
+    if (options.mode == ChangeDetection::kMetadata) previous = OpenPrevious(stem, observer);
+    if (previous) tree.previous = &previous->archive();
     WaitForUploads wait{uploader_};
     auto meta_assembler = Assembler(chunk_size, meta);
     auto payload_assembler = Assembler(chunk_size, payload);
-    StreamSinkOf<ChunkAssembler> meta_sink(*meta_assembler), payload_sink(*payload_assembler);
+    StreamSinkOf<ChunkAssembler> meta_sink(*meta_assembler);
+    StreamSinkOf<ChunkAssembler> payload_sink(
+        *payload_assembler, [&](const ReusedChunk& c) { return AddReused(payload, c); });
     CV_ASSIGN_OR_RETURN(TarStats tree_stats,
                         pxar::WriteTree(dir, tree, meta_sink, &payload_sink, observer));
     CV_RETURN_IF_ERROR(meta_assembler->Finish());

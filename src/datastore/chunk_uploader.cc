@@ -61,6 +61,16 @@ Status ChunkUploader::Add(ByteBuffer chunk, BackupProgress* also) {
   return {};
 }
 
+Status ChunkUploader::AddKnown(const Digest& digest, uint64_t size, BackupProgress* also) {
+  if (failed_.load(std::memory_order_relaxed)) CV_RETURN_IF_ERROR(FirstError());
+  Count(stats_, 1, size);
+  if (also != nullptr) Count(*also, 1, size);
+  digests_.push_back(digest);
+  std::lock_guard lock(mu_);
+  seen_.insert(digest);
+  return {};
+}
+
 void ChunkUploader::Store(Digest* slot, ByteView chunk, BackupProgress* also) {
   const Digest digest = ChunkDigestOf(chunk, key_);
   *slot = digest;

@@ -47,6 +47,10 @@ class ChunkUploader {
   // two are cut at once), which must outlive the next Flush().
   Status Add(ByteBuffer chunk, BackupProgress* also = nullptr);
 
+  // Queues a chunk the store has already (reused whole by digest, its
+  // use marked by the caller): nothing is read, hashed or stored.
+  Status AddKnown(const Digest& digest, uint64_t size, BackupProgress* also = nullptr);
+
   // Waits until every chunk added so far is stored; returns the first error.
   Status Flush();
 

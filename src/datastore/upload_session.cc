@@ -69,7 +69,7 @@ class UploadSessionImpl final : public UploadSession {
     }
     group_lock_ = std::move(*group_lock);
     CV_RETURN_IF_ERROR(CheckOwner());
-    CV_RETURN_IF_ERROR(FindPrevious());
+    CV_ASSIGN_OR_RETURN(previous_, ds_->snapshot_store().LastBackup(snap_.group));
     if (previous_ && snap_.time <= previous_->time)
       return Fail(ErrorCode::kInvalidArgument,
                   "backup timestamp is older than last backup (" + previous_->ToString() + ")");
@@ -236,26 +236,6 @@ class UploadSessionImpl final : public UploadSession {
     }
     if (current.error().code() != ErrorCode::kNotFound) return std::unexpected(current.error());
     return ss.WriteOwner(snap_.group, options_.owner);
-  }
-
-  // The newest complete snapshot of the group whose verification did not
-  // fail (a manifest that cannot be read counts as not failed, as in PBS).
-  Status FindPrevious() {
-    SnapshotStore& ss = ds_->snapshot_store();
-    CV_ASSIGN_OR_RETURN(auto entries, ss.ListSnapshots(snap_.group));
-    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-      if (!it->complete) continue;
-      auto m = ss.ReadManifest(it->ref);
-      if (m) {
-        auto state = m->unprotected.find("verify_state");
-        if (state != m->unprotected.end() && state->is_object() &&
-            state->value("state", "") == "failed")
-          return {};  // PBS: no last backup then
-      }
-      previous_ = it->ref;
-      return {};
-    }
-    return {};
   }
 
   Status Claim(const std::string& file_name) {

@@ -209,6 +209,22 @@ Result<std::vector<std::string>> SnapshotStore::ListFiles(const SnapshotRef& sna
   return names;
 }
 
+Result<std::optional<SnapshotRef>> SnapshotStore::LastBackup(const BackupGroup& group) {
+  CV_ASSIGN_OR_RETURN(std::vector<SnapshotEntry> entries, ListSnapshots(group));
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (!it->complete) continue;
+    auto m = ReadManifest(it->ref);
+    if (m) {
+      auto state = m->unprotected.find("verify_state");
+      if (state != m->unprotected.end() && state->is_object() &&
+          state->value("state", "") == "failed")
+        return std::optional<SnapshotRef>();
+    }
+    return std::optional(it->ref);
+  }
+  return std::optional<SnapshotRef>();
+}
+
 Result<Manifest> SnapshotStore::ReadManifest(const SnapshotRef& snap) {
   CV_ASSIGN_OR_RETURN(Bytes raw, ReadFile(snap, kManifestBlobName, kMaxBlobFileSize));
   const std::string path = FilePath(snap, kManifestBlobName);

@@ -13,6 +13,7 @@
 // groups (docs/architecture.md, "Locks") before changing them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,10 @@ class SnapshotStore {
   Result<std::vector<std::string>> ListFiles(const SnapshotRef& snap);
 
   Result<Manifest> ReadManifest(const SnapshotRef& snap);
+  // PBS's "last backup" of a group: its newest complete snapshot, unless
+  // that one's verification failed (then none; a manifest that cannot be
+  // read counts as not failed, as in PBS).
+  Result<std::optional<SnapshotRef>> LastBackup(const BackupGroup& group);
   Status WriteManifest(const SnapshotRef& snap, const Manifest& manifest);
 
   // Removes the snapshot directory (kProtected if it is protected). The

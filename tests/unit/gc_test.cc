@@ -240,6 +240,38 @@ class RunOnFirstSweep final : public GcObserver {
   std::function<void()> fn_;
 };
 
+// One round of a backup beside a GC that takes every chunk not in use:
+// on even rounds the GC starts when the backup reaches entry `start_at`
+// (the backup's start moves the cutoff back); on odd ones the backup runs
+// after the GC planned and swept its first directory (it must find each
+// chunk either kept, touched before the GC re-checks it, or gone, and
+// upload it again). Then every snapshot must verify.
+void BackupBesideGc(Datastore& ds, int round, int start_at,
+                    const std::function<void(TarObserver*)>& backup) {
+  GcOptions o;
+  o.atime_cutoff_minutes = 0;
+  Result<GcReport> gc = Fail(ErrorCode::kInternal, "not run");
+  if (round % 2 == 0) {
+    std::thread collector;
+    StartGcAt observer(start_at, [&] {
+      collector = std::thread([&] { gc = ds.GarbageCollect(o, nullptr); });
+    });
+    backup(&observer);
+    if (!collector.joinable()) collector = std::thread([&] { gc = ds.GarbageCollect(o, nullptr); });
+    collector.join();
+  } else {
+    RunOnFirstSweep observer([&] { backup(nullptr); });
+    o.dirs_per_batch = 1;
+    gc = ds.GarbageCollect(o, &observer);
+  }
+  ASSERT_TRUE(gc.has_value()) << gc.error().message();
+  auto v = ds.Verify({}, {}, nullptr);
+  ASSERT_TRUE(v.has_value());
+  ASSERT_GE(v->snapshots_ok, 1u);
+  ASSERT_TRUE(v->ok()) << "round " << round << ": "
+                       << (v->bad_chunks.empty() ? "" : v->bad_chunks[0].error);
+}
+
 TEST_P(GcOnBothBackends, BackupsRunningBesideGcLoseNothing) {
   const bool remote = GetParam();
   auto ds = Make(tmp_ / "a", remote);
@@ -252,9 +284,6 @@ TEST_P(GcOnBothBackends, BackupsRunningBesideGcLoseNothing) {
     auto all = ds->ListSnapshots({}, true);
     ASSERT_TRUE(all.has_value());
     for (const SnapshotInfo& s : *all) ASSERT_TRUE(ds->Forget(s.ref).has_value());
-    GcOptions o;
-    o.atime_cutoff_minutes = 0;
-    Result<GcReport> gc = Fail(ErrorCode::kInternal, "not run");
     auto backup = [&](TarObserver* observer) {
       BackupOptions bo;
       bo.id = "box";
@@ -263,32 +292,80 @@ TEST_P(GcOnBothBackends, BackupsRunningBesideGcLoseNothing) {
       ASSERT_TRUE((*session)->AddTar("root.tar", tmp_ / "src", 64 << 10, observer, nullptr));
       ASSERT_TRUE((*session)->Finish().has_value());
     };
-    if (round % 2 == 0) {
-      // The GC starts while the backup runs, at a different entry each
-      // round: the backup's start moves the cutoff back.
-      std::thread collector;
-      StartGcAt observer(round / 2, [&] {
-        collector = std::thread([&] { gc = ds->GarbageCollect(o, nullptr); });
-      });
-      backup(&observer);
-      if (!collector.joinable())
-        collector = std::thread([&] { gc = ds->GarbageCollect(o, nullptr); });
-      collector.join();
-    } else {
-      // The backup runs after the GC planned and swept its first
-      // directory: it must find each chunk either kept (touched before
-      // the GC re-checks it) or gone (and upload it again).
-      RunOnFirstSweep observer([&] { backup(nullptr); });
-      o.dirs_per_batch = 1;
-      gc = ds->GarbageCollect(o, &observer);
-    }
-    ASSERT_TRUE(gc.has_value()) << gc.error().message();
-    auto v = ds->Verify({}, {}, nullptr);
-    ASSERT_TRUE(v.has_value());
-    ASSERT_EQ(v->snapshots_ok, 1u);
-    ASSERT_TRUE(v->ok()) << "round " << round << ": "
-                         << (v->bad_chunks.empty() ? "" : v->bad_chunks[0].error);
+    BackupBesideGc(*ds, round, round / 2, backup);
+    if (HasFatalFailure()) return;
   }
+}
+
+// Metadata change detection reuses the previous snapshot's payload
+// chunks by digest, never reading them. With the GC running beside it,
+// every chunk the new snapshot names must still be there when it is
+// done: the previous snapshot is kept (then the GC marks its chunks), or
+// forgotten (then only the backup's touch of what it reuses keeps them).
+TEST_P(GcOnBothBackends, ReusingBackupsBesideGcLoseNothing) {
+  const bool remote = GetParam();
+  auto ds = Make(tmp_ / "a", remote);
+  fs::create_directories(tmp_ / "src/many");
+  for (int i = 0; i < 60; ++i)
+    testing::WriteFile(tmp_ / "src/many/f" + std::to_string(i),
+                       testing::RandomData(20000 + 1000 * i, 300 + i));
+  uint64_t reused = 0;
+  for (int round = 0; round < 20; ++round) {
+    testing::WriteFile(tmp_ / "src/many/f" + std::to_string(round * 3),
+                       testing::RandomData(30000, 2000 + round));
+    ASSERT_TRUE(testing::AgeChunkFiles(tmp_ / "a", 2 * 3600));
+    auto all = ds->ListSnapshots({}, true);
+    ASSERT_TRUE(all.has_value());
+    // All but the newest, or every fourth round all of them.
+    for (size_t i = 0; i < all->size(); ++i) {
+      if (i + 1 < all->size() || round % 4 == 1) {
+        ASSERT_TRUE(ds->Forget((*all)[i].ref));
+      }
+    }
+    auto backup = [&](TarObserver* observer) {
+      BackupOptions bo;
+      bo.id = "box";
+      auto session = ds->StartBackup(bo);
+      ASSERT_TRUE(session.has_value());
+      TarStats stats;
+      ASSERT_TRUE((*session)->AddPxar("root.pxar", tmp_ / "src", 64 << 10, PxarOptions{},
+                                      observer, &stats));
+      ASSERT_TRUE((*session)->Finish().has_value());
+      reused += stats.reuse.files_reused;
+    };
+    BackupBesideGc(*ds, round, round / 2 * 3, backup);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(reused, 0u);  // the test tested reuse
+}
+
+// The snapshot a backup reuses chunks of cannot be forgotten (or pruned)
+// until the backup is done: its chunks stay marked by every GC meanwhile.
+TEST_F(GcTest, TheSnapshotBeingReusedCannotBeForgotten) {
+  auto ds = Make(tmp_ / "a", false);
+  auto backup = [&](TarObserver* observer) -> TarStats {
+    BackupOptions bo;
+    bo.id = "box";
+    auto session = ds->StartBackup(bo);
+    EXPECT_TRUE(session.has_value());
+    TarStats stats;
+    EXPECT_TRUE((*session)->AddPxar("root.pxar", tmp_ / "src", 64 << 10, PxarOptions{}, observer,
+                                    &stats));
+    EXPECT_TRUE((*session)->Finish().has_value());
+    return stats;
+  };
+  backup(nullptr);
+  auto all = ds->ListSnapshots({}, true);
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 1u);
+  const SnapshotRef previous = (*all)[0].ref;
+  Status forgotten;
+  StartGcAt observer(0, [&] { forgotten = ds->Forget(previous); });
+  const TarStats stats = backup(&observer);
+  EXPECT_GT(stats.reuse.files_reused, 0u);
+  ASSERT_FALSE(forgotten.has_value());
+  EXPECT_EQ(forgotten.error().code(), ErrorCode::kBusy) << forgotten.error().message();
+  EXPECT_TRUE(ds->Forget(previous).has_value());  // once it is done
 }
 
 TEST_F(GcTest, RecentlyUnusedChunksArePending) {

@@ -1,6 +1,8 @@
 // The pxar format layer: type codes, goodbye tables, the encoder against
 // archives PBS wrote (tests/data/README.md), the decoder's checks.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <openssl/evp.h>
 
 #include <fstream>
@@ -469,12 +471,31 @@ TEST(PxarDecoder, ASequentialPayloadStreamReadBackwardsIsAnError) {
   AppendHeader(stream, kPayload, 2);
   stream.insert(stream.end(), {'b', 'b'});
   AppendHeader(stream, kPayloadTailMarker, 0);
+  // The encoder writes refs only forwards (as PBS's does since pxar
+  // 1.0.1): the refs are written in order, then their contents swapped.
   MemorySink meta, unused;
   Encoder enc(meta, &unused);
   ASSERT_TRUE(enc.Begin(kDir).has_value());
-  ASSERT_TRUE(enc.AddPayloadRef(AsBytes("x"), kFile, PayloadRef{35, 2}).has_value());
-  ASSERT_TRUE(enc.AddPayloadRef(AsBytes("y"), kFile, PayloadRef{16, 3}).has_value());
+  ASSERT_TRUE(enc.AddPayloadRef(AsBytes("x"), kFile, PayloadRef{16, 2}).has_value());
+  ASSERT_TRUE(enc.AddPayloadRef(AsBytes("y"), kFile, PayloadRef{35, 3}).has_value());
   ASSERT_TRUE(enc.Finish().has_value());
+  Bytes x_ref, y_ref;
+  AppendLe64(x_ref, 16);
+  AppendLe64(x_ref, 2);
+  AppendLe64(y_ref, 35);
+  AppendLe64(y_ref, 3);
+  auto at_x = std::search(meta.out.begin(), meta.out.end(), x_ref.begin(), x_ref.end());
+  auto at_y = std::search(meta.out.begin(), meta.out.end(), y_ref.begin(), y_ref.end());
+  ASSERT_TRUE(at_x != meta.out.end() && at_y != meta.out.end());
+  StoreLe64(&*at_x, 35);
+  StoreLe64(&*at_y, 16);
+  {
+    MemorySink m, p;
+    Encoder strict(m, &p);
+    ASSERT_TRUE(strict.Begin(kDir).has_value());
+    ASSERT_TRUE(strict.AddPayloadRef(AsBytes("x"), kFile, PayloadRef{35, 2}).has_value());
+    EXPECT_FALSE(strict.AddPayloadRef(AsBytes("y"), kFile, PayloadRef{16, 3}).has_value());
+  }
   auto random = DecodeAll(meta.out, &stream);
   ASSERT_TRUE(random.has_value()) << random.error().message();
   EXPECT_EQ(random->data["x"], B("bb"));

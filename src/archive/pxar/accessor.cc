@@ -91,6 +91,24 @@ Result<std::vector<Entry>> Accessor::List(const Entry& dir) {
   return out;
 }
 
+Result<Accessor::Directory> Accessor::OpenDirectory(const Entry& dir) {
+  if (dir.kind != EntryKind::kDirectory || dir.end == 0)
+    return Fail(ErrorCode::kInvalidArgument, "pxar: not a directory found by the accessor");
+  Directory d;
+  d.entry = dir;
+  CV_RETURN_IF_ERROR(ReadGoodbye(dir, d.items, d.goodbye_at));
+  d.items.push_back({});  // FindInGoodbye skips the last item, the tail
+  return d;
+}
+
+Result<std::optional<Entry>> Accessor::Find(const Directory& dir, ByteView name) {
+  for (size_t slot : FindInGoodbye(dir.items, HashFilename(name))) {
+    CV_ASSIGN_OR_RETURN(Entry e, EntryAt(dir.entry, dir.goodbye_at, dir.items[slot]));
+    if (std::ranges::equal(e.name(), name)) return std::optional<Entry>(std::move(e));
+  }
+  return std::optional<Entry>();
+}
+
 Result<Entry> Accessor::Lookup(ByteView path) {
   Entry current = root_;
   std::string_view rest = AsString(path);
@@ -102,15 +120,8 @@ Result<Entry> Accessor::Lookup(ByteView path) {
     const std::string so_far(AsString(current.path));
     if (current.kind != EntryKind::kDirectory)
       return Fail(ErrorCode::kNotFound, "'" + so_far + "' is not a directory");
-    std::vector<GoodbyeItem> items;
-    uint64_t at = 0;
-    CV_RETURN_IF_ERROR(ReadGoodbye(current, items, at));
-    std::optional<Entry> found;
-    items.push_back({});  // FindInGoodbye skips the last item, the tail
-    for (size_t slot : FindInGoodbye(items, HashFilename(AsBytes(name)))) {
-      CV_ASSIGN_OR_RETURN(Entry e, EntryAt(current, at, items[slot]));
-      if (AsString(e.name()) == name) found = std::move(e);
-    }
+    CV_ASSIGN_OR_RETURN(Directory dir, OpenDirectory(current));
+    CV_ASSIGN_OR_RETURN(std::optional<Entry> found, Find(dir, AsBytes(name)));
     if (!found)
       return Fail(ErrorCode::kNotFound, "no '" + std::string(name) + "' in " +
                                             (so_far.empty() ? "the archive's root" : so_far));

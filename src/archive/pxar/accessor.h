@@ -31,6 +31,16 @@ class Accessor {
   // The entries of directory `dir` (from Lookup, List or root()), sorted
   // by name; each directory's `end` set.
   Result<std::vector<Entry>> List(const Entry& dir);
+  // A directory's goodbye table, read once for many lookups.
+  struct Directory {
+    Entry entry;
+    std::vector<GoodbyeItem> items;  // tree order, then an empty slot for the tail
+    uint64_t goodbye_at = 0;
+  };
+  Result<Directory> OpenDirectory(const Entry& dir);
+  // The entry named `name` in `dir`, if there is one.
+  Result<std::optional<Entry>> Find(const Directory& dir, ByteView name);
+
   // A decoder of `entry` and, for a directory, everything below it
   // (file data from `payload`).
   std::unique_ptr<Decoder> Subtree(const Entry& entry, Input* payload);

@@ -230,14 +230,28 @@ Status Encoder::EndFile() {
   return {};
 }
 
+Status Encoder::InjectChunks(std::span<const ReusedChunk> chunks) {
+  CV_RETURN_IF_ERROR(Check());
+  if (!payload_) return Fail(ErrorCode::kInvalidArgument, "reused chunks need a split archive");
+  if (file_) return Fail(ErrorCode::kInternal, "chunks injected inside a file's data");
+  Status s = payload_->InjectChunks(chunks);
+  if (!s) {
+    failed_ = true;
+    return s;
+  }
+  for (const ReusedChunk& c : chunks) payload_pos_ += c.size;
+  return {};
+}
+
 Result<uint64_t> Encoder::AddPayloadRef(ByteView name, const Metadata& meta, PayloadRef ref) {
   CV_RETURN_IF_ERROR(Check());
   if (!payload_) return Fail(ErrorCode::kInvalidArgument, "payload refs need a split archive");
   if (!meta.stat.is_regular()) return Fail(ErrorCode::kInvalidArgument, "not a file's metadata");
-  if (ref.offset < payload_pos_)
-    return Fail(ErrorCode::kInvalidArgument, "payload ref at " + std::to_string(ref.offset) +
-                                                 ", behind the payload position " +
-                                                 std::to_string(payload_pos_));
+  if (ref.offset < payload_pos_ || (last_ref_ && ref.offset <= *last_ref_))
+    return Fail(ErrorCode::kInvalidArgument,
+                "payload ref at " + std::to_string(ref.offset) + ", behind the payload position " +
+                    std::to_string(payload_pos_) + " or the last ref");
+  last_ref_ = ref.offset;
   Bytes content;
   AppendLe64(content, ref.offset);
   AppendLe64(content, ref.size);

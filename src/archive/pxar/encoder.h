@@ -54,8 +54,11 @@ class Encoder {
   // (split archives; at or after payload_position(), refs in order).
   Result<uint64_t> AddPayloadRef(ByteView name, const Metadata& meta, PayloadRef ref);
   // Moves the payload position past `n` bytes the caller put into the
-  // payload stream itself (whole chunks reused by digest).
+  // payload stream itself.
   void AdvancePayload(uint64_t n) { payload_pos_ += n; }
+  // Chunks of an earlier payload stream, whole, at the payload position
+  // (StreamSink::InjectChunks), which moves past them.
+  Status InjectChunks(std::span<const ReusedChunk> chunks);
 
   Status AddSymlink(ByteView name, const Metadata& meta, ByteView target);
   Status AddDevice(ByteView name, const Metadata& meta, uint64_t major, uint64_t minor);
@@ -93,6 +96,7 @@ class Encoder {
   std::vector<Dir> dirs_;
   uint64_t pos_ = 0;          // bytes written to meta_
   uint64_t payload_pos_ = 0;  // position in the payload stream
+  std::optional<uint64_t> last_ref_;  // refs go strictly forwards, as PBS checks
   // The file being written: its data still due, and its goodbye item.
   std::optional<GoodbyeItem> file_;
   uint64_t file_left_ = 0;

@@ -15,6 +15,7 @@
 
 #include "archive/exclude_rules.h"
 #include "archive/file_data.h"
+#include "archive/pxar/accessor.h"
 #include "archive/pxar/encoder.h"
 #include "archive/pxar/fs_metadata.h"
 #include "archive/tree_walker.h"
@@ -34,6 +35,7 @@ class TreeWriter {
   TreeWriter(const TreeWriteOptions& options, StreamSink& meta, StreamSink* payload,
              TarObserver* observer, CatalogWriter* catalog)
       : options_(options),
+        previous_(payload != nullptr ? options.previous : nullptr),
         encoder_(meta, payload),
         split_(payload != nullptr),
         observer_(observer),
@@ -78,6 +80,7 @@ class TreeWriter {
     if (!top->note.empty()) Warn(top->note);
     CV_RETURN_IF_ERROR(encoder_.Begin(std::any_cast<Prepared&>(top->extra).meta, prelude));
     ++stats_.dirs;
+    if (previous_) OpenPrevious();
     std::vector<std::string> open = {"."};  // directories entered, by rel
     while (std::optional<WalkEntry> e = walker.Next()) {
       if (!e->warning.empty()) {
@@ -88,16 +91,18 @@ class TreeWriter {
       const std::string& rel = e->rel;
       while (open.size() > 1 && !(rel.starts_with(open.back()) && rel.size() > open.back().size() &&
                                   rel[open.back().size()] == '/')) {
-        CV_RETURN_IF_ERROR(EndDirectory());
+        CV_RETURN_IF_ERROR(LeaveDirectory());
         open.pop_back();
       }
       const size_t slash = rel.rfind('/');
       if (rel.compare(0, slash, open.back()) != 0 || slash != open.back().size())
         continue;  // below a directory that was skipped
-      CV_RETURN_IF_ERROR(Add(*e, AsBytes(std::string_view(rel).substr(slash + 1))));
       if (S_ISDIR(e->st.st_mode)) open.push_back(rel);
+      const Bytes leaf(rel.begin() + long(slash) + 1, rel.end());
+      CV_RETURN_IF_ERROR(Add(std::move(*e), leaf));
     }
-    for (; open.size() > 1; open.pop_back()) CV_RETURN_IF_ERROR(EndDirectory());
+    for (; open.size() > 1; open.pop_back()) CV_RETURN_IF_ERROR(LeaveDirectory());
+    if (previous_) CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false));
     if (!split_ && !pattern_lines.empty()) CV_RETURN_IF_ERROR(AddExcludeFile(pattern_lines));
     CV_RETURN_IF_ERROR(encoder_.Finish());
     return stats_;
@@ -189,36 +194,65 @@ class TreeWriter {
     }
   }
 
-  Status Add(WalkEntry& w, ByteView name) {
-    const Prepared& p = std::any_cast<Prepared&>(w.extra);
+  // An entry as the walk hands it out: counted and shown, then encoded,
+  // or held back while metadata change detection gathers a run of
+  // reusable files.
+  Status Add(WalkEntry w, ByteView name) {
     const struct stat& st = w.st;
     if (observer_) observer_->OnEntry(w.rel, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0);
-    CV_RETURN_IF_ERROR(AddToCatalog(st, name));
     switch (st.st_mode & S_IFMT) {
       case S_IFDIR:
         ++stats_.dirs;
-        return encoder_.BeginDirectory(name, p.meta);
+        break;
       case S_IFREG:
         ++stats_.files;
-        return AddFile(w, name, p.meta);
+        break;
       case S_IFLNK:
         ++stats_.symlinks;
-        return encoder_.AddSymlink(name, p.meta, p.symlink_target);
+        break;
       case S_IFCHR:
       case S_IFBLK:
-        ++stats_.others;
-        return encoder_.AddDevice(name, p.meta, major(st.st_rdev), minor(st.st_rdev));
       case S_IFIFO:
       case S_IFSOCK:
         ++stats_.others;
-        return encoder_.AddSpecial(name, p.meta);
+        break;
       default:
         Warn("skipped " + w.path + ": unknown file type");
         return {};
     }
+    if (!previous_) return Encode(w, name, {});
+    // A directory's previous table is looked up in its parent's, before
+    // anything below it.
+    if (S_ISDIR(st.st_mode)) prev_dirs_.push_back(EnterPrevious(name));
+    return AddDetectingChanges(std::move(w), name);
   }
 
-  Status AddFile(WalkEntry& w, ByteView name, const Metadata& meta) {
+  // Writes an entry. A regular file is a hard link to an earlier one, a
+  // reference into reused payload chunks (fate.reuse_at), or read.
+  struct Fate {
+    std::optional<uint64_t> reuse_at;  // where its PAYLOAD header goes in the new stream
+    bool known = false;                // the previous archive had it
+  };
+  Status Encode(WalkEntry& w, ByteView name, const Fate& fate) {
+    const Prepared& p = std::any_cast<Prepared&>(w.extra);
+    const struct stat& st = w.st;
+    CV_RETURN_IF_ERROR(AddToCatalog(st, name));
+    switch (st.st_mode & S_IFMT) {
+      case S_IFDIR:
+        return encoder_.BeginDirectory(name, p.meta);
+      case S_IFREG:
+        return AddFile(w, name, p.meta, fate);
+      case S_IFLNK:
+        return encoder_.AddSymlink(name, p.meta, p.symlink_target);
+      case S_IFCHR:
+      case S_IFBLK:
+        return encoder_.AddDevice(name, p.meta, major(st.st_rdev), minor(st.st_rdev));
+      default:  // FIFOs and sockets (Add let nothing else through)
+        return encoder_.AddSpecial(name, p.meta);
+    }
+  }
+
+  Status AddFile(WalkEntry& w, ByteView name, const Metadata& meta, const Fate& fate) {
     const struct stat& st = w.st;
     const std::string path(w.rel.substr(2));  // from the root, no "./"
     const std::pair<dev_t, ino_t> inode(st.st_dev, st.st_ino);
@@ -231,25 +265,242 @@ class TreeWriter {
       }
     }
     const uint64_t size = uint64_t(st.st_size);
-    if (catalog_) CV_RETURN_IF_ERROR(catalog_->AddFile(name, size, st.st_mtim.tv_sec));
-    CV_ASSIGN_OR_RETURN(uint64_t offset, encoder_.BeginFile(name, meta, size));
-    CV_RETURN_IF_ERROR(CopyFileData(
-        w.fd.get(), w.path, size, [this] { return encoder_.FileSpace(); },
-        [this](std::span<uint8_t> piece) { return encoder_.CommitFileData(piece.size()); },
-        [this](const std::string& m) { Warn(m); }));
-    CV_RETURN_IF_ERROR(encoder_.EndFile());
     stats_.bytes += size;
-    struct stat after;
-    if (::fstat(w.fd.get(), &after) == 0 &&
-        (after.st_size != st.st_size || after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-         after.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
-      Warn(w.path + " changed while being read (stored as read)");
+    if (catalog_) CV_RETURN_IF_ERROR(catalog_->AddFile(name, size, st.st_mtim.tv_sec));
+    uint64_t offset = 0;
+    if (fate.reuse_at) {
+      CV_ASSIGN_OR_RETURN(offset, encoder_.AddPayloadRef(name, meta, {*fate.reuse_at, size}));
+      ++stats_.reuse.files_reused;
+      stats_.reuse.bytes_reused += size;
+    } else {
+      CV_ASSIGN_OR_RETURN(offset, encoder_.BeginFile(name, meta, size));
+      CV_RETURN_IF_ERROR(CopyFileData(
+          w.fd.get(), w.path, size, [this] { return encoder_.FileSpace(); },
+          [this](std::span<uint8_t> piece) { return encoder_.CommitFileData(piece.size()); },
+          [this](const std::string& m) { Warn(m); }));
+      CV_RETURN_IF_ERROR(encoder_.EndFile());
+      struct stat after;
+      if (::fstat(w.fd.get(), &after) == 0 &&
+          (after.st_size != st.st_size || after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+           after.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
+        Warn(w.path + " changed while being read (stored as read)");
+      if (previous_) {
+        ++(fate.known ? stats_.reuse.files_reencoded : stats_.reuse.files_new);
+        stats_.reuse.bytes_read += size;
+      }
+    }
     w.fd.reset();
     if (st.st_nlink > 1) links_.emplace(inode, std::pair(path, offset));
     return {};
   }
 
+  Status LeaveDirectory() {
+    if (previous_) {
+      prev_dirs_.pop_back();
+      if (holding_) {
+        held_.push_back(Held{true, {}, {}, {}});
+        return {};
+      }
+    }
+    return EndDirectory();
+  }
+
+  // ---- Metadata change detection, as PBS's client does it (reuse.h) ----
+  //
+  // A reusable file is held back, and everything after it, while the
+  // previous payload ranges of the files held stay contiguous. A flush
+  // then looks up the previous chunks holding that range: if no more than
+  // kMaxPaddingRatio of them would be padding and each is still usable,
+  // the held files are written as references into them and the chunks
+  // join the new payload stream whole; else the files are read. The last
+  // chunk may be kept back for a range that continues in it.
+
+  struct Held {
+    bool dir_end = false;
+    WalkEntry w;
+    Bytes name;
+    Fate fate;  // reuse_at: from the range's start
+  };
+  // Entries held at most (PBS: 512), each regular file with its
+  // descriptor open, besides the walker's (TreeWalker::kMaxDescriptors).
+  static constexpr size_t kMaxHeld = 256;
+
+  Status AddDetectingChanges(WalkEntry w, ByteView name) {
+    if (held_entries_ >= kMaxHeld) CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
+    const struct stat& st = w.st;
+    if (S_ISREG(st.st_mode)) {
+      if (st.st_nlink > 1 && !held_links_.emplace(st.st_dev, st.st_ino).second) {
+        Hold(std::move(w), name, {});  // a hard link to a file seen before
+        return {};
+      }
+      Fate fate;
+      const std::optional<std::pair<uint64_t, uint64_t>> range = Reusable(w, name, fate.known);
+      if (range) {
+        if (range_end_ == 0) range_start_ = range_end_ = range->first;
+        if (range_end_ != range->first) {
+          CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
+          range_start_ = range->first;
+        }
+        range_end_ = range->second;
+        fate.reuse_at = range->first - range_start_;
+        Hold(std::move(w), name, fate);
+        return {};
+      }
+      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false));
+      return Encode(w, name, fate);
+    }
+    if (holding_) {
+      Hold(std::move(w), name, {});
+      return {};
+    }
+    return Encode(w, name, {});
+  }
+
+  void Hold(WalkEntry w, ByteView name, const Fate& fate) {
+    holding_ = true;
+    ++held_entries_;
+    held_.push_back(Held{false, std::move(w), Bytes(name.begin(), name.end()), fate});
+  }
+
+  // The previous payload range [start, end) of file `w` (its PAYLOAD
+  // header and data) if its previous entry has the same metadata and
+  // size; `known`: there was a previous entry.
+  std::optional<std::pair<uint64_t, uint64_t>> Reusable(const WalkEntry& w, ByteView name,
+                                                        bool& known) {
+    std::optional<Entry> prev = FindPrevious(name);
+    known = prev.has_value();
+    const uint64_t size = uint64_t(w.st.st_size);
+    if (!prev || prev->kind != EntryKind::kFile || !prev->payload_ref ||
+        prev->payload_ref->size != size ||
+        prev->metadata != std::any_cast<const Prepared&>(w.extra).meta)
+      return std::nullopt;
+    // Refs must go strictly forwards; an archive of an older PBS client
+    // may hold some that do not: those files are read.
+    const uint64_t at = prev->payload_ref->offset;
+    if (last_reused_ && at <= *last_reused_) return std::nullopt;
+    last_reused_ = at;
+    return std::pair(at, at + kHeaderSize + size);
+  }
+
+  Status Flush(bool keep_last) {
+    if (range_start_ == range_end_) return ReplayHeld(std::nullopt);
+    std::optional<IndexedChunk> kept = std::move(last_chunk_);
+    last_chunk_.reset();
+    CV_ASSIGN_OR_RETURN(RangeChunks found, ChunksOfRange(*previous_, range_start_, range_end_));
+    std::vector<IndexedChunk>& chunks = found.chunks;
+    uint64_t padding = found.start_padding + found.end_padding;
+    const uint64_t total = (range_end_ - range_start_) + padding;
+    // A range continuing in the chunk kept back: the bytes of it used
+    // before are not padding.
+    const bool continued = kept && kept->SameEntryAs(chunks.front());
+    if (continued) padding -= kept->size - kept->padding;
+    bool reuse = double(padding) <= kMaxPaddingRatio * double(total);
+    for (size_t i = continued ? 1 : 0; reuse && i < chunks.size(); ++i)
+      reuse = !previous_->usable || previous_->usable(chunks[i].digest);
+    if (!reuse) {
+      last_chunk_ = std::move(kept);
+      return ReplayHeld(std::nullopt);
+    }
+    if (kept) {
+      if (continued) {
+        chunks.front().padding -= kept->size - kept->padding;
+      } else {
+        CV_RETURN_IF_ERROR(Inject({*kept}));
+      }
+    }
+    CV_RETURN_IF_ERROR(ReplayHeld(encoder_.payload_position() + found.start_padding));
+    if (keep_last) {
+      last_chunk_ = chunks.back();
+      chunks.pop_back();
+    }
+    return Inject(chunks);
+  }
+
+  // Writes the entries held, the reusable files as references into the
+  // range that starts at `base` in the new stream, or read if no base.
+  Status ReplayHeld(std::optional<uint64_t> base) {
+    if (last_chunk_) {
+      CV_RETURN_IF_ERROR(Inject({*last_chunk_}));
+      last_chunk_.reset();
+    }
+    std::vector<Held> held = std::move(held_);
+    held_.clear();
+    holding_ = false;
+    held_entries_ = 0;
+    range_start_ = range_end_;
+    for (Held& h : held) {
+      if (h.dir_end) {
+        CV_RETURN_IF_ERROR(EndDirectory());
+        continue;
+      }
+      Fate fate = h.fate;
+      if (fate.reuse_at) fate.reuse_at = base ? std::optional(*base + *fate.reuse_at) : std::nullopt;
+      CV_RETURN_IF_ERROR(Encode(h.w, h.name, fate));
+    }
+    return {};
+  }
+
+  Status Inject(const std::vector<IndexedChunk>& chunks) {
+    std::vector<ReusedChunk> reused;
+    reused.reserve(chunks.size());
+    for (const IndexedChunk& c : chunks) {
+      reused.push_back(ReusedChunk{c.digest, c.size});
+      stats_.reuse.padding += c.padding;
+    }
+    stats_.reuse.chunks_reused += chunks.size();
+    return encoder_.InjectChunks(reused);
+  }
+
+  void OpenPrevious() {
+    auto opened = Accessor::Open(*previous_->meta, previous_->meta_size);
+    if (opened) {
+      accessor_.emplace(std::move(*opened));
+    } else {
+      PreviousFailed(opened.error());
+    }
+    prev_dirs_.push_back(accessor_ ? EnterPrevious(accessor_->root()) : std::nullopt);
+  }
+
+  // The previous archive's table of directory `name` in the current one.
+  std::optional<Accessor::Directory> EnterPrevious(ByteView name) {
+    if (!previous_) return std::nullopt;
+    std::optional<Entry> e = FindPrevious(name);
+    if (!e || e->kind != EntryKind::kDirectory) return std::nullopt;
+    return EnterPrevious(*e);
+  }
+  std::optional<Accessor::Directory> EnterPrevious(const Entry& dir) {
+    if (!accessor_) return std::nullopt;
+    auto table = accessor_->OpenDirectory(dir);
+    if (!table) {
+      PreviousFailed(table.error());
+      return std::nullopt;
+    }
+    return std::move(*table);
+  }
+
+  std::optional<Entry> FindPrevious(ByteView name) {
+    if (!accessor_ || prev_dirs_.empty() || !prev_dirs_.back()) return std::nullopt;
+    auto found = accessor_->Find(*prev_dirs_.back(), name);
+    if (!found) {
+      PreviousFailed(found.error());
+      return std::nullopt;
+    }
+    return std::move(*found);
+  }
+
+  // From here on every file is read; what was decided stands (its chunks
+  // were checked when it was).
+  void PreviousFailed(const Error& e) {
+    // Told, not counted as a warning: the archive is complete.
+    if (observer_)
+      observer_->OnWarning("the previous archive cannot be read (" + e.message() +
+         "): files from here on are read, not reused");
+    accessor_.reset();
+    for (auto& d : prev_dirs_) d.reset();
+  }
+
   const TreeWriteOptions& options_;
+  const PreviousArchive* const previous_;
   Encoder encoder_;
   const bool split_;
   TarObserver* const observer_;
@@ -258,6 +509,18 @@ class TreeWriter {
   dev_t root_dev_ = 0;
   std::set<dev_t> devices_;  // entered besides the root's
   std::map<std::pair<dev_t, ino_t>, std::pair<std::string, uint64_t>> links_;  // path, offset
+  // Metadata change detection: the previous archive's directory tables
+  // along the walk (the root's first; nullopt where it has none), the
+  // entries held and the range of previous payload they reuse.
+  std::optional<Accessor> accessor_;
+  std::vector<std::optional<Accessor::Directory>> prev_dirs_;
+  std::vector<Held> held_;
+  bool holding_ = false;
+  size_t held_entries_ = 0;
+  uint64_t range_start_ = 0, range_end_ = 0;
+  std::optional<IndexedChunk> last_chunk_;
+  std::optional<uint64_t> last_reused_;
+  std::set<std::pair<dev_t, ino_t>> held_links_;
   std::mutex mu_;
   std::map<dev_t, int64_t> magic_ CV_GUARDED_BY(mu_);
 };

@@ -19,6 +19,7 @@
 
 #include "archive/pxar/catalog.h"
 #include "archive/pxar/format.h"
+#include "archive/pxar/reuse.h"
 #include "archive/stream_sink.h"
 #include "chunkvault/tar_observer.h"
 
@@ -34,6 +35,13 @@ struct TreeWriteOptions {
   // archive: a split archive's prelude {"exclude-patterns": "..."}, a
   // unified one's root file .pxarexclude-cli.
   std::vector<std::string> excludes;
+  // Metadata change detection (split archives only; reuse.h): a file
+  // whose metadata and size equal its entry's in this archive is not
+  // read, its data referenced in the previous payload chunks, which join
+  // the new payload stream whole, as PBS's client does (docs/pxar.md).
+  // A previous archive that cannot be read is a warning, and the files
+  // from there on are read. Null: every file is read.
+  const PreviousArchive* previous = nullptr;
 };
 
 // Writes the tree under directory `root`: a split archive (version 2)
