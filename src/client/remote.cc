@@ -43,7 +43,13 @@ class RemoteImpl final : public Remote {
                                       std::chrono::milliseconds(5));
       o.time = std::time(nullptr);
     }
-    return client::StartRemoteBackup(std::move(connection), repo_, o, jobs_, !cache_admit_);
+    auto open_reader = [repo = repo_, creds = creds_](const SnapshotRef& snap)
+        -> Result<std::unique_ptr<SnapshotReader>> {
+      CV_ASSIGN_OR_RETURN(auto c, client::Connection::Open(repo, creds));
+      return client::StartRemoteReader(std::move(c), repo, snap);
+    };
+    return client::StartRemoteBackup(std::move(connection), repo_, o, jobs_, !cache_admit_,
+                                     std::move(open_reader));
   }
 
   // The time of the group's newest snapshot the server lists, 0 if none

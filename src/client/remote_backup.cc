@@ -13,6 +13,7 @@
 
 #include "archive/image.h"
 #include "archive/pxar/catalog.h"
+#include "archive/pxar/input.h"
 #include "archive/pxar/tree_writer.h"
 #include "archive/tar.h"
 #include "chunker/chunk_assembler.h"
@@ -69,6 +70,20 @@ class ArchiveUploader {
     Entry* slot = &entries_.back();
     auto shared = std::make_shared<ByteBuffer>(std::move(chunk));
     pool_.Submit([this, slot, shared] { Store(slot, *shared); });
+    return {};
+  }
+
+  // A chunk the server knows (registered from the previous snapshot's
+  // index), appended by digest: nothing hashed or sent.
+  Status AddKnown(const Digest& digest, uint64_t size) {
+    CV_RETURN_IF_ERROR(FirstError());
+    entries_.push_back(Entry{digest, size});
+    for (BackupProgress* p : {&progress_, &counts_}) {
+      p->chunks.fetch_add(1, std::memory_order_relaxed);
+      p->bytes.fetch_add(size, std::memory_order_relaxed);
+    }
+    std::lock_guard lock(mu_);
+    known_.insert(digest);
     return {};
   }
 
@@ -152,11 +167,12 @@ class ArchiveUploader {
 class RemoteBackupSession final : public BackupSession {
  public:
   RemoteBackupSession(std::unique_ptr<H2Session> h2, SnapshotRef snap, size_t jobs,
-                      const BackupOptions& options)
+                      const BackupOptions& options, OpenReader open_reader)
       : h2_(std::move(h2)),
         snap_(std::move(snap)),
         options_(options),
         blob_key_(options.crypt_mode == CryptMode::kEncrypt ? options.key.get() : nullptr),
+        open_reader_(std::move(open_reader)),
         pool_(jobs, jobs) {}
 
   Status Begin() {
@@ -173,7 +189,10 @@ class RemoteBackupSession final : public BackupSession {
         const bool same_key =
             made_with &&
             (!*made_with || (options_.key && **made_with == options_.key->fingerprint()));
-        if (same_key) previous_ = std::move(*m);
+        if (same_key) {
+          previous_ = std::move(*m);
+          previous_time_ = time->get<int64_t>();
+        }
       }
     }
     return {};
@@ -214,10 +233,18 @@ class RemoteBackupSession final : public BackupSession {
       if (stats) *stats = tree_stats;
       return CloseDynamic(*writer);
     }
-    // Two writers at once, as PBS's client uploads the pair.
+    // Two writers at once, as PBS's client uploads the pair; opening the
+    // payload's registers the previous payload chunks with the server.
     CV_ASSIGN_OR_RETURN(auto meta, OpenDynamic(stem + ".mpxar.didx", chunk_size));
     CV_ASSIGN_OR_RETURN(auto payload, OpenDynamic(stem + ".ppxar.didx", chunk_size));
-    StreamSinkOf<ChunkAssembler> meta_sink(meta->assembler), payload_sink(payload->assembler);
+    std::unique_ptr<Previous> previous;
+    if (options.mode == ChangeDetection::kMetadata)
+      previous = OpenPrevious(stem, payload->previous_chunks, observer);
+    if (previous) tree.previous = &previous->archive;
+    StreamSinkOf<ChunkAssembler> meta_sink(meta->assembler);
+    StreamSinkOf<ChunkAssembler> payload_sink(
+        payload->assembler,
+        [&](const ReusedChunk& c) { return payload->up.AddKnown(c.digest, c.size); });
     CV_ASSIGN_OR_RETURN(TarStats tree_stats,
                         pxar::WriteTree(dir, tree, meta_sink, &payload_sink, observer));
     if (stats) *stats = tree_stats;
@@ -235,12 +262,12 @@ class RemoteBackupSession final : public BackupSession {
                   "at its default");
     const std::string name = archive + ".fidx";
     CV_ASSIGN_OR_RETURN(ImageSource source, ImageSource::Open(path));
-    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
+    CV_ASSIGN_OR_RETURN(auto previous, PreviousChunks(name));
     CV_ASSIGN_OR_RETURN(nlohmann::json wid, h2_->Call("POST", "/fixed_index",
                                                       {{"archive-name", name},
                                                        {"size", std::to_string(source.size())}}));
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
-    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", std::move(known), progress_,
+    ArchiveUploader up(*h2_, pool_, wid.get<int64_t>(), "fixed", DigestsOf(previous), progress_,
                        blob_key_);
     uint64_t total = 0;
     for (;;) {
@@ -326,10 +353,12 @@ class RemoteBackupSession final : public BackupSession {
   // and the assembler that cuts them.
   struct DynamicWriter {
     DynamicWriter(RemoteBackupSession& s, std::string file_name, int64_t id, uint64_t chunk_size,
-                  std::unordered_set<Digest, DigestHash> known)
+                  std::vector<ChunkRef> previous)
         : name(std::move(file_name)),
           wid(id),
-          up(*s.h2_, s.pool_, wid, "dynamic", std::move(known), s.progress_, s.blob_key_),
+          previous_chunks(std::move(previous)),
+          up(*s.h2_, s.pool_, wid, "dynamic", DigestsOf(previous_chunks), s.progress_,
+             s.blob_key_),
           assembler(chunk_size, s.pool_.size() + s.pool_.max_queued(),
                     [this, &s](ByteBuffer c) -> Status {
                       CV_RETURN_IF_ERROR(up.Add(std::move(c)));
@@ -338,18 +367,91 @@ class RemoteBackupSession final : public BackupSession {
                     }) {}
     const std::string name;
     const int64_t wid;
+    const std::vector<ChunkRef> previous_chunks;  // of the previous snapshot's same file
     ArchiveUploader up;
     ChunkAssembler assembler;
   };
 
   Result<std::unique_ptr<DynamicWriter>> OpenDynamic(const std::string& name, uint64_t chunk_size) {
-    CV_ASSIGN_OR_RETURN(auto known, KnownChunks(name));
+    CV_ASSIGN_OR_RETURN(std::vector<ChunkRef> previous, PreviousChunks(name));
     CV_ASSIGN_OR_RETURN(nlohmann::json wid,
                         h2_->Call("POST", "/dynamic_index", {{"archive-name", name}}));
     if (!wid.is_number_integer()) return Fail(ErrorCode::kNetwork, "the server gave no writer id");
     return std::make_unique<DynamicWriter>(*this, name, wid.get<int64_t>(), chunk_size,
-                                           std::move(known));
+                                           std::move(previous));
   }
+
+  // The previous snapshot's split archive "<stem>.pxar" for metadata
+  // change detection: its metadata stream read at random over a reader
+  // session on the previous snapshot (the chunks decoded and checked
+  // here), its payload index as `previous` gave it (which registered its
+  // chunks with the server: appending them is allowed). Null, every file
+  // read, without one or if it cannot be used (told to `observer`).
+  struct Previous {
+    std::unique_ptr<SnapshotReader> reader;
+    std::unique_ptr<pxar::ChunkedInput> meta;
+    pxar::PreviousArchive archive;
+  };
+  std::unique_ptr<Previous> OpenPrevious(const std::string& stem,
+                                         const std::vector<ChunkRef>& payload_chunks,
+                                         TarObserver* observer) {
+    const std::string meta_name = stem + ".mpxar.didx", payload_name = stem + ".ppxar.didx";
+    if (!previous_ || !open_reader_) return nullptr;
+    const ManifestFile* meta_file = previous_->Find(meta_name);
+    const ManifestFile* payload_file = previous_->Find(payload_name);
+    if (!meta_file || !payload_file || meta_file->crypt_mode != options_.crypt_mode ||
+        payload_file->crypt_mode != options_.crypt_mode || payload_chunks.empty())
+      return nullptr;
+    const SnapshotRef snap{snap_.group, previous_time_};
+    auto opened = OpenPreviousMeta(snap, *meta_file);
+    if (!opened) {
+      if (observer)
+        observer->OnWarning("the last backup " + snap.ToString() + " cannot be reused (" +
+                            opened.error().message() +
+                            "): every file is read (change detection mode data)");
+      return nullptr;
+    }
+    std::unique_ptr<Previous> p = std::move(*opened);
+    for (const ChunkRef& c : payload_chunks) {
+      p->archive.payload_ends.push_back(c.offset + c.size);
+      p->archive.payload_digests.push_back(c.digest);
+    }
+    return p;
+  }
+
+  Result<std::unique_ptr<Previous>> OpenPreviousMeta(const SnapshotRef& snap,
+                                                     const ManifestFile& file) {
+    auto p = std::make_unique<Previous>();
+    CV_ASSIGN_OR_RETURN(p->reader, open_reader_(snap));
+    CV_ASSIGN_OR_RETURN(Bytes raw, p->reader->ReadFile(file.filename));
+    CV_ASSIGN_OR_RETURN(DynamicIndex index, DynamicIndex::Parse(raw));
+    if (index.size() != file.size || index.stored_csum != file.csum)
+      return Fail(ErrorCode::kCorrupt, file.filename + " does not match the manifest");
+    std::vector<uint64_t> ends;
+    std::vector<Digest> digests;
+    for (const DynamicEntry& e : index.entries) {
+      ends.push_back(e.end);
+      digests.push_back(e.digest);
+    }
+    const CryptKey* key = file.crypt_mode == CryptMode::kEncrypt ? options_.key.get() : nullptr;
+    SnapshotReader* reader = p->reader.get();
+    p->meta = std::make_unique<pxar::ChunkedInput>(
+        std::move(ends),
+        [reader, key, digests = std::move(digests)](size_t i, uint64_t size) -> Result<Bytes> {
+          CV_ASSIGN_OR_RETURN(Bytes raw, reader->ReadChunk(digests[i]));
+          CV_ASSIGN_OR_RETURN(Bytes data, DecodeChunk(raw, digests[i], key));
+          if (data.size() != size)
+            return Fail(ErrorCode::kCorrupt, "chunk " + ToHex(digests[i]) + " holds " +
+                                                 std::to_string(data.size()) +
+                                                 " bytes, the index says " + std::to_string(size));
+          return data;
+        },
+        "archive " + file.filename + " of " + snap.ToString());
+    p->archive.meta = p->meta.get();
+    p->archive.meta_size = p->meta->size();
+    return p;
+  }
+
 
   // PBS's catalog of the legacy pxar archives, begun with the first.
   Result<pxar::CatalogWriter*> CatalogFor() {
@@ -383,14 +485,20 @@ class RemoteBackupSession final : public BackupSession {
 
   // The digests of the previous snapshot's archive of this name, which the
   // server then lets this session append without an upload.
-  Result<std::unordered_set<Digest, DigestHash>> KnownChunks(const std::string& name) {
-    std::unordered_set<Digest, DigestHash> known;
-    if (!previous_ || !previous_->Find(name)) return known;
+  // The chunks of the previous snapshot's file `name` (none without one),
+  // which the server registers as known when it hands out the index.
+  Result<std::vector<ChunkRef>> PreviousChunks(const std::string& name) {
+    if (!previous_ || !previous_->Find(name)) return std::vector<ChunkRef>();
     auto raw = h2_->Start("GET", "/previous", {{"archive-name", name}}, {}, "").get();
-    if (!raw || raw->status != 200) return known;
-    if (auto chunks = IndexChunks(name, raw->body))
-      for (const ChunkRef& c : *chunks) known.insert(c.digest);
-    return known;
+    if (!raw || raw->status != 200) return std::vector<ChunkRef>();
+    auto chunks = IndexChunks(name, raw->body);
+    return chunks ? std::move(*chunks) : std::vector<ChunkRef>();
+  }
+
+  static std::unordered_set<Digest, DigestHash> DigestsOf(const std::vector<ChunkRef>& chunks) {
+    std::unordered_set<Digest, DigestHash> digests;
+    for (const ChunkRef& c : chunks) digests.insert(c.digest);
+    return digests;
   }
 
   Status Append(const char* kind, int64_t wid,
@@ -444,7 +552,9 @@ class RemoteBackupSession final : public BackupSession {
   SnapshotRef snap_;
   const BackupOptions options_;
   const CryptKey* const blob_key_;  // chunks and blobs are encrypted with it
-  std::optional<Manifest> previous_;
+  const OpenReader open_reader_;
+  std::optional<Manifest> previous_;  // the group's last backup's, if this key may read it
+  int64_t previous_time_ = 0;
   std::vector<ManifestFile> files_;
   std::vector<ArchiveSummary> summaries_;
   BackupProgress progress_;
@@ -460,7 +570,7 @@ class RemoteBackupSession final : public BackupSession {
 Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connection> connection,
                                                          const Repository& repo,
                                                          const BackupOptions& options, size_t jobs,
-                                                         bool no_cache) {
+                                                         bool no_cache, OpenReader open_reader) {
   CV_RETURN_IF_ERROR(CheckBackupId(options.id));
   CV_RETURN_IF_ERROR(CheckCryptOptions(options.crypt_mode, options.key.get()));
   SnapshotRef snap{BackupGroup{options.ns, options.type, options.id}, 0};
@@ -475,8 +585,8 @@ Result<std::unique_ptr<BackupSession>> StartRemoteBackup(std::unique_ptr<Connect
   if (!options.ns.is_root()) query.emplace_back("ns", options.ns.ToString());
   CV_ASSIGN_OR_RETURN(
       auto h2, connection->Upgrade("/api2/json/backup", query, "proxmox-backup-protocol-v1"));
-  auto session = std::make_unique<RemoteBackupSession>(std::move(h2), snap,
-                                                       std::max<size_t>(jobs, 8), options);
+  auto session = std::make_unique<RemoteBackupSession>(
+      std::move(h2), snap, std::max<size_t>(jobs, 8), options, std::move(open_reader));
   CV_RETURN_IF_ERROR(session->Begin());
   return std::unique_ptr<BackupSession>(std::move(session));
 }

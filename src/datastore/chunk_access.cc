@@ -75,6 +75,17 @@ class CachedChunkAccess final : public ChunkAccess {
     return cache->TouchIfKnown(digest);
   }
 
+  Result<bool> MarkUsedIfStored(const Digest& digest) override {
+    CV_ASSIGN_OR_RETURN(ChunkCache * cache, cache_());
+    CV_ASSIGN_OR_RETURN(auto lock, local_->LockDir(digest, /*exclusive=*/false));
+    CV_ASSIGN_OR_RETURN(bool known, cache->TouchIfKnown(digest));
+    if (known) return true;
+    CV_ASSIGN_OR_RETURN(auto object, backend_->Head(ChunkKey(prefix_, digest)));
+    if (!object) return false;
+    CV_RETURN_IF_ERROR(cache->Mark(digest));  // a new marker: marked used now
+    return true;
+  }
+
   Result<InsertResult> Insert(const Digest& digest, ByteView blob) override {
     CV_ASSIGN_OR_RETURN(auto lock, local_->LockDir(digest, /*exclusive=*/false));
     auto created = backend_->Put(ChunkKey(prefix_, digest), blob, PutMode::kIfAbsent);

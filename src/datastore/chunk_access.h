@@ -31,6 +31,10 @@ class ChunkAccess {
   // If the chunk is stored, marks it used (touches its atime, as PBS does
   // for a chunk a backup re-uses) and returns true.
   virtual Result<bool> TouchIfPresent(const Digest& digest) = 0;
+  // TouchIfPresent for a chunk about to be named without being uploaded
+  // (reused whole by digest): where the local side does not know it, the
+  // authoritative copy is asked (a bucket: HEAD) and, if there, marked.
+  virtual Result<bool> MarkUsedIfStored(const Digest& digest) { return TouchIfPresent(digest); }
 
   // Stores an encoded chunk (a DataBlob) under its digest.
   virtual Result<InsertResult> Insert(const Digest& digest, ByteView blob) = 0;

@@ -45,7 +45,7 @@ Result<std::unique_ptr<PreviousSplit>> PreviousSplit::Open(DatastoreImpl& ds,
     a.payload_digests.push_back(c.digest);
   }
   a.usable = [access](const Digest& digest) {
-    auto present = access->TouchIfPresent(digest);
+    auto present = access->MarkUsedIfStored(digest);
     return present && *present;
   };
   return p;

@@ -309,7 +309,10 @@ TEST_F(ClientConnectionTest, TheCliBacksUpThroughTheServer) {
 
 // pxar through the server: the client encodes both streams and sends
 // them over two writers at once; the restore reads them back through the
-// reader protocol; an unchanged tree uploads nothing the second time.
+// reader protocol. An unchanged tree is not read again (metadata change
+// detection: the previous metadata over a reader session, the previous
+// payload chunks appended by digest), and from the third backup on
+// nothing is uploaded.
 TEST_F(ClientConnectionTest, PxarArchivesThroughTheServer) {
   const std::string tree = tmp_ / "tree";
   ::chunkvault::testing::MakeSampleTree(tree);
@@ -326,7 +329,22 @@ TEST_F(ClientConnectionTest, PxarArchivesThroughTheServer) {
   ASSERT_EQ(first["archives"].size(), 2u);
   EXPECT_EQ(first["archives"][0]["filename"], "root.ppxar.didx");
   EXPECT_EQ(first["archives"][1]["filename"], "root.mpxar.didx");
-  EXPECT_EQ(backup()["new-chunks"], 0);
+  EXPECT_FALSE(first.contains("reuse"));
+  const nlohmann::json second = backup();
+  ASSERT_TRUE(second.contains("reuse")) << second.dump();
+  EXPECT_GT(second["reuse"]["files-reused"].get<uint64_t>(), 5u) << second.dump();
+  EXPECT_EQ(second["reuse"]["bytes-read"], 0) << second.dump();
+  EXPECT_LT(second["new-bytes"].get<uint64_t>(), 8192u) << second.dump();
+  const nlohmann::json third = backup();
+  EXPECT_EQ(third["new-chunks"], 0) << third.dump();
+  EXPECT_EQ(third["reuse"]["bytes-read"], 0) << third.dump();
+  for (const auto& [reused, dir] : {std::pair(second, "two"), std::pair(third, "three")}) {
+    auto r = ::chunkvault::testing::Run({CV_BINARY, "restore", "--repository", repo,
+                                         reused["snapshot"], "root.pxar", tmp_ / dir},
+                                        env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(::chunkvault::testing::CompareTrees(tree, tmp_ / dir), std::vector<std::string>{});
+  }
   const std::string snap = first["snapshot"];
   auto one = ::chunkvault::testing::Run(
       {CV_BINARY, "restore", "--repository", repo, snap, "root.pxar", tmp_ / "one"}, env);

@@ -166,6 +166,30 @@ TEST_F(CryptCli, DedupHoldsWithinAKeyAndNeverAcrossKeys) {
   EXPECT_EQ(plain["new-chunks"], plain["chunks"]);
 }
 
+// Metadata change detection reuses an encrypted archive's chunks only
+// under the key that made them: another key, or none, reads every file.
+TEST_F(CryptCli, ChangeDetectionReusesOnlyUnderTheSameKey) {
+  const std::string key = MakeKey("k.json");
+  const std::string other = MakeKey("other.json", "pbkdf2");
+  auto pxar = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"backup", "--json", "--backup-id", "px"});
+    args.push_back("root.pxar:" + (tmp_ / "src"));
+    return cv(args);
+  };
+  ASSERT_EQ(pxar({"--keyfile", key}).exit_code, 0);
+  nlohmann::json again = Json(pxar({"--keyfile", key}));
+  ASSERT_TRUE(again.contains("reuse")) << again.dump();
+  EXPECT_GT(again["reuse"]["files-reused"].get<uint64_t>(), 5u);
+  EXPECT_EQ(again["reuse"]["bytes-read"], 0);
+  RunResult r = pxar({"--keyfile", other});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(Json(r).contains("reuse")) << r.out;
+  EXPECT_NE(r.err.find("cannot be reused"), std::string::npos) << r.err;
+  r = pxar({"--crypt-mode", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(Json(r).contains("reuse")) << r.out;
+}
+
 TEST_F(CryptCli, VerifySaysWhatItCheckedWithAndWithoutTheKey) {
   const std::string key = MakeKey("k.json");
   const std::string snap = Backup({"--keyfile", key})["snapshot"];

@@ -24,4 +24,30 @@ Result<ByteView> SequentialInput::ReadAt(uint64_t offset, size_t max) {
   return piece_.subspan(at, std::min(max, piece_.size() - at));
 }
 
+ChunkedInput::ChunkedInput(std::vector<uint64_t> ends, Fetch fetch, std::string context)
+    : ends_(std::move(ends)), fetch_(std::move(fetch)), context_(std::move(context)) {}
+
+Result<ByteView> ChunkedInput::ReadAt(uint64_t offset, size_t max) {
+  if (offset >= size()) return ByteView();
+  // The first piece ending after `offset` holds it.
+  const size_t index = size_t(std::upper_bound(ends_.begin(), ends_.end(), offset) - ends_.begin());
+  const uint64_t start = index == 0 ? 0 : ends_[index - 1];
+  auto kept =
+      std::find_if(kept_.begin(), kept_.end(), [&](const Kept& k) { return k.index == index; });
+  if (kept == kept_.end()) {
+    Result<Bytes> data = fetch_(index, ends_[index] - start);
+    if (!data) return std::unexpected(std::move(data).error().Context(context_));
+    if (data->size() != ends_[index] - start)
+      return Fail(ErrorCode::kInternal, context_ + ": a chunk of the wrong size was fetched");
+    ++fetched_;
+    kept_.push_front(Kept{index, std::make_shared<const Bytes>(std::move(*data))});
+    if (kept_.size() > kKept) kept_.pop_back();
+  } else if (kept != kept_.begin()) {
+    kept_.splice(kept_.begin(), kept_, kept);
+  }
+  last_ = kept_.front().data;
+  const size_t at = size_t(offset - start);
+  return ByteView(*last_).subspan(at, std::min(max, last_->size() - at));
+}
+
 }  // namespace chunkvault::pxar

@@ -1,13 +1,16 @@
 // Where the pxar decoder's bytes come from: a stream read by offset,
 // sequentially (an archive's chunks in order) or at random (in memory, or
-// through an index, to read a part of an archive).
+// through an index's chunks, to read a part of an archive).
 //
 // Thread-safety: one thread.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "chunkvault/bytes.h"
 #include "chunkvault/status.h"
@@ -59,6 +62,36 @@ class SequentialInput final : public Input {
   ByteView piece_;
   uint64_t piece_start_ = 0;  // the stream offset of piece_'s first byte
   bool ended_ = false;
+};
+
+// A stream stored as consecutive pieces (an index's chunks), read at
+// random: `fetch` gives piece i's bytes, exactly `size` of them or an
+// error naming the piece (its digest), when first read; the few most
+// recently read are kept, so reading on through a piece fetches it once.
+class ChunkedInput : public Input {
+ public:
+  using Fetch = std::function<Result<Bytes>(size_t index, uint64_t size)>;
+  ChunkedInput(std::vector<uint64_t> ends, Fetch fetch, std::string context);
+
+  Result<ByteView> ReadAt(uint64_t offset, size_t max) override;
+  std::shared_ptr<const void> Keep() override { return last_; }
+
+  uint64_t size() const { return ends_.empty() ? 0 : ends_.back(); }
+  uint64_t chunks_fetched() const { return fetched_; }
+
+ private:
+  static constexpr size_t kKept = 4;
+  struct Kept {
+    size_t index;
+    std::shared_ptr<const Bytes> data;
+  };
+
+  const std::vector<uint64_t> ends_;
+  const Fetch fetch_;
+  const std::string context_;
+  uint64_t fetched_ = 0;
+  std::list<Kept> kept_;  // most recently read first
+  std::shared_ptr<const Bytes> last_;
 };
 
 }  // namespace chunkvault::pxar
