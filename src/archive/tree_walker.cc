@@ -13,11 +13,13 @@ namespace chunkvault {
 
 void ArchiveEntryFree::operator()(struct archive_entry* e) const { archive_entry_free(e); }
 
-TreeWalker::TreeWalker(std::string root, Prepare prepare, Descend descend, Filter* filter)
+TreeWalker::TreeWalker(std::string root, Prepare prepare, Descend descend, Filter* filter,
+                       bool read_ahead)
     : root_(std::move(root)),
       prepare_(std::move(prepare)),
       descend_(std::move(descend)),
-      filter_(filter) {
+      filter_(filter),
+      read_ahead_(read_ahead) {
   for (unsigned i = 0; i < kDescribers; ++i)
     describers_.emplace_back([this, i] { DescribeLoop(i); });
   lister_ = std::thread([this] { List(); });
@@ -163,7 +165,7 @@ void TreeWalker::Describe(Slot& s, unsigned index) {
     if (!e.fd) e.fd = OpenForReading(dir_fd, s.name.c_str(), 0);
     if (!e.fd) {
       e.warning = "cannot open " + e.path + ": " + std::strerror(errno) + " (skipped)";
-    } else if (e.st.st_size > 0) {
+    } else if (e.st.st_size > 0 && read_ahead_) {
       const uint64_t bytes = std::min<uint64_t>(uint64_t(e.st.st_size), kReadAhead);
       {
         // A file too big for the budget still goes once it is the front,

@@ -131,9 +131,11 @@ class TreeWalker {
   };
 
   // `root` must have been checked to be a directory; `filter` (may be
-  // null) must outlive the walker.
+  // null) must outlive the walker. Without `read_ahead`, no file's data
+  // is asked for ahead (most of them will not be read: metadata change
+  // detection).
   explicit TreeWalker(std::string root, Prepare prepare = nullptr, Descend descend = nullptr,
-                      Filter* filter = nullptr);
+                      Filter* filter = nullptr, bool read_ahead = true);
   ~TreeWalker();  // stops the walk
   TreeWalker(const TreeWalker&) = delete;
   TreeWalker& operator=(const TreeWalker&) = delete;
@@ -179,6 +181,7 @@ class TreeWalker {
   const Prepare prepare_;
   const Descend descend_;
   Filter* const filter_;
+  const bool read_ahead_;
 
   // Lock order: mu_ alone; no system call or hook runs under it.
   std::mutex mu_;

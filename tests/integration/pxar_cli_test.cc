@@ -12,6 +12,7 @@
 #include "chunkvault/manifest.h"
 #include "support/cli_runner.h"
 #include "support/process.h"
+#include "support/store_check.h"
 #include "support/tree_util.h"
 
 namespace chunkvault {
@@ -96,6 +97,35 @@ TEST_F(PxarCli, AnUnchangedTreeIsNotReadAgain) {
   j = Backup({"--change-detection-mode", "data", "root.pxar:" + src});
   EXPECT_FALSE(j.contains("reuse")) << j.dump();
   EXPECT_EQ(j["new-chunks"], 0) << j.dump();
+}
+
+// A last backup that cannot be reused is a message, not a failure: every
+// file is read instead. Its index damaged: it is not opened; its chunks
+// gone: its metadata fails to read part-way.
+TEST_F(PxarCli, ADamagedLastBackupMeansReadingEverything) {
+  const std::string src = tmp_ / "src";
+  const std::string first = Backup({"root.pxar:" + src})["snapshot"];
+  const std::string index = runner_->store() + "/" + first + "/root.mpxar.didx";
+  std::string raw = testing::ReadFile(index);
+  raw[raw.size() - 1] ^= 1;
+  fs::permissions(index, fs::perms::owner_write, fs::perm_options::add);
+  testing::WriteFile(index, raw);
+  RunResult r = cv({"backup", "--json", "--backup-id", "box", "root.pxar:" + src});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cannot be reused"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(first), std::string::npos) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j.contains("reuse")) << r.out;
+  for (const std::string& chunk : testing::ChunkFilePaths(runner_->store())) fs::remove(chunk);
+  r = cv({"backup", "--json", "--backup-id", "box", "root.pxar:" + src});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("previous archive cannot be read"), std::string::npos) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["reuse"]["files-reused"], 0) << r.out;
+  EXPECT_GT(j["reuse"]["bytes-read"].get<uint64_t>(), 0u) << r.out;
+  r = cv({"restore", j["snapshot"], "root.pxar", tmp_ / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(src, tmp_ / "out"), std::vector<std::string>{});
 }
 
 TEST_F(PxarCli, LegacyModeWritesOneUnifiedArchive) {

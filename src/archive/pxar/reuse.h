@@ -30,7 +30,8 @@ struct PreviousArchive {
   std::vector<Digest> payload_digests;
   // Whether a chunk may be reused: still stored and not marked bad; a
   // chunk said to be usable is marked as in use (for garbage collection)
-  // by the call. Null: every chunk is.
+  // by the call. Asked once per chunk, before a file in it is taken as
+  // reusable. Null: every chunk is.
   std::function<bool(const Digest&)> usable;
 };
 

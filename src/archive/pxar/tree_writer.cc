@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -73,7 +74,8 @@ class TreeWriter {
     ExcludeRules rules(std::move(patterns));
     TreeWalker walker(
         root, [this](WalkEntry& w, const EntryAccess& at, unsigned) { Prepare(w, at); },
-        [this](int fd, const struct stat& dir) { return Descend(fd, dir); }, &rules);
+        [this](int fd, const struct stat& dir) { return Descend(fd, dir); }, &rules,
+        /*read_ahead=*/previous_ == nullptr);
     std::optional<WalkEntry> top = walker.Next();
     if (!top) return Fail(ErrorCode::kInternal, "the tree walker lost the root");
     if (!top->warning.empty()) return Fail(ErrorCode::kIo, top->warning);
@@ -273,6 +275,7 @@ class TreeWriter {
       ++stats_.reuse.files_reused;
       stats_.reuse.bytes_reused += size;
     } else {
+      if (!w.fd && !Reopen(w)) return {};
       CV_ASSIGN_OR_RETURN(offset, encoder_.BeginFile(name, meta, size));
       CV_RETURN_IF_ERROR(CopyFileData(
           w.fd.get(), w.path, size, [this] { return encoder_.FileSpace(); },
@@ -292,6 +295,24 @@ class TreeWriter {
     w.fd.reset();
     if (st.st_nlink > 1) links_.emplace(inode, std::pair(path, offset));
     return {};
+  }
+
+  // A held file to be read after all, whose descriptor was given back:
+  // opened again by path, and only if it is still the file listed.
+  bool Reopen(WalkEntry& w) {
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    UniqueFd fd(::open(w.path.c_str(), flags | O_NOATIME));
+    if (!fd && errno == EPERM) fd.reset(::open(w.path.c_str(), flags));
+    struct stat now;
+    if (!fd || ::fstat(fd.get(), &now) != 0 || now.st_dev != w.st.st_dev ||
+        now.st_ino != w.st.st_ino || !S_ISREG(now.st_mode)) {
+      Warn("cannot read " + w.path + ": " +
+           (fd ? std::string("replaced since it was listed") : std::strerror(errno)) +
+           " (skipped)");
+      return false;
+    }
+    w.fd = std::move(fd);
+    return true;
   }
 
   Status LeaveDirectory() {
@@ -321,12 +342,17 @@ class TreeWriter {
     Bytes name;
     Fate fate;  // reuse_at: from the range's start
   };
-  // Entries held at most (PBS: 512), each regular file with its
-  // descriptor open, besides the walker's (TreeWalker::kMaxDescriptors).
-  static constexpr size_t kMaxHeld = 256;
+  // Entries held at most: a run's chunks are judged together, and a short
+  // run pays the padding of its last chunk whole (about 0.5 KiB each).
+  // A reusable file gives its descriptor back when held (it is opened
+  // again if it must be read after all); other regular files keep theirs,
+  // at most kMaxHeldFds besides the walker's (TreeWalker::kMaxDescriptors).
+  static constexpr size_t kMaxHeld = 65536;
+  static constexpr size_t kMaxHeldFds = 256;
 
   Status AddDetectingChanges(WalkEntry w, ByteView name) {
-    if (held_entries_ >= kMaxHeld) CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
+    if (held_entries_ >= kMaxHeld || held_fds_ >= kMaxHeldFds)
+      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
     const struct stat& st = w.st;
     if (S_ISREG(st.st_mode)) {
       if (st.st_nlink > 1 && !held_links_.emplace(st.st_dev, st.st_ino).second) {
@@ -359,6 +385,8 @@ class TreeWriter {
   void Hold(WalkEntry w, ByteView name, const Fate& fate) {
     holding_ = true;
     ++held_entries_;
+    if (fate.reuse_at) w.fd.reset();
+    if (w.fd) ++held_fds_;
     held_.push_back(Held{false, std::move(w), Bytes(name.begin(), name.end()), fate});
   }
 
@@ -376,10 +404,28 @@ class TreeWriter {
       return std::nullopt;
     // Refs must go strictly forwards; an archive of an older PBS client
     // may hold some that do not: those files are read.
-    const uint64_t at = prev->payload_ref->offset;
+    const uint64_t at = prev->payload_ref->offset, end = at + kHeaderSize + size;
     if (last_reused_ && at <= *last_reused_) return std::nullopt;
+    if (!ChunksUsable(at, end)) return std::nullopt;
     last_reused_ = at;
-    return std::pair(at, at + kHeaderSize + size);
+    return std::pair(at, end);
+  }
+
+  // Whether every previous payload chunk holding [start, end) may be
+  // reused: each asked once (PreviousArchive::usable marks it used).
+  bool ChunksUsable(uint64_t start, uint64_t end) {
+    const std::vector<uint64_t>& ends = previous_->payload_ends;
+    if (chunk_usable_.empty()) chunk_usable_.assign(ends.size(), 0);
+    for (size_t i = size_t(std::upper_bound(ends.begin(), ends.end(), start) - ends.begin());
+         i < ends.size(); ++i) {
+      if (chunk_usable_[i] == 0)
+        chunk_usable_[i] = !previous_->usable || previous_->usable(previous_->payload_digests[i])
+                               ? 1
+                               : -1;
+      if (chunk_usable_[i] < 0) return false;
+      if (ends[i] >= end) return true;
+    }
+    return false;  // past the index: ChunksOfRange will say so
   }
 
   Status Flush(bool keep_last) {
@@ -394,10 +440,7 @@ class TreeWriter {
     // before are not padding.
     const bool continued = kept && kept->SameEntryAs(chunks.front());
     if (continued) padding -= kept->size - kept->padding;
-    bool reuse = double(padding) <= kMaxPaddingRatio * double(total);
-    for (size_t i = continued ? 1 : 0; reuse && i < chunks.size(); ++i)
-      reuse = !previous_->usable || previous_->usable(chunks[i].digest);
-    if (!reuse) {
+    if (double(padding) > kMaxPaddingRatio * double(total)) {
       last_chunk_ = std::move(kept);
       return ReplayHeld(std::nullopt);
     }
@@ -427,6 +470,7 @@ class TreeWriter {
     held_.clear();
     holding_ = false;
     held_entries_ = 0;
+    held_fds_ = 0;
     range_start_ = range_end_;
     for (Held& h : held) {
       if (h.dir_end) {
@@ -516,10 +560,11 @@ class TreeWriter {
   std::vector<std::optional<Accessor::Directory>> prev_dirs_;
   std::vector<Held> held_;
   bool holding_ = false;
-  size_t held_entries_ = 0;
+  size_t held_entries_ = 0, held_fds_ = 0;
   uint64_t range_start_ = 0, range_end_ = 0;
   std::optional<IndexedChunk> last_chunk_;
   std::optional<uint64_t> last_reused_;
+  std::vector<int8_t> chunk_usable_;  // per previous payload chunk: 0 not asked, 1 yes, -1 no
   std::set<std::pair<dev_t, ino_t>> held_links_;
   std::mutex mu_;
   std::map<dev_t, int64_t> magic_ CV_GUARDED_BY(mu_);
