@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "chunkvault/chunk_path.h"
+#include "chunkvault/index.h"
 #include "s3/s3_store_fixture.h"
 
 namespace chunkvault::testing {
@@ -100,6 +102,30 @@ TEST_F(S3Pxar, ABackupAfterAChangeReadsAndUploadsOnlyTheChange) {
 
   RemoveLocalChunks(tmp_ / "store");
   RunResult all = cv_->Run({"restore", third["snapshot"], "root.pxar", tmp_ / "all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(CompareTrees(tmp_ / "tree", tmp_ / "all"), std::vector<std::string>{});
+}
+
+// A last backup whose metadata chunks are gone from the bucket (and the
+// cache): the backup says so and reads every file; the snapshot restores.
+TEST_F(S3Pxar, ALastBackupWithItsMetadataGoneMeansReadingEverything) {
+  const nlohmann::json first =
+      Json({"backup", "--json", "--chunk-size", "256K", "root.pxar:" + (tmp_ / "tree")});
+  // The metadata index's chunks, deleted from the bucket.
+  const std::string index =
+      ReadFile(tmp_ / ("store/" + first["snapshot"].get<std::string>() + "/root.mpxar.didx"));
+  auto parsed = DynamicIndex::Parse(AsBytes(index));
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  for (const DynamicEntry& e : parsed->entries)
+    ASSERT_TRUE(bucket_->Delete(name_ + "/" + ChunkRelPath(e.digest)));
+  RemoveLocalChunks(tmp_ / "store");
+  RunResult r = cv_->Run(
+      {"backup", "--json", "--chunk-size", "256K", "root.pxar:" + (tmp_ / "tree")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("previous archive cannot be read"), std::string::npos) << r.err;
+  const nlohmann::json second = CliRunner::Json(r);
+  EXPECT_EQ(second["reuse"]["files-reused"], 0) << r.out;
+  RunResult all = cv_->Run({"restore", second["snapshot"], "root.pxar", tmp_ / "all"});
   ASSERT_EQ(all.exit_code, 0) << all.err;
   EXPECT_EQ(CompareTrees(tmp_ / "tree", tmp_ / "all"), std::vector<std::string>{});
 }
