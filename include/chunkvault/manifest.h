@@ -31,7 +31,10 @@ inline constexpr char kManifestBlobName[] = "index.json.blob";
 // Where chunkvault keeps its own fields in "unprotected" (PBS keeps the
 // object as it is): {"file-sha256": {"<file name>": "<64 hex>", ...}}, the
 // SHA-256 of each index file, so that a flipped bit anywhere in one is
-// noticed (PBS's index checksum skips the header's uuid and ctime).
+// noticed (PBS's index checksum skips the header's uuid and ctime); and
+// {"logical-size": {"<file name>": N}}, the bytes an index's contents
+// hold for the reader where they are fewer than its size (a payload
+// index reusing chunks whole, with bytes no file references).
 inline constexpr char kManifestExtKey[] = "chunkvault";
 
 // A file a snapshot may list: a plain name in PBS's archive name form
@@ -59,6 +62,9 @@ struct Manifest {
   const ManifestFile* Find(std::string_view filename) const;
   // The SHA-256 of a file's bytes that chunkvault recorded at backup, if any.
   std::optional<Digest> RecordedFileDigest(std::string_view filename) const;
+  // A file's logical size: the one recorded at backup, else its size.
+  uint64_t LogicalSize(const ManifestFile& file) const;
+  void RecordLogicalSize(const std::string& filename, uint64_t size);
 
   // The key the manifest was signed with, from "unprotected":
   // "key-fingerprint" (kCorrupt if it is not a fingerprint).

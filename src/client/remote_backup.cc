@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <unordered_set>
 
@@ -250,6 +251,8 @@ class RemoteBackupSession final : public BackupSession {
     if (stats) *stats = tree_stats;
     CV_ASSIGN_OR_RETURN(ArchiveSummary p, CloseDynamic(*payload));
     CV_ASSIGN_OR_RETURN(ArchiveSummary m, CloseDynamic(*meta));
+    if (tree_stats.reuse.padding > 0 && tree_stats.reuse.padding <= p.size)
+      logical_sizes_[p.file_name] = p.size - tree_stats.reuse.padding;
     return CombinedSummary(archive, p, m);
   }
 
@@ -329,6 +332,7 @@ class RemoteBackupSession final : public BackupSession {
     m.backup_id = snap_.group.id;
     m.backup_time = snap_.time;
     m.files = files_;
+    for (const auto& [name, size] : logical_sizes_) m.RecordLogicalSize(name, size);
     if (options_.key) m.Sign(*options_.key);
     CV_RETURN_IF_ERROR(UploadBlob(kManifestBlobName, m.EncodeBlob()));
     CrashPoint("before-finish");
@@ -556,6 +560,7 @@ class RemoteBackupSession final : public BackupSession {
   std::optional<Manifest> previous_;  // the group's last backup's, if this key may read it
   int64_t previous_time_ = 0;
   std::vector<ManifestFile> files_;
+  std::map<std::string, uint64_t> logical_sizes_;  // Manifest::LogicalSize
   std::vector<ArchiveSummary> summaries_;
   BackupProgress progress_;
   std::function<void()> on_chunk_;

@@ -9,6 +9,7 @@
 // Killed before 3 finishes, the snapshot has no manifest and counts as
 // incomplete; nothing under a final name is partial. An error or a session
 // dropped unfinished removes the snapshot directory (as PBS does).
+#include <map>
 #include <set>
 
 #include "archive/image.h"
@@ -302,6 +303,8 @@ class BackupSessionImpl final : public BackupSession {
     // As PBS's client lists them: the payload first.
     CV_ASSIGN_OR_RETURN(ArchiveSummary p, WriteStream(payload));
     CV_ASSIGN_OR_RETURN(ArchiveSummary m, WriteStream(meta));
+    if (tree_stats.reuse.padding > 0 && tree_stats.reuse.padding <= p.size)
+      logical_sizes_[p.file_name] = p.size - tree_stats.reuse.padding;
     return CombinedSummary(archive, p, m);
   }
 
@@ -380,6 +383,7 @@ class BackupSessionImpl final : public BackupSession {
     m.backup_time = snap_.time;
     m.files = files_;
     if (!file_digests_.empty()) m.unprotected[kManifestExtKey]["file-sha256"] = file_digests_;
+    for (const auto& [name, size] : logical_sizes_) m.RecordLogicalSize(name, size);
     if (options_.key) m.Sign(*options_.key);
     CrashPoint("before-manifest");
     CV_RETURN_IF_ERROR(ds_->snapshot_store().WriteManifest(snap_, m));
@@ -462,6 +466,7 @@ class BackupSessionImpl final : public BackupSession {
   std::unique_ptr<FileLock> store_lock_, group_lock_, snap_lock_;
   std::unique_ptr<WriterRegistration> writer_;
   std::vector<ManifestFile> files_;
+  std::map<std::string, uint64_t> logical_sizes_;  // Manifest::LogicalSize
   nlohmann::json file_digests_ = nlohmann::json::object();
   std::vector<ArchiveSummary> summaries_;
   std::set<std::string> names_;

@@ -1,5 +1,7 @@
 #include "datastore/chunk_stream.h"
 
+#include <algorithm>
+
 namespace chunkvault {
 
 ChunkStream::ChunkStream(ChunkAccess* access, std::vector<ChunkRef> chunks, size_t jobs,
@@ -20,18 +22,28 @@ ChunkStream::~ChunkStream() {
 void ChunkStream::Refill() {
   while (pending_.size() < read_ahead_ && next_to_schedule_ < chunks_.size()) {
     const ChunkRef ref = chunks_[next_to_schedule_++];
-    auto task =
-        std::make_shared<std::packaged_task<Result<Bytes>()>>([this, ref]() -> Result<Bytes> {
-          CV_ASSIGN_OR_RETURN(Bytes data,
-                              ReadChunkData(*access_, ref.digest, ReadFrom::kAny, key_));
-          if (data.size() != ref.size)
-            return Fail(ErrorCode::kCorrupt,
-                        "chunk " + ToHex(ref.digest) + " holds " + std::to_string(data.size()) +
-                            " bytes, the index says " + std::to_string(ref.size));
-          return data;
-        });
-    pending_.push_back(task->get_future());
-    pool_.Submit([task] { (*task)(); });
+    auto again = std::find_if(recent_.begin(), recent_.end(), [&](const auto& r) {
+      return r.first.digest == ref.digest && r.first.size == ref.size;
+    });
+    std::shared_future<Result<Data>> data;
+    if (again != recent_.end()) {
+      data = again->second;
+    } else {
+      auto task = std::make_shared<std::packaged_task<Result<Data>()>>([this,
+                                                                        ref]() -> Result<Data> {
+        CV_ASSIGN_OR_RETURN(Bytes data, ReadChunkData(*access_, ref.digest, ReadFrom::kAny, key_));
+        if (data.size() != ref.size)
+          return Fail(ErrorCode::kCorrupt,
+                      "chunk " + ToHex(ref.digest) + " holds " + std::to_string(data.size()) +
+                          " bytes, the index says " + std::to_string(ref.size));
+        return std::make_shared<const Bytes>(std::move(data));
+      });
+      data = task->get_future().share();
+      pool_.Submit([task] { (*task)(); });
+    }
+    pending_.push_back(data);
+    recent_.emplace_back(ref, data);
+    if (recent_.size() > kRepeatWindow) recent_.pop_front();
   }
 }
 
@@ -39,13 +51,13 @@ Result<ByteView> ChunkStream::Next() {
   while (!failed_) {
     Refill();
     if (pending_.empty()) break;
-    Result<Bytes> r = pending_.front().get();
+    Result<Data> r = pending_.front().get();
     pending_.pop_front();
     if (!r) {
       failed_ = true;
       return std::unexpected(std::move(r).error());
     }
-    current_ = std::make_shared<const Bytes>(std::move(*r));
+    current_ = std::move(*r);
     delivered_ += current_->size();
     // An empty view means the end, so an (odd but valid) empty chunk is
     // skipped rather than returned.

@@ -3,7 +3,9 @@
 // Reading, decompressing and checking chunks (CRC, digest) runs on a worker
 // pool up to `read_ahead` chunks ahead of the consumer, so restore uses
 // every core while the consumer (tar extraction, image writing) works.
-// Memory stays bounded by read_ahead x chunk size.
+// Memory stays bounded by read_ahead x chunk size. A chunk that stands
+// again within kRepeatWindow chunks of itself (a payload index reusing a
+// chunk on both sides of a changed file) is read and checked once.
 //
 // Thread-safety: one consumer thread calls Next().
 #pragma once
@@ -32,6 +34,8 @@ class ChunkStream {
   // The chunk last returned by Next(), kept alive for whoever holds this.
   std::shared_ptr<const void> Keep() const { return current_; }
 
+  static constexpr size_t kRepeatWindow = 4;
+
   uint64_t total_bytes() const { return total_; }
   uint64_t bytes_delivered() const { return delivered_; }
 
@@ -46,8 +50,11 @@ class ChunkStream {
   uint64_t total_ = 0;
   uint64_t delivered_ = 0;
   bool failed_ = false;
-  std::deque<std::future<Result<Bytes>>> pending_;
-  std::shared_ptr<const Bytes> current_;
+  using Data = std::shared_ptr<const Bytes>;
+  std::deque<std::shared_future<Result<Data>>> pending_;
+  // The last chunks scheduled, by digest, for repeats.
+  std::deque<std::pair<ChunkRef, std::shared_future<Result<Data>>>> recent_;
+  Data current_;
   ThreadPool pool_;
 };
 

@@ -393,7 +393,7 @@ Result<SnapshotInfo> DatastoreImpl::InfoOf(const SnapshotRef& snap, const Manife
   SnapshotInfo info;
   info.ref = snap;
   info.files = m.files;
-  for (const ManifestFile& f : m.files) info.size += f.size;
+  for (const ManifestFile& f : m.files) info.size += m.LogicalSize(f);
   CV_ASSIGN_OR_RETURN(info.is_protected, snapshots_->IsProtected(snap));
   auto owner = snapshots_->ReadOwner(snap.group);
   if (owner) info.owner = *owner;

@@ -53,6 +53,18 @@ Status CheckUnprotected(const json& u, const std::vector<ManifestFile>& files) {
   if (ext == u.end()) return {};
   const std::string key = std::string(".") + kManifestExtKey;
   if (!ext->is_object()) return bad(key + " is not an object");
+  auto listed = [&](const std::string& name) {
+    return std::any_of(files.begin(), files.end(),
+                       [&](const ManifestFile& f) { return f.filename == name; });
+  };
+  if (auto sizes = ext->find("logical-size"); sizes != ext->end()) {
+    if (!sizes->is_object()) return bad(key + ".logical-size is not an object");
+    for (auto it = sizes->begin(); it != sizes->end(); ++it) {
+      const std::string field = key + ".logical-size." + it.key();
+      if (!it->is_number_unsigned()) return bad(field + " is not a size");
+      if (!listed(it.key())) return bad(field + " names no file of the manifest");
+    }
+  }
   auto digests = ext->find("file-sha256");
   if (digests == ext->end()) return {};
   if (!digests->is_object()) return bad(key + ".file-sha256 is not an object");
@@ -61,9 +73,7 @@ Status CheckUnprotected(const json& u, const std::vector<ManifestFile>& files) {
     if (!it->is_string()) return bad(field + " is not a string");
     if (auto d = DigestFromHex(it->get<std::string>()); !d)
       return bad(field + ": " + d.error().message());
-    const bool listed = std::any_of(files.begin(), files.end(),
-                                    [&](const ManifestFile& f) { return f.filename == it.key(); });
-    if (!listed) return bad(field + " names no file of the manifest");
+    if (!listed(it.key())) return bad(field + " names no file of the manifest");
   }
   return {};
 }
@@ -93,6 +103,20 @@ std::optional<Digest> Manifest::RecordedFileDigest(std::string_view filename) co
   if (it == digests->end() || !it->is_string()) return std::nullopt;
   auto d = DigestFromHex(it->get<std::string>());
   return d ? std::optional<Digest>(*d) : std::nullopt;
+}
+
+uint64_t Manifest::LogicalSize(const ManifestFile& file) const {
+  auto ext = unprotected.find(kManifestExtKey);
+  if (ext == unprotected.end() || !ext->is_object()) return file.size;
+  auto sizes = ext->find("logical-size");
+  if (sizes == ext->end() || !sizes->is_object()) return file.size;
+  auto it = sizes->find(file.filename);
+  if (it == sizes->end() || !it->is_number_unsigned()) return file.size;
+  return std::min(file.size, it->get<uint64_t>());
+}
+
+void Manifest::RecordLogicalSize(const std::string& filename, uint64_t size) {
+  unprotected[kManifestExtKey]["logical-size"][filename] = size;
 }
 
 Result<Manifest> Manifest::FromJson(std::string_view text) {

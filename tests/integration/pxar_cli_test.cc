@@ -2,9 +2,11 @@
 // split and legacy backups, what the snapshot holds, restores of an
 // archive and of the whole snapshot, deduplication of a second backup.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -97,6 +99,36 @@ TEST_F(PxarCli, AnUnchangedTreeIsNotReadAgain) {
   j = Backup({"--change-detection-mode", "data", "root.pxar:" + src});
   EXPECT_FALSE(j.contains("reuse")) << j.dump();
   EXPECT_EQ(j["new-chunks"], 0) << j.dump();
+}
+
+// A file changed amid unchanged ones is the only one read: the runs on
+// either side of it both reuse the chunk they share, which the payload
+// index then holds twice. The snapshot's size stays the tree's, as a
+// data-mode backup of it has.
+TEST_F(PxarCli, OnlyAChangedFileIsReadAndTheSizeStaysTheTrees) {
+  const std::string src = tmp_ / "many";
+  fs::create_directories(src);
+  for (int i = 0; i < 40; ++i)
+    testing::WriteFile(src + "/f" + std::to_string(100 + i), std::string(4096, char('a' + i % 26)));
+  Backup({"root.pxar:" + src});
+  testing::WriteFile(src + "/f120", std::string(5000, 'z'));
+  nlohmann::json j = Backup({"root.pxar:" + src});
+  EXPECT_EQ(j["reuse"]["files-reused"], 39) << j.dump();
+  EXPECT_EQ(j["reuse"]["files-reencoded"], 1) << j.dump();
+  EXPECT_EQ(j["reuse"]["bytes-read"], 5000) << j.dump();
+  const std::string reusing = j["snapshot"];
+  j = Backup({"--change-detection-mode", "data", "root.pxar:" + src});
+  const std::string data = j["snapshot"];
+  std::map<std::string, nlohmann::json> listed;
+  for (const auto& s : testing::CliRunner::Json(cv({"snapshots", "--json"})))
+    listed[s["snapshot"]] = s;
+  EXPECT_EQ(listed[reusing]["size"], listed[data]["size"]);
+  EXPECT_GT(listed[reusing]["files"][0]["size"].get<uint64_t>(),
+            listed[data]["files"][0]["size"].get<uint64_t>());
+  RunResult r = cv({"restore", reusing, "root.pxar", tmp_ / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::CompareTrees(src, tmp_ / "out"), std::vector<std::string>{});
+  EXPECT_EQ(cv({"verify", reusing}).exit_code, 0);
 }
 
 // A last backup that cannot be reused is a message, not a failure: every
@@ -272,6 +304,10 @@ TEST_F(PxarCli, CatAsTarGivesTheTree) {
   EXPECT_EQ(r.out.substr(0, 8), std::string("\x0d\xa4\x16\xdf\x75\x6c\x0f\x73", 8));
 }
 
+// The same rules in every mode: metadata change detection (against the
+// data-mode backup before it) leaves out, and keeps, what the others do,
+// special files included, and follows the patterns given now, not those
+// of the archive it reuses.
 TEST_F(PxarCli, ExcludesLeaveOutWhatTheyMatch) {
   const std::string t = tmp_ / "t";
   fs::create_directories(t + "/src/obj");
@@ -285,16 +321,23 @@ TEST_F(PxarCli, ExcludesLeaveOutWhatTheyMatch) {
   testing::WriteFile(t + "/home/keep.tmp", "k");
   testing::WriteFile(t + "/home/.pxarexclude", "# scratch\ntmp/\n*.tmp\n!keep.tmp\n");
   testing::WriteFile(t + "/.pxarexclude-cli", "a stale one is never stored");
-  for (const char* mode : {"data", "legacy"}) {
+  testing::WriteFile(t + "/src/big.bin", testing::RandomData(64 << 10, 3));
+  ASSERT_EQ(::mkfifo((t + "/src/pipe").c_str(), 0640), 0);
+  for (const char* mode : {"legacy", "data", "metadata"}) {
     SCOPED_TRACE(mode);
-    const std::string snap = Backup({"--change-detection-mode", mode, "--exclude", "*.o",
-                                     "--exclude", "/cache/", "root.pxar:" + t})["snapshot"];
+    const nlohmann::json j = Backup({"--change-detection-mode", mode, "--exclude", "*.o",
+                                     "--exclude", "/cache/", "root.pxar:" + t});
+    if (std::string(mode) == "metadata") {
+      EXPECT_EQ(j["reuse"]["files-reused"], 4) << j.dump();
+    }
+    const std::string snap = j["snapshot"];
     const std::string out = tmp_ / (std::string("out-") + mode);
     RunResult r = cv({"restore", snap, "root.pxar", out});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(fs::exists(out + "/src/a.c"));
     EXPECT_TRUE(fs::exists(out + "/src/obj"));  // only what matched is left out
     EXPECT_FALSE(fs::exists(out + "/src/obj/a.o"));
+    EXPECT_TRUE(fs::is_fifo(out + "/src/pipe"));
     EXPECT_FALSE(fs::exists(out + "/cache"));
     EXPECT_FALSE(fs::exists(out + "/home/tmp"));
     EXPECT_FALSE(fs::exists(out + "/home/notes.tmp"));
@@ -310,6 +353,13 @@ TEST_F(PxarCli, ExcludesLeaveOutWhatTheyMatch) {
       EXPECT_NE(r.out.find(R"({"exclude-patterns":"*.o\n/cache/\n"})"), std::string::npos);
     }
   }
+  // Against the metadata-mode backup, *.o no longer left out: read anew.
+  const nlohmann::json j = Backup({"--exclude", "/cache/", "root.pxar:" + t});
+  EXPECT_EQ(j["reuse"]["files-new"], 1) << j.dump();
+  RunResult r = cv({"restore", j["snapshot"], "root.pxar", tmp_ / "out-fewer"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::ReadFile(tmp_ / "out-fewer/src/obj/a.o"), "o");
+  EXPECT_FALSE(fs::exists(tmp_ / "out-fewer/cache"));
   RunResult bad = cv({"backup", "--exclude", "", "root.pxar:" + t});
   EXPECT_NE(bad.exit_code, 0);
 }

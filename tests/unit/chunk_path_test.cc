@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -28,6 +29,7 @@ class WatchedAccess final : public ChunkAccess {
   std::set<Digest> fail;
   std::mutex mu;
   std::vector<Digest> inserted;  // guarded by mu
+  std::map<Digest, int> reads;   // guarded by mu
 
   Result<bool> TouchIfPresent(const Digest& d) override { return inner_->TouchIfPresent(d); }
   Result<InsertResult> Insert(const Digest& d, ByteView blob) override {
@@ -40,6 +42,10 @@ class WatchedAccess final : public ChunkAccess {
   }
   Result<Bytes> ReadRaw(const Digest& d, ReadFrom from) override {
     if (fail.count(d)) return Fail(ErrorCode::kIo, "injected: cannot read " + ToHex(d));
+    {
+      std::lock_guard lock(mu);
+      ++reads[d];
+    }
     return inner_->ReadRaw(d, from);
   }
   Result<std::string> MarkBad(const Digest& d) override { return inner_->MarkBad(d); }
@@ -163,6 +169,34 @@ TEST_F(ChunkStreamTest, AChunkOfTheWrongSizeOrUnreadableEndsTheStreamNamingIt) {
   EXPECT_NE(r.error().message().find(ToHex(good[2].digest)), std::string::npos)
       << r.error().message();
   EXPECT_EQ(t.bytes_delivered(), 20000u);
+}
+
+// A chunk standing again a few chunks later (a payload index reusing it
+// on both sides of a changed file) is read once; further away, again.
+// The same digest with another size is no repeat: it fails as itself.
+TEST_F(ChunkStreamTest, AChunkRepeatedCloseByIsReadOnce) {
+  const std::string data = testing::RandomData(30000, 8);
+  const std::vector<ChunkRef> three = Store(data, 10000);
+  std::vector<ChunkRef> refs = {three[0], three[1], three[0]};
+  for (size_t i = 0; i < ChunkStream::kRepeatWindow; ++i) refs.push_back(three[2]);
+  refs.push_back(three[0]);
+  std::string expected = data.substr(0, 20000) + data.substr(0, 10000);
+  for (size_t i = 0; i < ChunkStream::kRepeatWindow; ++i) expected += data.substr(20000);
+  expected += data.substr(0, 10000);
+  ChunkStream s(&access_, refs, 2);
+  auto all = ReadAll(s);
+  ASSERT_TRUE(all.has_value()) << all.error().message();
+  EXPECT_EQ(*all, expected);
+  EXPECT_EQ(access_.reads[three[0].digest], 2);
+  EXPECT_EQ(access_.reads[three[1].digest], 1);
+  EXPECT_EQ(access_.reads[three[2].digest], 1);
+
+  std::vector<ChunkRef> lying = {three[0], three[0]};
+  lying[1].size += 1;
+  ChunkStream t(&access_, lying, 2);
+  auto r = ReadAll(t);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
 }
 
 }  // namespace

@@ -132,6 +132,10 @@ TEST(Manifest, EveryFieldReadIsTypeChecked) {
        "names no file"},
       {ManifestJson(file, R"({"chunkvault":{"file-sha256":[1]}})"), "file-sha256 is not an object"},
       {ManifestJson(file, R"({"chunkvault":3})"), "unprotected.chunkvault is not an object"},
+      {ManifestJson(file, R"({"chunkvault":{"logical-size":{"root.tar.didx":-1}}})"),
+       "unprotected.chunkvault.logical-size.root.tar.didx is not a size"},
+      {ManifestJson(file, R"({"chunkvault":{"logical-size":{"other.blob":1}}})"), "names no file"},
+      {ManifestJson(file, R"({"chunkvault":{"logical-size":1}})"), "logical-size is not an object"},
       {ManifestJson(file, R"({"notes":["x"]})"), "notes is not a string"},
       {ManifestJson(file, R"({"verify_state":"ok"})"), "verify_state is not an object"},
       {ManifestJson(file, R"({"verify_state":{"state":1}})"), "verify_state.state is not a string"},
@@ -157,6 +161,21 @@ TEST(Manifest, EveryFieldReadIsTypeChecked) {
   ASSERT_TRUE(good->RecordedFileDigest("root.tar.didx").has_value());
   EXPECT_EQ(ToHex(*good->RecordedFileDigest("root.tar.didx")), hex);
   EXPECT_FALSE(good->RecordedFileDigest("other.blob").has_value());
+  EXPECT_EQ(good->LogicalSize(good->files[0]), good->files[0].size);
+}
+
+// A payload index's logical size, recorded by a backup reusing chunks,
+// is read back (never above the file's size).
+TEST(Manifest, ALogicalSizeIsRecordedAndReadBack) {
+  auto m = Manifest::FromJson(ManifestJson("[" + FileJson("root.ppxar.didx") + "]"));
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  const uint64_t size = m->files[0].size;
+  m->RecordLogicalSize("root.ppxar.didx", size / 2);
+  auto again = Manifest::FromJson(m->ToJson());
+  ASSERT_TRUE(again.has_value()) << again.error().message();
+  EXPECT_EQ(again->LogicalSize(again->files[0]), size / 2);
+  again->RecordLogicalSize("root.ppxar.didx", size + 1);
+  EXPECT_EQ(again->LogicalSize(again->files[0]), size);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -104,7 +105,10 @@ class TreeWriter {
       CV_RETURN_IF_ERROR(Add(std::move(*e), leaf));
     }
     for (; open.size() > 1; open.pop_back()) CV_RETURN_IF_ERROR(LeaveDirectory());
-    if (previous_) CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false));
+    if (previous_) {
+      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false, std::nullopt));
+      stats_.reuse.padding = injected_ - frontier_.referenced;
+    }
     if (!split_ && !pattern_lines.empty()) CV_RETURN_IF_ERROR(AddExcludeFile(pattern_lines));
     CV_RETURN_IF_ERROR(encoder_.Finish());
     return stats_;
@@ -319,7 +323,7 @@ class TreeWriter {
     if (previous_) {
       prev_dirs_.pop_back();
       if (holding_) {
-        held_.push_back(Held{true, {}, {}, {}});
+        held_.push_back(Held{true, {}, {}, false, std::nullopt});
         return {};
       }
     }
@@ -330,17 +334,18 @@ class TreeWriter {
   //
   // A reusable file is held back, and everything after it, while the
   // previous payload ranges of the files held stay contiguous. A flush
-  // then looks up the previous chunks holding that range: if no more than
-  // kMaxPaddingRatio of them would be padding and each is still usable,
-  // the held files are written as references into them and the chunks
-  // join the new payload stream whole; else the files are read. The last
-  // chunk may be kept back for a range that continues in it.
+  // then plans the run (PlanRun): its files are written as references
+  // into the previous chunks holding them, which join the new payload
+  // stream whole, but where that would carry too much padding, and those
+  // read instead. The last chunk may be kept back for a run continuing
+  // in it.
 
   struct Held {
     bool dir_end = false;
     WalkEntry w;
     Bytes name;
-    Fate fate;  // reuse_at: from the range's start
+    bool known = false;              // the previous archive had it
+    std::optional<uint64_t> old_at;  // reusable: its range's start in the previous stream
   };
   // Entries held at most: a run's chunks are judged together, and a short
   // run pays the padding of its last chunk whole (about 0.5 KiB each).
@@ -351,64 +356,72 @@ class TreeWriter {
   static constexpr size_t kMaxHeldFds = 256;
 
   Status AddDetectingChanges(WalkEntry w, ByteView name) {
+    // The run goes on after this flush: the bytes after it are the next's.
     if (held_entries_ >= kMaxHeld || held_fds_ >= kMaxHeldFds)
-      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
+      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true, range_end_));
     const struct stat& st = w.st;
     if (S_ISREG(st.st_mode)) {
       if (st.st_nlink > 1 && !held_links_.emplace(st.st_dev, st.st_ino).second) {
-        Hold(std::move(w), name, {});  // a hard link to a file seen before
+        Hold(std::move(w), name, false, std::nullopt);  // a hard link to a file seen before
         return {};
       }
-      Fate fate;
-      const std::optional<std::pair<uint64_t, uint64_t>> range = Reusable(w, name, fate.known);
-      if (range) {
-        if (range_end_ == 0) range_start_ = range_end_ = range->first;
-        if (range_end_ != range->first) {
-          CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true));
-          range_start_ = range->first;
+      std::optional<std::pair<uint64_t, uint64_t>> old;
+      const bool reusable = Reusable(w, name, old);
+      if (reusable) {
+        if (range_end_ == 0) range_end_ = old->first;
+        if (range_end_ != old->first) {
+          // The bytes up to the next range are nobody's.
+          CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true, old->first));
         }
-        range_end_ = range->second;
-        fate.reuse_at = range->first - range_start_;
-        Hold(std::move(w), name, fate);
+        range_end_ = old->second;
+        Hold(std::move(w), name, true, old->first);
         return {};
       }
-      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false));
-      return Encode(w, name, fate);
+      // A changed file's old data right after the run is nobody's now.
+      std::optional<uint64_t> follow;
+      if (old && old->first >= range_end_) follow = old->second;
+      CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false, follow));
+      return Encode(w, name, Fate{std::nullopt, known_});
     }
     if (holding_) {
-      Hold(std::move(w), name, {});
+      Hold(std::move(w), name, false, std::nullopt);
       return {};
     }
     return Encode(w, name, {});
   }
 
-  void Hold(WalkEntry w, ByteView name, const Fate& fate) {
+  void Hold(WalkEntry w, ByteView name, bool known, std::optional<uint64_t> old_at) {
     holding_ = true;
     ++held_entries_;
-    if (fate.reuse_at) w.fd.reset();
+    if (old_at) w.fd.reset();
     if (w.fd) ++held_fds_;
-    held_.push_back(Held{false, std::move(w), Bytes(name.begin(), name.end()), fate});
+    held_.push_back(Held{false, std::move(w), Bytes(name.begin(), name.end()), known, old_at});
   }
 
-  // The previous payload range [start, end) of file `w` (its PAYLOAD
-  // header and data) if its previous entry has the same metadata and
-  // size; `known`: there was a previous entry.
-  std::optional<std::pair<uint64_t, uint64_t>> Reusable(const WalkEntry& w, ByteView name,
-                                                        bool& known) {
+  // Whether file `w` may be reused: its previous entry has the same
+  // metadata and size, and its chunks are usable. `old`: the previous
+  // payload range [start, end) of that entry (its PAYLOAD header and
+  // data), if it was a file of the same size.
+  bool Reusable(const WalkEntry& w, ByteView name,
+                std::optional<std::pair<uint64_t, uint64_t>>& old) {
     std::optional<Entry> prev = FindPrevious(name);
-    known = prev.has_value();
+    known_ = prev.has_value();
     const uint64_t size = uint64_t(w.st.st_size);
-    if (!prev || prev->kind != EntryKind::kFile || !prev->payload_ref ||
-        prev->payload_ref->size != size ||
+    if (!prev || prev->kind != EntryKind::kFile || !prev->payload_ref) return false;
+    const uint64_t at = prev->payload_ref->offset;
+    constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+    if (at > kMax - kHeaderSize || prev->payload_ref->size > kMax - kHeaderSize - at)
+      return false;  // no such range: a hostile archive
+    old = std::pair(at, at + kHeaderSize + prev->payload_ref->size);
+    if (prev->payload_ref->size != size ||
         prev->metadata != std::any_cast<const Prepared&>(w.extra).meta)
-      return std::nullopt;
+      return false;
     // Refs must go strictly forwards; an archive of an older PBS client
-    // may hold some that do not: those files are read.
-    const uint64_t at = prev->payload_ref->offset, end = at + kHeaderSize + size;
-    if (last_reused_ && at <= *last_reused_) return std::nullopt;
-    if (!ChunksUsable(at, end)) return std::nullopt;
-    last_reused_ = at;
-    return std::pair(at, end);
+    // may hold some that do not (or overlap): those files are read.
+    if (last_reused_end_ && at < *last_reused_end_) return false;
+    if (!ChunksUsable(at, old->second)) return false;
+    last_reused_end_ = old->second;
+    return true;
   }
 
   // Whether every previous payload chunk holding [start, end) may be
@@ -428,57 +441,78 @@ class TreeWriter {
     return false;  // past the index: ChunksOfRange will say so
   }
 
-  Status Flush(bool keep_last) {
-    if (range_start_ == range_end_) return ReplayHeld(std::nullopt);
-    std::optional<IndexedChunk> kept = std::move(last_chunk_);
-    last_chunk_.reset();
-    CV_ASSIGN_OR_RETURN(RangeChunks found, ChunksOfRange(*previous_, range_start_, range_end_));
-    std::vector<IndexedChunk>& chunks = found.chunks;
-    uint64_t padding = found.start_padding + found.end_padding;
-    const uint64_t total = (range_end_ - range_start_) + padding;
-    // A range continuing in the chunk kept back: the bytes of it used
-    // before are not padding.
-    const bool continued = kept && kept->SameEntryAs(chunks.front());
-    if (continued) padding -= kept->size - kept->padding;
-    if (double(padding) > kMaxPaddingRatio * double(total)) {
-      last_chunk_ = std::move(kept);
-      return ReplayHeld(std::nullopt);
-    }
-    if (kept) {
-      if (continued) {
-        chunks.front().padding -= kept->size - kept->padding;
-      } else {
-        CV_RETURN_IF_ERROR(Inject({*kept}));
-      }
-    }
-    CV_RETURN_IF_ERROR(ReplayHeld(encoder_.payload_position() + found.start_padding));
-    if (keep_last) {
-      last_chunk_ = chunks.back();
-      chunks.pop_back();
-    }
-    return Inject(chunks);
-  }
-
-  // Writes the entries held, the reusable files as references into the
-  // range that starts at `base` in the new stream, or read if no base.
-  Status ReplayHeld(std::optional<uint64_t> base) {
-    if (last_chunk_) {
-      CV_RETURN_IF_ERROR(Inject({*last_chunk_}));
-      last_chunk_.reset();
-    }
+  // Writes the entries held: plans the run of reusable files among them
+  // (PlanRun; `follow` as there), then writes what comes before the files
+  // reused, the references and their chunks, and what comes after.
+  Status Flush(bool keep_last, std::optional<uint64_t> follow) {
     std::vector<Held> held = std::move(held_);
     held_.clear();
     holding_ = false;
     held_entries_ = 0;
     held_fds_ = 0;
-    range_start_ = range_end_;
-    for (Held& h : held) {
+    std::vector<uint64_t> bounds;
+    std::vector<size_t> at;  // held_ index of each file of the run
+    for (size_t i = 0; i < held.size(); ++i) {
+      if (!held[i].old_at) continue;
+      bounds.push_back(*held[i].old_at);
+      at.push_back(i);
+    }
+    bounds.push_back(range_end_);
+    RunPlan plan;
+    if (at.empty()) {
+      plan.reuse = false;
+    } else {
+      CV_ASSIGN_OR_RETURN(plan, PlanRun(*previous_, bounds, frontier_, follow));
+    }
+    if (!plan.reuse) {
+      CV_RETURN_IF_ERROR(PlaceKept());
+      return Replay(held, 0, held.size(), std::nullopt);
+    }
+    const size_t n = at.size();
+    const size_t mid_begin = plan.head == 0 ? 0 : at[plan.head];
+    const size_t mid_end = plan.tail == 0 ? held.size() : at[n - plan.tail];
+    std::vector<IndexedChunk>& chunks = plan.chunks.chunks;
+    if (!plan.continues_kept) CV_RETURN_IF_ERROR(PlaceKept());
+    CV_RETURN_IF_ERROR(Replay(held, 0, mid_begin, std::nullopt));
+    // Where the first chunk starts in the new stream.
+    const uint64_t base = encoder_.payload_position();
+    CV_RETURN_IF_ERROR(Replay(held, mid_begin, mid_end, base - chunks.front().Start()));
+    const IndexedChunk last = chunks.back();
+    const bool keep = keep_last && plan.tail == 0;
+    if (keep) chunks.pop_back();
+    CV_RETURN_IF_ERROR(Inject(chunks));
+    const unsigned placed_before = frontier_.chunk == last.index ? frontier_.placed : 0;
+    frontier_ = ReuseFrontier{last.index,
+                              keep,
+                              placed_before + (keep ? 0 : 1),
+                              plan.counted_to,
+                              frontier_.padding + plan.padding,
+                              frontier_.referenced + bounds[n - plan.tail] - bounds[plan.head]};
+    kept_ = keep ? std::optional(last) : std::nullopt;
+    return Replay(held, mid_end, held.size(), std::nullopt);
+  }
+
+  // Places the chunk kept back where the stream is now.
+  Status PlaceKept() {
+    if (!kept_) return {};
+    CV_RETURN_IF_ERROR(Inject({*kept_}));
+    kept_.reset();
+    frontier_.kept = false;
+    ++frontier_.placed;
+    return {};
+  }
+
+  // Writes held entries [from, to): the reusable files as references at
+  // their previous offset plus `shift` (mod 2^64), or read if no shift.
+  Status Replay(std::vector<Held>& held, size_t from, size_t to, std::optional<uint64_t> shift) {
+    for (size_t i = from; i < to; ++i) {
+      Held& h = held[i];
       if (h.dir_end) {
         CV_RETURN_IF_ERROR(EndDirectory());
         continue;
       }
-      Fate fate = h.fate;
-      if (fate.reuse_at) fate.reuse_at = base ? std::optional(*base + *fate.reuse_at) : std::nullopt;
+      Fate fate{std::nullopt, h.known};
+      if (h.old_at && shift) fate.reuse_at = *h.old_at + *shift;
       CV_RETURN_IF_ERROR(Encode(h.w, h.name, fate));
     }
     return {};
@@ -489,7 +523,7 @@ class TreeWriter {
     reused.reserve(chunks.size());
     for (const IndexedChunk& c : chunks) {
       reused.push_back(ReusedChunk{c.digest, c.size});
-      stats_.reuse.padding += c.padding;
+      injected_ += c.size;
     }
     stats_.reuse.chunks_reused += chunks.size();
     return encoder_.InjectChunks(reused);
@@ -561,9 +595,12 @@ class TreeWriter {
   std::vector<Held> held_;
   bool holding_ = false;
   size_t held_entries_ = 0, held_fds_ = 0;
-  uint64_t range_start_ = 0, range_end_ = 0;
-  std::optional<IndexedChunk> last_chunk_;
-  std::optional<uint64_t> last_reused_;
+  uint64_t range_end_ = 0;  // of the run held: its files' previous range ends here
+  ReuseFrontier frontier_;
+  std::optional<IndexedChunk> kept_;  // the frontier's chunk, while kept back
+  std::optional<uint64_t> last_reused_end_;
+  bool known_ = false;                // the last file asked about had a previous entry
+  uint64_t injected_ = 0;             // previous payload bytes placed in the new stream
   std::vector<int8_t> chunk_usable_;  // per previous payload chunk: 0 not asked, 1 yes, -1 no
   std::set<std::pair<dev_t, ino_t>> held_links_;
   std::mutex mu_;
