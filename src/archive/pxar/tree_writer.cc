@@ -336,9 +336,9 @@ class TreeWriter {
   // previous payload ranges of the files held stay contiguous. A flush
   // then plans the run (PlanRun): its files are written as references
   // into the previous chunks holding them, which join the new payload
-  // stream whole, but where that would carry too much padding, and those
-  // read instead. The last chunk may be kept back for a run continuing
-  // in it.
+  // stream whole; where that would carry too much padding, the files of
+  // its first or last chunk, or all of them, are read instead. The last
+  // chunk may be kept back for a run continuing in it.
 
   struct Held {
     bool dir_end = false;
@@ -347,8 +347,8 @@ class TreeWriter {
     bool known = false;              // the previous archive had it
     std::optional<uint64_t> old_at;  // reusable: its range's start in the previous stream
   };
-  // Entries held at most: a run's chunks are judged together, and a short
-  // run pays the padding of its last chunk whole (about 0.5 KiB each).
+  // Entries held at most: a run's chunks are judged together, and a run
+  // cut short by the limit goes on in the chunk kept back.
   // A reusable file gives its descriptor back when held (it is opened
   // again if it must be read after all); other regular files keep theirs,
   // at most kMaxHeldFds besides the walker's (TreeWalker::kMaxDescriptors).
