@@ -91,4 +91,10 @@ struct DynamicIndex {
 // kInvalidArgument.
 Result<std::vector<ChunkRef>> IndexChunks(std::string_view file_name, ByteView raw);
 
+// The chunks' ends in the stream and their digests, in order: the two
+// columns a stream read at random (pxar::ChunkedInput) and metadata
+// change detection (pxar::PreviousArchive) take.
+std::vector<uint64_t> ChunkEnds(const std::vector<ChunkRef>& chunks);
+std::vector<Digest> ChunkDigests(const std::vector<ChunkRef>& chunks);
+
 }  // namespace chunkvault

@@ -416,10 +416,8 @@ class RemoteBackupSession final : public BackupSession {
       return nullptr;
     }
     std::unique_ptr<Previous> p = std::move(*opened);
-    for (const ChunkRef& c : payload_chunks) {
-      p->archive.payload_ends.push_back(c.offset + c.size);
-      p->archive.payload_digests.push_back(c.digest);
-    }
+    p->archive.payload_ends = ChunkEnds(payload_chunks);
+    p->archive.payload_digests = ChunkDigests(payload_chunks);
     return p;
   }
 
@@ -431,24 +429,14 @@ class RemoteBackupSession final : public BackupSession {
     CV_ASSIGN_OR_RETURN(DynamicIndex index, DynamicIndex::Parse(raw));
     if (index.size() != file.size || index.stored_csum != file.csum)
       return Fail(ErrorCode::kCorrupt, file.filename + " does not match the manifest");
-    std::vector<uint64_t> ends;
-    std::vector<Digest> digests;
-    for (const DynamicEntry& e : index.entries) {
-      ends.push_back(e.end);
-      digests.push_back(e.digest);
-    }
+    const std::vector<ChunkRef> chunks = index.Chunks();
     const CryptKey* key = file.crypt_mode == CryptMode::kEncrypt ? options_.key.get() : nullptr;
     SnapshotReader* reader = p->reader.get();
     p->meta = std::make_unique<pxar::ChunkedInput>(
-        std::move(ends),
-        [reader, key, digests = std::move(digests)](size_t i, uint64_t size) -> Result<Bytes> {
-          CV_ASSIGN_OR_RETURN(Bytes raw, reader->ReadChunk(digests[i]));
-          CV_ASSIGN_OR_RETURN(Bytes data, DecodeChunk(raw, digests[i], key));
-          if (data.size() != size)
-            return Fail(ErrorCode::kCorrupt, "chunk " + ToHex(digests[i]) + " holds " +
-                                                 std::to_string(data.size()) +
-                                                 " bytes, the index says " + std::to_string(size));
-          return data;
+        ChunkEnds(chunks), ChunkDigests(chunks),
+        [reader, key](const Digest& digest) -> Result<Bytes> {
+          CV_ASSIGN_OR_RETURN(Bytes raw, reader->ReadChunk(digest));
+          return DecodeChunk(raw, digest, key);
         },
         "archive " + file.filename + " of " + snap.ToString());
     p->archive.meta = p->meta.get();

@@ -1,7 +1,7 @@
 // An archive read at random through its index (pxar::ChunkedInput): the
 // chunk holding an offset is read through the chunk door when first read,
-// checked (CRC, digest, size, decrypted with the key if given) and kept
-// among the few most recently read.
+// checked (CRC, digest, decrypted with the key if given; its size by
+// ChunkedInput) and kept among the few most recently read.
 //
 // Thread-safety: one thread.
 #pragma once
@@ -18,7 +18,7 @@ namespace chunkvault {
 class IndexInput final : public pxar::ChunkedInput {
  public:
   // `access` and `key` must outlive the input; `context` prefixes errors.
-  IndexInput(ChunkAccess* access, std::vector<ChunkRef> chunks, const CryptKey* key,
+  IndexInput(ChunkAccess* access, const std::vector<ChunkRef>& chunks, const CryptKey* key,
              std::string context);
 };
 

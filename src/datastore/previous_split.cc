@@ -33,17 +33,13 @@ Result<std::unique_ptr<PreviousSplit>> PreviousSplit::Open(DatastoreImpl& ds,
     return Fail(ErrorCode::kNotFound, where + " has no split archive " + stem + ".pxar");
   ChunkAccess* access = &ds.chunk_access();
   p->key_ = parts.meta_key;
-  p->meta_ = std::make_unique<IndexInput>(access, std::move(parts.meta_chunks), p->key_.get(),
+  p->meta_ = std::make_unique<IndexInput>(access, parts.meta_chunks, p->key_.get(),
                                           "archive " + names.meta + " of " + snap.ToString());
   pxar::PreviousArchive& a = p->archive_;
   a.meta = p->meta_.get();
   a.meta_size = p->meta_->size();
-  a.payload_ends.reserve(parts.payload_chunks.size());
-  a.payload_digests.reserve(parts.payload_chunks.size());
-  for (const ChunkRef& c : parts.payload_chunks) {
-    a.payload_ends.push_back(c.offset + c.size);
-    a.payload_digests.push_back(c.digest);
-  }
+  a.payload_ends = ChunkEnds(parts.payload_chunks);
+  a.payload_digests = ChunkDigests(parts.payload_chunks);
   a.usable = [access](const Digest& digest) {
     auto present = access->MarkUsedIfStored(digest);
     return present && *present;

@@ -17,4 +17,18 @@ Result<std::vector<ChunkRef>> IndexChunks(std::string_view file_name, ByteView r
               std::string(file_name) + " is not an index file (.didx or .fidx)");
 }
 
+std::vector<uint64_t> ChunkEnds(const std::vector<ChunkRef>& chunks) {
+  std::vector<uint64_t> ends;
+  ends.reserve(chunks.size());
+  for (const ChunkRef& c : chunks) ends.push_back(c.offset + c.size);
+  return ends;
+}
+
+std::vector<Digest> ChunkDigests(const std::vector<ChunkRef>& chunks) {
+  std::vector<Digest> digests;
+  digests.reserve(chunks.size());
+  for (const ChunkRef& c : chunks) digests.push_back(c.digest);
+  return digests;
+}
+
 }  // namespace chunkvault

@@ -94,25 +94,32 @@ Status CheckSnapshotFileName(std::string_view name) {
   return {};
 }
 
-std::optional<Digest> Manifest::RecordedFileDigest(std::string_view filename) const {
+namespace {
+
+// What chunkvault recorded about `filename` under `key` in "unprotected"
+// (unprotected.chunkvault.<key>.<filename>), if anything.
+const json* Recorded(const json& unprotected, const char* key, std::string_view filename) {
   auto ext = unprotected.find(kManifestExtKey);
-  if (ext == unprotected.end() || !ext->is_object()) return std::nullopt;
-  auto digests = ext->find("file-sha256");
-  if (digests == ext->end() || !digests->is_object()) return std::nullopt;
-  auto it = digests->find(std::string(filename));
-  if (it == digests->end() || !it->is_string()) return std::nullopt;
-  auto d = DigestFromHex(it->get<std::string>());
+  if (ext == unprotected.end() || !ext->is_object()) return nullptr;
+  auto table = ext->find(key);
+  if (table == ext->end() || !table->is_object()) return nullptr;
+  auto it = table->find(std::string(filename));
+  return it == table->end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::optional<Digest> Manifest::RecordedFileDigest(std::string_view filename) const {
+  const json* hex = Recorded(unprotected, "file-sha256", filename);
+  if (hex == nullptr || !hex->is_string()) return std::nullopt;
+  auto d = DigestFromHex(hex->get<std::string>());
   return d ? std::optional<Digest>(*d) : std::nullopt;
 }
 
 uint64_t Manifest::LogicalSize(const ManifestFile& file) const {
-  auto ext = unprotected.find(kManifestExtKey);
-  if (ext == unprotected.end() || !ext->is_object()) return file.size;
-  auto sizes = ext->find("logical-size");
-  if (sizes == ext->end() || !sizes->is_object()) return file.size;
-  auto it = sizes->find(file.filename);
-  if (it == sizes->end() || !it->is_number_unsigned()) return file.size;
-  return std::min(file.size, it->get<uint64_t>());
+  const json* size = Recorded(unprotected, "logical-size", file.filename);
+  if (size == nullptr || !size->is_number_unsigned()) return file.size;
+  return std::min(file.size, size->get<uint64_t>());
 }
 
 void Manifest::RecordLogicalSize(const std::string& filename, uint64_t size) {

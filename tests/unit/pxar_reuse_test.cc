@@ -378,5 +378,28 @@ TEST_F(PxarReuseTree, AnUnreadablePreviousArchiveMeansReading) {
   EXPECT_EQ(store_.RestoreAndCompare(second, root_, tmp_ / "out"), std::vector<std::string>{});
 }
 
+// A payload index holding an empty chunk (PBS writes none; a hostile or
+// damaged one may) is not reused from; the backup goes on reading.
+TEST_F(PxarReuseTree, APayloadIndexWithAnEmptyChunkMeansReading) {
+  Store::Archive first = store_.Backup(root_, nullptr);
+  ASSERT_GT(first.ends.size(), 2u);
+  const size_t at = first.ends.size() / 2;
+  first.ends.insert(first.ends.begin() + long(at), first.ends[at - 1]);
+  first.digests.insert(first.digests.begin() + long(at), first.digests[at]);
+  struct Told : TarObserver {
+    void OnWarning(const std::string& m) override { messages.push_back(m); }
+    std::vector<std::string> messages;
+  } told;
+  const Store::Archive second = store_.Backup(root_, &first, &told);
+  ASSERT_EQ(told.messages.size(), 1u);
+  EXPECT_NE(told.messages[0].find("payload index's entry " + std::to_string(at) + " (chunk " +
+                                  ToHex(first.digests[at]) + ") is empty"),
+            std::string::npos)
+      << told.messages[0];
+  EXPECT_EQ(second.stats.reuse.files_reused, 0u);
+  EXPECT_EQ(second.stats.reuse.files_reencoded + second.stats.reuse.files_new, uint64_t(kFiles));
+  EXPECT_EQ(store_.RestoreAndCompare(second, root_, tmp_ / "out"), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace chunkvault::pxar

@@ -690,5 +690,42 @@ TEST(PxarChunking, ASuggestedCutEndsAChunkOfAtLeastTheMinimum) {
   EXPECT_EQ(sizes, (std::vector<size_t>{20000, 20000}));
 }
 
+// An index's chunks read at random: a chunk the index repeats close by is
+// fetched once (kept by digest), and one of another size than the index
+// says is refused, named.
+TEST(PxarChunkedInput, KeepsChunksByDigestAndChecksTheirSize) {
+  const Bytes a(1000, 'a'), b(500, 'b');
+  std::map<Digest, Bytes> chunks{{Sha256Of(a), a}, {Sha256Of(b), b}};
+  std::map<Digest, int> fetched;
+  auto fetch = [&](const Digest& d) -> Result<Bytes> {
+    ++fetched[d];
+    return chunks.at(d);
+  };
+  ChunkedInput in({1000, 1500, 2500}, {Sha256Of(a), Sha256Of(b), Sha256Of(a)}, fetch, "archive x");
+  Bytes all;
+  for (uint64_t at = 0; at < in.size();) {
+    auto piece = in.ReadAt(at, 300);
+    ASSERT_TRUE(piece.has_value()) << piece.error().message();
+    ASSERT_FALSE(piece->empty());
+    all.insert(all.end(), piece->begin(), piece->end());
+    at += piece->size();
+  }
+  Bytes want = a;
+  want.insert(want.end(), b.begin(), b.end());
+  want.insert(want.end(), a.begin(), a.end());
+  EXPECT_EQ(all, want);
+  EXPECT_EQ(fetched[Sha256Of(a)], 1);
+  EXPECT_EQ(fetched[Sha256Of(b)], 1);
+  EXPECT_EQ(in.chunks_fetched(), 2u);
+
+  // The index says chunk b holds 600 bytes.
+  ChunkedInput wrong({1000, 1600}, {Sha256Of(a), Sha256Of(b)}, fetch, "archive y");
+  auto bad = wrong.ReadAt(1200, 10);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(bad.error().message(),
+            "archive y: chunk " + ToHex(Sha256Of(b)) + " holds 500 bytes, the index says 600");
+}
+
 }  // namespace
 }  // namespace chunkvault::pxar

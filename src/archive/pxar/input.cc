@@ -24,23 +24,34 @@ Result<ByteView> SequentialInput::ReadAt(uint64_t offset, size_t max) {
   return piece_.subspan(at, std::min(max, piece_.size() - at));
 }
 
-ChunkedInput::ChunkedInput(std::vector<uint64_t> ends, Fetch fetch, std::string context)
-    : ends_(std::move(ends)), fetch_(std::move(fetch)), context_(std::move(context)) {}
+ChunkedInput::ChunkedInput(std::vector<uint64_t> ends, std::vector<Digest> digests, Fetch fetch,
+                           std::string context)
+    : ends_(std::move(ends)),
+      digests_(std::move(digests)),
+      fetch_(std::move(fetch)),
+      context_(std::move(context)) {}
 
 Result<ByteView> ChunkedInput::ReadAt(uint64_t offset, size_t max) {
   if (offset >= size()) return ByteView();
   // The first piece ending after `offset` holds it.
   const size_t index = size_t(std::upper_bound(ends_.begin(), ends_.end(), offset) - ends_.begin());
   const uint64_t start = index == 0 ? 0 : ends_[index - 1];
-  auto kept =
-      std::find_if(kept_.begin(), kept_.end(), [&](const Kept& k) { return k.index == index; });
+  if (index >= digests_.size())
+    return Fail(ErrorCode::kInternal, context_ + ": no digest for chunk " + std::to_string(index));
+  const Digest& digest = digests_[index];
+  const uint64_t size = ends_[index] - start;
+  auto kept = std::find_if(kept_.begin(), kept_.end(), [&](const Kept& k) {
+    return k.digest == digest && k.data->size() == size;
+  });
   if (kept == kept_.end()) {
-    Result<Bytes> data = fetch_(index, ends_[index] - start);
+    Result<Bytes> data = fetch_(digest);
     if (!data) return std::unexpected(std::move(data).error().Context(context_));
-    if (data->size() != ends_[index] - start)
-      return Fail(ErrorCode::kInternal, context_ + ": a chunk of the wrong size was fetched");
+    if (data->size() != size)
+      return Fail(ErrorCode::kCorrupt, context_ + ": chunk " + ToHex(digest) + " holds " +
+                                           std::to_string(data->size()) +
+                                           " bytes, the index says " + std::to_string(size));
     ++fetched_;
-    kept_.push_front(Kept{index, std::make_shared<const Bytes>(std::move(*data))});
+    kept_.push_front(Kept{digest, std::make_shared<const Bytes>(std::move(*data))});
     if (kept_.size() > kKept) kept_.pop_back();
   } else if (kept != kept_.begin()) {
     kept_.splice(kept_.begin(), kept_, kept);

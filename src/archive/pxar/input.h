@@ -64,14 +64,18 @@ class SequentialInput final : public Input {
   bool ended_ = false;
 };
 
-// A stream stored as consecutive pieces (an index's chunks), read at
-// random: `fetch` gives piece i's bytes, exactly `size` of them or an
-// error naming the piece (its digest), when first read; the few most
-// recently read are kept, so reading on through a piece fetches it once.
+// A stream stored as an index's chunks, read at random: chunk i ends at
+// ends[i] and has digest digests[i]; `fetch` gives a chunk's bytes by its
+// digest (checked and decoded) when first read, and one whose size
+// differs from the index's is kCorrupt, naming it. The few most recently
+// read are kept, by digest, so reading on through a chunk, or a chunk
+// the index repeats close by, fetches it once.
 class ChunkedInput : public Input {
  public:
-  using Fetch = std::function<Result<Bytes>(size_t index, uint64_t size)>;
-  ChunkedInput(std::vector<uint64_t> ends, Fetch fetch, std::string context);
+  using Fetch = std::function<Result<Bytes>(const Digest& digest)>;
+  // Errors are prefixed with `context` (which archive of which snapshot).
+  ChunkedInput(std::vector<uint64_t> ends, std::vector<Digest> digests, Fetch fetch,
+               std::string context);
 
   Result<ByteView> ReadAt(uint64_t offset, size_t max) override;
   std::shared_ptr<const void> Keep() override { return last_; }
@@ -82,11 +86,12 @@ class ChunkedInput : public Input {
  private:
   static constexpr size_t kKept = 4;
   struct Kept {
-    size_t index;
+    Digest digest;
     std::shared_ptr<const Bytes> data;
   };
 
   const std::vector<uint64_t> ends_;
+  const std::vector<Digest> digests_;
   const Fetch fetch_;
   const std::string context_;
   uint64_t fetched_ = 0;

@@ -6,6 +6,21 @@
 
 namespace chunkvault::pxar {
 
+Status CheckPayloadIndex(const PreviousArchive& previous) {
+  const std::vector<uint64_t>& ends = previous.payload_ends;
+  if (ends.size() != previous.payload_digests.size())
+    return Fail(ErrorCode::kInternal,
+                "the previous payload index has " + std::to_string(ends.size()) + " ends for " +
+                    std::to_string(previous.payload_digests.size()) + " digests");
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (ends[i] <= (i == 0 ? 0 : ends[i - 1]))
+      return Fail(ErrorCode::kCorrupt, "the previous payload index's entry " + std::to_string(i) +
+                                           " (chunk " + ToHex(previous.payload_digests[i]) +
+                                           ") is empty");
+  }
+  return {};
+}
+
 Result<RangeChunks> ChunksOfRange(const PreviousArchive& previous, uint64_t start, uint64_t end) {
   const std::vector<uint64_t>& ends = previous.payload_ends;
   if (start >= end || ends.size() != previous.payload_digests.size() || ends.empty() ||

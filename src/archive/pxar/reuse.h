@@ -37,6 +37,11 @@ struct PreviousArchive {
   std::function<bool(const Digest&)> usable;
 };
 
+// Ok if `previous`'s payload index can be reused from: a digest for each
+// end, and the ends strictly increasing (PBS's chunker cuts no empty
+// chunk). kCorrupt, naming the entry, if not.
+Status CheckPayloadIndex(const PreviousArchive& previous);
+
 // A chunk of the previous payload index, as reuse takes it.
 struct IndexedChunk {
   Digest digest{};

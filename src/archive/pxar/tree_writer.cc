@@ -365,23 +365,23 @@ class TreeWriter {
         Hold(std::move(w), name, false, std::nullopt);  // a hard link to a file seen before
         return {};
       }
-      std::optional<std::pair<uint64_t, uint64_t>> old;
-      const bool reusable = Reusable(w, name, old);
-      if (reusable) {
-        if (range_end_ == 0) range_end_ = old->first;
-        if (range_end_ != old->first) {
+      const Previously prev = Compare(w, name);
+      if (prev.reusable) {
+        const auto [start, end] = *prev.range;
+        if (range_end_ == 0) range_end_ = start;
+        if (range_end_ != start) {
           // The bytes up to the next range are nobody's.
-          CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true, old->first));
+          CV_RETURN_IF_ERROR(Flush(/*keep_last=*/true, start));
         }
-        range_end_ = old->second;
-        Hold(std::move(w), name, true, old->first);
+        range_end_ = end;
+        Hold(std::move(w), name, true, start);
         return {};
       }
       // A changed file's old data right after the run is nobody's now.
       std::optional<uint64_t> follow;
-      if (old && old->first >= range_end_) follow = old->second;
+      if (prev.range && prev.range->first >= range_end_) follow = prev.range->second;
       CV_RETURN_IF_ERROR(Flush(/*keep_last=*/false, follow));
-      return Encode(w, name, Fate{std::nullopt, known_});
+      return Encode(w, name, Fate{std::nullopt, prev.known});
     }
     if (holding_) {
       Hold(std::move(w), name, false, std::nullopt);
@@ -398,30 +398,36 @@ class TreeWriter {
     held_.push_back(Held{false, std::move(w), Bytes(name.begin(), name.end()), known, old_at});
   }
 
-  // Whether file `w` may be reused: its previous entry has the same
-  // metadata and size, and its chunks are usable. `old`: the previous
-  // payload range [start, end) of that entry (its PAYLOAD header and
-  // data), if it was a file of the same size.
-  bool Reusable(const WalkEntry& w, ByteView name,
-                std::optional<std::pair<uint64_t, uint64_t>>& old) {
+  // What the previous archive says of file `w`.
+  struct Previously {
+    bool known = false;  // it had an entry of that name
+    // That entry's payload range [start, end) in the previous stream (its
+    // PAYLOAD header and data), if it was a file.
+    std::optional<std::pair<uint64_t, uint64_t>> range;
+    // Its metadata and size are the same, and its chunks usable.
+    bool reusable = false;
+  };
+  Previously Compare(const WalkEntry& w, ByteView name) {
+    Previously out;
     std::optional<Entry> prev = FindPrevious(name);
-    known_ = prev.has_value();
-    const uint64_t size = uint64_t(w.st.st_size);
-    if (!prev || prev->kind != EntryKind::kFile || !prev->payload_ref) return false;
+    out.known = prev.has_value();
+    if (!prev || prev->kind != EntryKind::kFile || !prev->payload_ref) return out;
     const uint64_t at = prev->payload_ref->offset;
     constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
     if (at > kMax - kHeaderSize || prev->payload_ref->size > kMax - kHeaderSize - at)
-      return false;  // no such range: a hostile archive
-    old = std::pair(at, at + kHeaderSize + prev->payload_ref->size);
-    if (prev->payload_ref->size != size ||
+      return out;  // no such range: a hostile archive
+    const uint64_t end = at + kHeaderSize + prev->payload_ref->size;
+    out.range = std::pair(at, end);
+    if (prev->payload_ref->size != uint64_t(w.st.st_size) ||
         prev->metadata != std::any_cast<const Prepared&>(w.extra).meta)
-      return false;
+      return out;
     // Refs must go strictly forwards; an archive of an older PBS client
     // may hold some that do not (or overlap): those files are read.
-    if (last_reused_end_ && at < *last_reused_end_) return false;
-    if (!ChunksUsable(at, old->second)) return false;
-    last_reused_end_ = old->second;
-    return true;
+    if (last_reused_end_ && at < *last_reused_end_) return out;
+    if (!ChunksUsable(at, end)) return out;
+    last_reused_end_ = end;
+    out.reusable = true;
+    return out;
   }
 
   // Whether every previous payload chunk holding [start, end) may be
@@ -530,11 +536,12 @@ class TreeWriter {
   }
 
   void OpenPrevious() {
-    auto opened = Accessor::Open(*previous_->meta, previous_->meta_size);
-    if (opened) {
-      accessor_.emplace(std::move(*opened));
-    } else {
+    if (Status checked = CheckPayloadIndex(*previous_); !checked) {
+      PreviousFailed(checked.error());
+    } else if (auto opened = Accessor::Open(*previous_->meta, previous_->meta_size); !opened) {
       PreviousFailed(opened.error());
+    } else {
+      accessor_.emplace(std::move(*opened));
     }
     prev_dirs_.push_back(accessor_ ? EnterPrevious(accessor_->root()) : std::nullopt);
   }
@@ -599,7 +606,6 @@ class TreeWriter {
   ReuseFrontier frontier_;
   std::optional<IndexedChunk> kept_;  // the frontier's chunk, while kept back
   std::optional<uint64_t> last_reused_end_;
-  bool known_ = false;                // the last file asked about had a previous entry
   uint64_t injected_ = 0;             // previous payload bytes placed in the new stream
   std::vector<int8_t> chunk_usable_;  // per previous payload chunk: 0 not asked, 1 yes, -1 no
   std::set<std::pair<dev_t, ino_t>> held_links_;
