@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace chunkvault {
@@ -20,6 +21,15 @@ struct ReuseStats {
   uint64_t bytes_reused = 0;  // file data referenced in reused chunks
   uint64_t chunks_reused = 0;
   uint64_t padding = 0;  // bytes of reused chunks that no file of this snapshot references
+
+  // The logical size of the payload stream this reuse wrote, `stream_size`
+  // bytes in its index: the stream less the padding it carries, what
+  // reading every file would have written. Nullopt without padding (it
+  // is `stream_size`).
+  std::optional<uint64_t> LogicalSize(uint64_t stream_size) const {
+    if (padding == 0 || padding > stream_size) return std::nullopt;
+    return stream_size - padding;
+  }
 };
 
 struct TarStats {

@@ -251,8 +251,7 @@ class RemoteBackupSession final : public BackupSession {
     if (stats) *stats = tree_stats;
     CV_ASSIGN_OR_RETURN(ArchiveSummary p, CloseDynamic(*payload));
     CV_ASSIGN_OR_RETURN(ArchiveSummary m, CloseDynamic(*meta));
-    if (tree_stats.reuse.padding > 0 && tree_stats.reuse.padding <= p.size)
-      logical_sizes_[p.file_name] = p.size - tree_stats.reuse.padding;
+    if (auto logical = tree_stats.reuse.LogicalSize(p.size)) logical_sizes_[p.file_name] = *logical;
     return CombinedSummary(archive, p, m);
   }
 

@@ -303,8 +303,7 @@ class BackupSessionImpl final : public BackupSession {
     // As PBS's client lists them: the payload first.
     CV_ASSIGN_OR_RETURN(ArchiveSummary p, WriteStream(payload));
     CV_ASSIGN_OR_RETURN(ArchiveSummary m, WriteStream(meta));
-    if (tree_stats.reuse.padding > 0 && tree_stats.reuse.padding <= p.size)
-      logical_sizes_[p.file_name] = p.size - tree_stats.reuse.padding;
+    if (auto logical = tree_stats.reuse.LogicalSize(p.size)) logical_sizes_[p.file_name] = *logical;
     return CombinedSummary(archive, p, m);
   }
 

@@ -18,7 +18,9 @@ namespace chunkvault {
 class IndexInput final : public pxar::ChunkedInput {
  public:
   // `access` and `key` must outlive the input; `context` prefixes errors.
-  IndexInput(ChunkAccess* access, const std::vector<ChunkRef>& chunks, const CryptKey* key,
+  // The list is taken (and dropped once its columns are made): an
+  // archive's may be large.
+  IndexInput(ChunkAccess* access, std::vector<ChunkRef> chunks, const CryptKey* key,
              std::string context);
 };
 

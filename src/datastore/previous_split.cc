@@ -33,7 +33,7 @@ Result<std::unique_ptr<PreviousSplit>> PreviousSplit::Open(DatastoreImpl& ds,
     return Fail(ErrorCode::kNotFound, where + " has no split archive " + stem + ".pxar");
   ChunkAccess* access = &ds.chunk_access();
   p->key_ = parts.meta_key;
-  p->meta_ = std::make_unique<IndexInput>(access, parts.meta_chunks, p->key_.get(),
+  p->meta_ = std::make_unique<IndexInput>(access, std::move(parts.meta_chunks), p->key_.get(),
                                           "archive " + names.meta + " of " + snap.ToString());
   pxar::PreviousArchive& a = p->archive_;
   a.meta = p->meta_.get();
